@@ -1,0 +1,102 @@
+package raft
+
+import "fmt"
+
+// ActionKind says what an Action asks the caller to do.
+type ActionKind uint8
+
+const (
+	// ActionPersist: make Persist durable, then call Node.AckPersist with
+	// Persist.ID. Persist actions must become durable in the order they
+	// were emitted (acknowledging ID n acknowledges every earlier one).
+	ActionPersist ActionKind = iota + 1
+	// ActionSend: deliver Message to Message.To, by any means. The
+	// transport may drop, delay, duplicate or reorder it.
+	ActionSend
+	// ActionApply: apply Apply.Entries, which are committed and durable
+	// locally, to the state machine, in order.
+	ActionApply
+)
+
+func (k ActionKind) String() string {
+	switch k {
+	case ActionPersist:
+		return "Persist"
+	case ActionSend:
+		return "Send"
+	case ActionApply:
+		return "Apply"
+	}
+	return fmt.Sprintf("ActionKind(%d)", uint8(k))
+}
+
+// Action is one thing the caller must do. Only the field named by Kind is
+// set. Slices in an action belong to the node: read them, never modify
+// them. They stay valid after the next call to Actions (the node never
+// rewrites an entry slice it has handed out), so an asynchronous caller may
+// keep them until the work is done.
+type Action struct {
+	Kind    ActionKind
+	Persist Persist
+	Message Message
+	Apply   Apply
+}
+
+func (a Action) String() string {
+	switch a.Kind {
+	case ActionPersist:
+		return fmt.Sprintf("Persist{id=%d %s}", a.Persist.ID, a.Persist.describe())
+	case ActionSend:
+		return "Send{" + a.Message.String() + "}"
+	case ActionApply:
+		return fmt.Sprintf("Apply{%s}", describeEntries(a.Apply.Entries))
+	}
+	return a.Kind.String()
+}
+
+// Persist is state the caller must make durable before acknowledging ID.
+//
+// Write it in this order, or atomically: the snapshot, the entries, then the
+// hard state.
+// Entries[0] may lie at or below the last stored index: delete every stored
+// entry from Entries[0].Index on before writing (thesis §3.5: a follower's
+// conflicting suffix is overwritten). Sync says whether the data must reach
+// stable storage (fsync) before acknowledging; when false only the commit
+// index changed, which may be lost in a crash without harm.
+type Persist struct {
+	ID           uint64
+	HasHardState bool
+	HardState    HardState
+	// Snapshot, when set, replaces everything stored before it: write it
+	// before the entries. Bootstrap emits one at index 0 holding the
+	// initial configuration.
+	Snapshot *SnapshotMeta
+	Entries  []Entry
+	Sync     bool
+}
+
+func (p *Persist) describe() string {
+	s := ""
+	if p.HasHardState {
+		s = fmt.Sprintf("hs={term=%d vote=%d commit=%d} ", p.HardState.Term, p.HardState.Vote, p.HardState.Commit)
+	}
+	if p.Snapshot != nil {
+		s += fmt.Sprintf("snapshot={index=%d term=%d} ", p.Snapshot.Index, p.Snapshot.Term)
+	}
+	return fmt.Sprintf("%sentries=%s sync=%t", s, describeEntries(p.Entries), p.Sync)
+}
+
+// Apply carries committed entries for the state machine. A proposal's fate
+// is read here: the entry applied at the index Propose returned either has
+// the term Propose returned (committed) or another term (the proposal was
+// overwritten and will never commit).
+type Apply struct {
+	Entries []Entry
+}
+
+func describeEntries(ents []Entry) string {
+	if len(ents) == 0 {
+		return "[]"
+	}
+	return fmt.Sprintf("[%d..%d]", ents[0].Index, ents[len(ents)-1].Index)
+}

@@ -1,0 +1,219 @@
+package raft
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Config holds a node's identity and tuning. The zero value of every field
+// except ID selects a safe default (documented per field), so
+// Config{ID: 1} is a valid configuration with pre-vote, check-quorum and
+// bounded flow control all on.
+type Config struct {
+	// ID of this node. Must not be zero.
+	ID NodeID
+
+	// Seed seeds the PRNG that randomises election timeouts. It is mixed
+	// with ID, so nodes sharing a seed still draw different timeouts. Same
+	// seed, same inputs: same actions.
+	Seed uint64
+
+	// ElectionTicks is the election timeout in ticks (§5.2). A follower
+	// that hears nothing from a leader for a random number of ticks in
+	// [ElectionTicks, 2*ElectionTicks) starts an election. Default 10.
+	ElectionTicks int
+
+	// HeartbeatTicks is how many ticks pass between a leader's heartbeats.
+	// Must be less than ElectionTicks. Default 1.
+	HeartbeatTicks int
+
+	// DisablePreVote turns off the pre-vote phase (thesis §9.6). With
+	// pre-vote, a node checks that it could win before bumping its term, so
+	// a partitioned node that rejoins does not depose a healthy leader.
+	DisablePreVote bool
+
+	// DisableCheckQuorum turns off check-quorum (thesis §6.2): with it on, a
+	// leader that has not heard from a quorum within an election timeout
+	// steps down, and a follower that heard from a live leader within the
+	// timeout ignores vote requests that would disrupt it.
+	DisableCheckQuorum bool
+
+	// DisableProposalForwarding makes Propose on a follower return a
+	// *NotLeaderError instead of forwarding the proposal to the leader.
+	DisableProposalForwarding bool
+
+	// MaxMsgBytes bounds the entry bytes in one append message; a message
+	// always carries at least one entry if one is due. Default 1 MiB.
+	MaxMsgBytes uint64
+
+	// MaxEntryBytes bounds one proposal's payload. Must not exceed
+	// MaxMsgBytes, so every entry fits in a message. Default MaxMsgBytes.
+	MaxEntryBytes uint64
+
+	// MaxInflightMsgs bounds the append messages sent to one follower and
+	// not yet acknowledged (pipelining depth). Default 256.
+	MaxInflightMsgs int
+
+	// MaxInflightBytes bounds the entry bytes sent to one follower and not
+	// yet acknowledged. Default 32 MiB.
+	MaxInflightBytes uint64
+
+	// MaxUncommittedBytes bounds the entry bytes a leader holds beyond its
+	// commit index; a proposal past it fails with ErrUncommittedLimit.
+	// Default 64 MiB.
+	MaxUncommittedBytes uint64
+
+	// MaxApplyBytes bounds the entry bytes in one apply action; the rest
+	// follows in later ones. Default 4 MiB.
+	MaxApplyBytes uint64
+}
+
+// Defaults applied to zero-valued Config fields.
+const (
+	DefaultElectionTicks       = 10
+	DefaultHeartbeatTicks      = 1
+	DefaultMaxMsgBytes         = 1 << 20
+	DefaultMaxInflightMsgs     = 256
+	DefaultMaxInflightBytes    = 32 << 20
+	DefaultMaxUncommittedBytes = 64 << 20
+	DefaultMaxApplyBytes       = 4 << 20
+)
+
+// Validate reports the first invalid field of c, naming it. Zero values are
+// valid (they select defaults); a Node is never built from a Config that
+// fails Validate.
+func (c Config) Validate() error {
+	d := c.withDefaults()
+	switch {
+	case c.ID == None:
+		return fmt.Errorf("%w: ID must not be 0", ErrInvalidConfig)
+	case c.ElectionTicks < 0:
+		return fmt.Errorf("%w: ElectionTicks is %d, must be positive", ErrInvalidConfig, c.ElectionTicks)
+	case c.HeartbeatTicks < 0:
+		return fmt.Errorf("%w: HeartbeatTicks is %d, must be positive", ErrInvalidConfig, c.HeartbeatTicks)
+	case d.HeartbeatTicks >= d.ElectionTicks:
+		return fmt.Errorf("%w: HeartbeatTicks (%d) must be less than ElectionTicks (%d)", ErrInvalidConfig, d.HeartbeatTicks, d.ElectionTicks)
+	case d.MaxEntryBytes > d.MaxMsgBytes:
+		return fmt.Errorf("%w: MaxEntryBytes (%d) exceeds MaxMsgBytes (%d)", ErrInvalidConfig, d.MaxEntryBytes, d.MaxMsgBytes)
+	case c.MaxInflightMsgs < 0:
+		return fmt.Errorf("%w: MaxInflightMsgs is %d, must be positive", ErrInvalidConfig, c.MaxInflightMsgs)
+	case d.MaxInflightBytes < d.MaxMsgBytes:
+		return fmt.Errorf("%w: MaxInflightBytes (%d) is less than MaxMsgBytes (%d): no full message could be in flight", ErrInvalidConfig, d.MaxInflightBytes, d.MaxMsgBytes)
+	case d.MaxUncommittedBytes < d.MaxEntryBytes:
+		return fmt.Errorf("%w: MaxUncommittedBytes (%d) is less than MaxEntryBytes (%d): a maximal entry could never be proposed", ErrInvalidConfig, d.MaxUncommittedBytes, d.MaxEntryBytes)
+	case d.MaxApplyBytes < d.MaxEntryBytes:
+		return fmt.Errorf("%w: MaxApplyBytes (%d) is less than MaxEntryBytes (%d)", ErrInvalidConfig, d.MaxApplyBytes, d.MaxEntryBytes)
+	}
+	return nil
+}
+
+// withDefaults returns c with every zero field replaced by its default.
+func (c Config) withDefaults() Config {
+	if c.ElectionTicks == 0 {
+		c.ElectionTicks = DefaultElectionTicks
+	}
+	if c.HeartbeatTicks == 0 {
+		c.HeartbeatTicks = DefaultHeartbeatTicks
+	}
+	if c.MaxMsgBytes == 0 {
+		c.MaxMsgBytes = DefaultMaxMsgBytes
+	}
+	if c.MaxEntryBytes == 0 {
+		c.MaxEntryBytes = c.MaxMsgBytes
+	}
+	if c.MaxInflightMsgs == 0 {
+		c.MaxInflightMsgs = DefaultMaxInflightMsgs
+	}
+	if c.MaxInflightBytes == 0 {
+		c.MaxInflightBytes = max(DefaultMaxInflightBytes, c.MaxMsgBytes)
+	}
+	if c.MaxUncommittedBytes == 0 {
+		c.MaxUncommittedBytes = max(DefaultMaxUncommittedBytes, c.MaxEntryBytes)
+	}
+	if c.MaxApplyBytes == 0 {
+		c.MaxApplyBytes = max(DefaultMaxApplyBytes, c.MaxEntryBytes)
+	}
+	return c
+}
+
+// Membership is a cluster configuration (thesis chapter 4): the voters whose
+// majority decides elections and commitment, and learners that receive the
+// log without voting. While OutgoingVoters is non-empty the configuration is
+// joint (C_old,new of thesis §4.3): decisions need a majority of Voters and,
+// separately, a majority of OutgoingVoters.
+type Membership struct {
+	Voters         []NodeID
+	OutgoingVoters []NodeID
+	Learners       []NodeID
+}
+
+// MaxMembers bounds the servers in one Membership; it keeps quorum
+// computation allocation-free and message decoding bounded.
+const MaxMembers = 64
+
+// Validate checks that m is a well-formed configuration: no zero or repeated
+// IDs, no learner that is also a voter, and at least one voter.
+func (m Membership) Validate() error {
+	if len(m.Voters) == 0 {
+		return fmt.Errorf("%w: membership has no voters", ErrInvalidConfig)
+	}
+	if n := len(m.Voters) + len(m.Learners); n > MaxMembers {
+		return fmt.Errorf("%w: membership has %d members, at most %d allowed", ErrInvalidConfig, n, MaxMembers)
+	}
+	if len(m.OutgoingVoters) > MaxMembers {
+		return fmt.Errorf("%w: %d outgoing voters, at most %d allowed", ErrInvalidConfig, len(m.OutgoingVoters), MaxMembers)
+	}
+	for _, set := range [][]NodeID{m.Voters, m.OutgoingVoters, m.Learners} {
+		for i, id := range set {
+			if id == None {
+				return fmt.Errorf("%w: membership contains node ID 0", ErrInvalidConfig)
+			}
+			if slices.Contains(set[:i], id) {
+				return fmt.Errorf("%w: node %d listed twice", ErrInvalidConfig, id)
+			}
+		}
+	}
+	for _, id := range m.Learners {
+		if slices.Contains(m.Voters, id) || slices.Contains(m.OutgoingVoters, id) {
+			return fmt.Errorf("%w: node %d is both learner and voter", ErrInvalidConfig, id)
+		}
+	}
+	return nil
+}
+
+// IsJoint reports whether m is a joint configuration.
+func (m Membership) IsJoint() bool { return len(m.OutgoingVoters) > 0 }
+
+// IsVoter reports whether id votes in m (in either half of a joint config).
+func (m Membership) IsVoter(id NodeID) bool {
+	return slices.Contains(m.Voters, id) || slices.Contains(m.OutgoingVoters, id)
+}
+
+// IsMember reports whether id is a voter or learner of m.
+func (m Membership) IsMember(id NodeID) bool {
+	return m.IsVoter(id) || slices.Contains(m.Learners, id)
+}
+
+// Clone returns a deep copy of m.
+func (m Membership) Clone() Membership {
+	return Membership{
+		Voters:         slices.Clone(m.Voters),
+		OutgoingVoters: slices.Clone(m.OutgoingVoters),
+		Learners:       slices.Clone(m.Learners),
+	}
+}
+
+// forEachMember calls f once for every distinct member of m.
+func (m Membership) forEachMember(f func(NodeID)) {
+	for _, id := range m.Voters {
+		f(id)
+	}
+	for _, id := range m.OutgoingVoters {
+		if !slices.Contains(m.Voters, id) {
+			f(id)
+		}
+	}
+	for _, id := range m.Learners {
+		f(id)
+	}
+}

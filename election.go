@@ -1,0 +1,237 @@
+package raft
+
+// This file holds leader election (§5.2), pre-vote (thesis §9.6) and
+// check-quorum (thesis §6.2), and the role transitions.
+
+// resetElectionTimer restarts the election clock with a fresh random
+// timeout in [ElectionTicks, 2*ElectionTicks) (§5.2: randomised timeouts
+// make split votes rare).
+func (n *Node) resetElectionTimer() {
+	n.electionElapsed = 0
+	n.randomizedTimeout = n.cfg.ElectionTicks + n.rng.intn(n.cfg.ElectionTicks)
+}
+
+// tickElection: a follower or candidate that hears from no leader for its
+// randomised timeout starts an election (§5.2).
+func (n *Node) tickElection() {
+	n.electionElapsed++
+	if n.electionElapsed >= n.randomizedTimeout && n.promotable() {
+		n.startElection()
+	}
+}
+
+// tickLeader sends heartbeats every HeartbeatTicks (§5.2) and, every
+// election timeout, checks that a quorum is still answering; a leader that
+// cannot reach a quorum steps down (check-quorum, thesis §6.2), so clients
+// stuck with a deposed leader learn to look elsewhere.
+func (n *Node) tickLeader() {
+	n.heartbeatElapsed++
+	n.electionElapsed++
+	if n.electionElapsed >= n.cfg.ElectionTicks {
+		n.electionElapsed = 0
+		if !n.cfg.DisableCheckQuorum {
+			if !n.quorumActive() {
+				n.becomeFollower(n.term, None)
+				return
+			}
+			for i := range n.progress {
+				n.progress[i].RecentActive = false
+			}
+		}
+	}
+	if n.heartbeatElapsed >= n.cfg.HeartbeatTicks {
+		n.heartbeatElapsed = 0
+		n.broadcastHeartbeat()
+	}
+}
+
+// quorumActive reports whether a quorum (of each half, if joint) answered
+// since the last check, counting the leader itself.
+func (n *Node) quorumActive() bool {
+	return jointVote(&n.members, func(id NodeID) (bool, bool) {
+		if id == n.id {
+			return true, true
+		}
+		pr := n.progressOf(id)
+		return pr != nil && pr.RecentActive, true
+	}) == voteWon
+}
+
+// inLease reports whether this node heard from a live leader within the
+// election timeout. With check-quorum on, such a node ignores vote requests
+// (thesis §4.2.3 and §6.2): a server that lost contact with the leader —
+// say, one that was removed or partitioned — must not depose it.
+func (n *Node) inLease() bool {
+	return !n.cfg.DisableCheckQuorum && n.lead != None && n.electionElapsed < n.cfg.ElectionTicks
+}
+
+// startElection begins a pre-vote round, or a real election if pre-vote is
+// off.
+func (n *Node) startElection() {
+	if n.cfg.DisablePreVote {
+		n.becomeCandidate()
+	} else {
+		n.becomePreCandidate()
+	}
+}
+
+// becomePreCandidate asks the voters whether they would vote for this node
+// in the next term, without changing its term (thesis §9.6): a node that
+// cannot win never bumps the cluster's term.
+func (n *Node) becomePreCandidate() {
+	n.role = RolePreCandidate
+	n.lead = None
+	n.resetElectionTimer()
+	n.votes = n.votes[:0]
+	n.recordVote(n.id, true) // a pre-vote writes nothing, so it counts at once
+	n.requestVotes(MsgPreVote, n.term+1)
+	n.tallyVotes()
+}
+
+// becomeCandidate starts a real election (§5.2): increment the term, vote
+// for itself, ask every voter. The self-vote counts only once persisted.
+func (n *Node) becomeCandidate() {
+	n.role = RoleCandidate
+	n.term++
+	n.vote = n.id
+	n.lead = None
+	n.resetElectionTimer()
+	n.votes = n.votes[:0]
+	n.requestVotes(MsgVote, n.term)
+	n.send(Message{Type: MsgVoteResp, To: n.id})
+}
+
+func (n *Node) requestVotes(t MessageType, term Term) {
+	last, lastTerm := n.log.lastIndex(), n.log.lastTerm()
+	n.forEachVoter(func(id NodeID) {
+		if id != n.id {
+			n.send(Message{Type: t, To: id, Term: term, Index: last, LogTerm: lastTerm})
+		}
+	})
+}
+
+// forEachVoter calls f for every distinct voter of the current membership.
+func (n *Node) forEachVoter(f func(NodeID)) {
+	m := Membership{Voters: n.members.Voters, OutgoingVoters: n.members.OutgoingVoters}
+	m.forEachMember(f)
+}
+
+func (n *Node) recordVote(id NodeID, granted bool) {
+	for i := range n.votes {
+		if n.votes[i].id == id {
+			return // the first answer counts; duplicates change nothing
+		}
+	}
+	n.votes = append(n.votes, vote{id: id, granted: granted})
+}
+
+// tallyVotes moves a (pre-)candidate on once the election is decided.
+func (n *Node) tallyVotes() {
+	outcome := jointVote(&n.members, func(id NodeID) (bool, bool) {
+		for _, v := range n.votes {
+			if v.id == id {
+				return v.granted, true
+			}
+		}
+		return false, false
+	})
+	switch {
+	case outcome == voteWon && n.role == RolePreCandidate:
+		n.becomeCandidate()
+	case outcome == voteWon && n.role == RoleCandidate:
+		n.becomeLeader()
+	case outcome == voteLost:
+		n.becomeFollower(n.term, None)
+	}
+}
+
+// becomeFollower adopts term (if newer) and leader lead.
+func (n *Node) becomeFollower(term Term, lead NodeID) {
+	if term > n.term {
+		n.term = term
+		n.vote = None
+	}
+	n.role = RoleFollower
+	n.lead = lead
+	n.progress = n.progress[:0]
+	n.votes = n.votes[:0]
+	n.uncommittedBytes = 0
+	n.needFlush = false
+	n.resetElectionTimer()
+}
+
+// becomeLeader takes office: it starts tracking every other member from the
+// end of its log and appends a no-op entry of its term, whose commitment
+// commits everything before it (§5.4.2, §8).
+func (n *Node) becomeLeader() {
+	n.role = RoleLeader
+	n.lead = n.id
+	n.votes = n.votes[:0]
+	n.heartbeatElapsed = 0
+	n.resetElectionTimer()
+	n.uncommittedBytes = 0
+	next := n.log.lastIndex() + 1
+	n.progress = n.progress[:0]
+	n.members.forEachMember(func(id NodeID) {
+		if id != n.id {
+			n.progress = append(n.progress, progress{id: id, Progress: Progress{Next: next}})
+		}
+	})
+	n.log.append(Entry{Index: next, Term: n.term, Type: EntryNoop})
+	n.needFlush = true
+	n.maybeCommit() // a single-voter cluster commits on its own acknowledgement
+}
+
+// progressOf returns the leader's progress for member id, or nil.
+func (n *Node) progressOf(id NodeID) *progress {
+	for i := range n.progress {
+		if n.progress[i].id == id {
+			return &n.progress[i]
+		}
+	}
+	return nil
+}
+
+// handleVoteRequest decides a MsgVote or MsgPreVote whose term is at least
+// the node's (§5.2, §5.4.1). A vote is granted to at most one candidate per
+// term, and only to one whose log is at least as up-to-date. A pre-vote for
+// a later term may be granted even after voting in this one, since it binds
+// nothing.
+func (n *Node) handleVoteRequest(m Message) {
+	respType := MsgVoteResp
+	if m.Type == MsgPreVote {
+		respType = MsgPreVoteResp
+	}
+	canVote := n.vote == m.From ||
+		(n.vote == None && n.lead == None) ||
+		(m.Type == MsgPreVote && m.Term > n.term)
+	if canVote && n.log.isUpToDate(m.Index, m.LogTerm) {
+		// The response carries the requested term so a pre-candidate can
+		// tell it apart from a rejection in its current term.
+		n.send(Message{Type: respType, To: m.From, Term: m.Term})
+		if m.Type == MsgVote {
+			n.electionElapsed = 0
+			n.vote = m.From
+		}
+		return
+	}
+	n.send(Message{Type: respType, To: m.From, Reject: true})
+}
+
+// handleVoteResponse counts an answer in the current election.
+func (n *Node) handleVoteResponse(m Message) {
+	if (n.role == RoleCandidate && m.Type == MsgVoteResp) ||
+		(n.role == RolePreCandidate && m.Type == MsgPreVoteResp) {
+		n.recordVote(m.From, !m.Reject)
+		n.tallyVotes()
+	}
+}
+
+// stepSelf handles a message the node addressed to itself once the
+// persist it waited for is durable: today, a candidate's own vote.
+func (n *Node) stepSelf(m Message) {
+	if m.Type == MsgVoteResp && m.Term == n.term && n.role == RoleCandidate {
+		n.recordVote(n.id, true)
+		n.tallyVotes()
+	}
+}

@@ -1,0 +1,3 @@
+module github.com/pureraft/raft
+
+go 1.24

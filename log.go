@@ -1,0 +1,215 @@
+package raft
+
+import (
+	"fmt"
+	"sort"
+)
+
+// raftLog is the node's in-memory copy of its log: a snapshot boundary
+// (snapIndex, snapTerm) followed by every entry after it. It knows which
+// prefix is durable (stable), which entries have been handed to the caller
+// in a persist action (persisted), what is committed, and what was handed
+// out for application.
+//
+// Invariants, checked by checkInvariants in tests:
+//
+//	snapIndex <= applied <= committed <= lastIndex
+//	applied <= stable <= persisted <= lastIndex
+//	entries[i].Index == snapIndex+1+i, terms never decrease
+//
+// The log never writes into an array region it has handed out: a
+// truncation clips the slice's capacity, so the next append copies to a new
+// array and slices held by an asynchronous caller stay intact.
+type raftLog struct {
+	snapIndex Index
+	snapTerm  Term
+	entries   []Entry
+
+	// stable is the last index known durable and still part of this log.
+	stable Index
+	// persisted is the last index included in an emitted persist action.
+	persisted Index
+	committed Index
+	// applied is the last index handed out in an apply action.
+	applied Index
+}
+
+func (l *raftLog) firstIndex() Index { return l.snapIndex + 1 }
+func (l *raftLog) lastIndex() Index  { return l.snapIndex + Index(len(l.entries)) }
+
+func (l *raftLog) lastTerm() Term {
+	if n := len(l.entries); n > 0 {
+		return l.entries[n-1].Term
+	}
+	return l.snapTerm
+}
+
+// term returns the term of the entry at i; ok is false if i is compacted
+// away or beyond the last index.
+func (l *raftLog) term(i Index) (t Term, ok bool) {
+	switch {
+	case i == l.snapIndex:
+		return l.snapTerm, true
+	case i < l.snapIndex || i > l.lastIndex():
+		return 0, false
+	}
+	return l.entries[i-l.snapIndex-1].Term, true
+}
+
+// matchTerm reports whether the log holds an entry at i with term t (§5.3's
+// consistency check).
+func (l *raftLog) matchTerm(i Index, t Term) bool {
+	lt, ok := l.term(i)
+	return ok && lt == t
+}
+
+// entry returns a pointer to the entry at i, which must be in
+// [firstIndex, lastIndex].
+func (l *raftLog) entry(i Index) *Entry { return &l.entries[i-l.snapIndex-1] }
+
+// isUpToDate reports whether a log ending at (lastIdx, lastT) is at least as
+// up-to-date as this one (§5.4.1): later last term wins, then longer log.
+func (l *raftLog) isUpToDate(lastIdx Index, lastT Term) bool {
+	mine := l.lastTerm()
+	return lastT > mine || (lastT == mine && lastIdx >= l.lastIndex())
+}
+
+// slice returns entries [lo, hi] — at least one if lo <= hi, and further
+// ones only while their total size stays within maxBytes. The result
+// aliases the log's array and is capped so appends to it cannot write into
+// the log.
+func (l *raftLog) slice(lo, hi Index, maxBytes uint64) []Entry {
+	if lo > hi {
+		return nil
+	}
+	if lo <= l.snapIndex || hi > l.lastIndex() {
+		panic(fmt.Sprintf("raft: slice [%d, %d] outside log [%d, %d]", lo, hi, l.firstIndex(), l.lastIndex()))
+	}
+	ents := l.entries[lo-l.snapIndex-1 : hi-l.snapIndex]
+	size := ents[0].size()
+	n := 1
+	for ; n < len(ents); n++ {
+		size += ents[n].size()
+		if size > maxBytes {
+			break
+		}
+	}
+	return ents[:n:n]
+}
+
+// append adds entries that continue the log directly (a leader's own).
+func (l *raftLog) append(ents ...Entry) {
+	if len(ents) > 0 && ents[0].Index != l.lastIndex()+1 {
+		panic(fmt.Sprintf("raft: append at %d to log ending at %d", ents[0].Index, l.lastIndex()))
+	}
+	l.entries = append(l.entries, ents...)
+}
+
+// findConflict returns the index of the first entry of ents that is not
+// already in the log with the same term, or 0 if every entry is present.
+// Entries at or below the snapshot are committed, so they match.
+func (l *raftLog) findConflict(ents []Entry) Index {
+	for i := range ents {
+		e := &ents[i]
+		if e.Index <= l.snapIndex {
+			continue
+		}
+		if t, ok := l.term(e.Index); !ok || t != e.Term {
+			return e.Index
+		}
+	}
+	return 0
+}
+
+// checkAppend reports why ents cannot be appended after (prevIdx, prevTerm)
+// without destroying committed state; it changes nothing. A correct leader
+// never sends such a message (Leader Completeness, §5.4), so this is a
+// hostile or corrupt peer.
+func (l *raftLog) checkAppend(ents []Entry) error {
+	if c := l.findConflict(ents); c != 0 && c <= l.committed {
+		return fmt.Errorf("%w: MsgApp conflicts with committed entry %d", ErrInvalidMessage, c)
+	}
+	return nil
+}
+
+// appendAfterMatch stores ents, which follow an entry already known to
+// match, truncating the first conflicting suffix (§5.3, Figure 2 rule 3 and
+// 4 of AppendEntries). Entries already present are left alone, so a stale
+// or duplicated message never truncates a longer matching log. It returns
+// the index of the last entry of ents.
+func (l *raftLog) appendAfterMatch(prevIdx Index, ents []Entry) Index {
+	last := prevIdx + Index(len(ents))
+	c := l.findConflict(ents)
+	if c == 0 {
+		return last
+	}
+	if c <= l.committed {
+		panic(fmt.Sprintf("raft: conflict at committed index %d (commit %d)", c, l.committed))
+	}
+	l.truncateFrom(c)
+	l.entries = append(l.entries, ents[c-ents[0].Index:]...)
+	return last
+}
+
+// truncateFrom removes entries from index i on. Capacity is clipped so the
+// removed region is never overwritten in place.
+func (l *raftLog) truncateFrom(i Index) {
+	keep := i - l.snapIndex - 1
+	l.entries = l.entries[:keep:keep]
+	l.stable = min(l.stable, i-1)
+	l.persisted = min(l.persisted, i-1)
+}
+
+// commitTo advances the commit index; it never moves backwards.
+func (l *raftLog) commitTo(i Index) bool {
+	if i <= l.committed {
+		return false
+	}
+	if i > l.lastIndex() {
+		panic(fmt.Sprintf("raft: commit %d beyond last index %d", i, l.lastIndex()))
+	}
+	l.committed = i
+	return true
+}
+
+// findConflictByTerm returns the last index at or below index whose term is
+// at most term, and that term. Terms never decrease along a log, so a binary
+// search suffices. This is the conflict hint of fast backtracking (§5.3, the
+// optimisation the paper mentions, as etcd implements it): any entry after
+// the returned one cannot match an entry of the other log with term <= term.
+func (l *raftLog) findConflictByTerm(index Index, term Term) (Index, Term) {
+	index = min(index, l.lastIndex())
+	if index <= l.snapIndex {
+		return index, 0 // compacted: unknown term, assume a possible match
+	}
+	if l.snapTerm > term {
+		return l.snapIndex, 0
+	}
+	n := int(index - l.snapIndex)
+	// Largest k in [0, n] such that entries[k-1].Term <= term (k==0: snapshot).
+	k := sort.Search(n, func(k int) bool { return l.entries[k].Term > term })
+	if k == 0 {
+		return l.snapIndex, l.snapTerm
+	}
+	return l.snapIndex + Index(k), l.entries[k-1].Term
+}
+
+// nextApply returns the committed, durable entries not yet handed out for
+// application, bounded by maxBytes.
+func (l *raftLog) nextApply(maxBytes uint64) []Entry {
+	hi := min(l.committed, l.stable)
+	if hi <= l.applied {
+		return nil
+	}
+	return l.slice(l.applied+1, hi, maxBytes)
+}
+
+// checkInvariants panics if the log's invariants are broken. Called from
+// tests and, cheaply, at state changes that could break them.
+func (l *raftLog) checkInvariants() {
+	if !(l.snapIndex <= l.applied && l.applied <= l.committed && l.committed <= l.lastIndex()) ||
+		!(l.applied <= l.stable && l.stable <= l.persisted && l.persisted <= l.lastIndex()) {
+		panic(fmt.Sprintf("raft: log invariant broken: snap=%d applied=%d commit=%d stable=%d persisted=%d last=%d",
+			l.snapIndex, l.applied, l.committed, l.stable, l.persisted, l.lastIndex()))
+	}
+}

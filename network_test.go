@@ -1,0 +1,275 @@
+package raft
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// This file is the small in-memory cluster the behaviour tests drive by
+// hand: a storage per node that applies persist actions, a message queue
+// with drop, cut and isolate controls, and a record of applied entries.
+
+// memStorage is what a node has made durable.
+type memStorage struct {
+	hs      HardState
+	snap    SnapshotMeta
+	entries []Entry
+}
+
+// apply writes one persist action the way the contract says: snapshot,
+// then entries (deleting any stored suffix they overwrite), then hard state.
+func (s *memStorage) apply(p Persist) {
+	if p.Snapshot != nil {
+		s.snap = *p.Snapshot
+		s.entries = nil
+	}
+	if len(p.Entries) > 0 {
+		first := p.Entries[0].Index
+		keep := int(first - s.snap.Index - 1)
+		if keep < 0 || keep > len(s.entries) {
+			panic(fmt.Sprintf("persist entries from %d onto storage [%d, %d]", first, s.snap.Index+1, s.snap.Index+Index(len(s.entries))))
+		}
+		s.entries = append(slices.Clip(s.entries[:keep]), p.Entries...)
+	}
+	if p.HasHardState {
+		s.hs = p.HardState
+	}
+}
+
+func (s *memStorage) state(applied Index) PersistentState {
+	return PersistentState{HardState: s.hs, Snapshot: s.snap, Entries: slices.Clone(s.entries), Applied: applied}
+}
+
+type testNet struct {
+	t       testing.TB
+	ids     []NodeID
+	cfg     func(NodeID) Config
+	nodes   map[NodeID]*Node
+	storage map[NodeID]*memStorage
+	applied map[NodeID][]Entry
+	queue   []Message
+	// cut[from][to] drops every message on that directed link.
+	cut map[NodeID]map[NodeID]bool
+	// async: persists wait in pending until ackAll; otherwise they are
+	// written and acknowledged at once (the synchronous caller).
+	async   bool
+	pending map[NodeID][]Persist
+	// dropTypes drops every message of these types.
+	dropTypes map[MessageType]bool
+}
+
+func defaultTestConfig(id NodeID) Config {
+	return Config{ID: id, Seed: 42, ElectionTicks: 10, HeartbeatTicks: 1}
+}
+
+// newTestNet bootstraps a cluster of voters 1..n.
+func newTestNet(t testing.TB, n int, cfg func(NodeID) Config) *testNet {
+	t.Helper()
+	if cfg == nil {
+		cfg = defaultTestConfig
+	}
+	tn := &testNet{
+		t: t, cfg: cfg,
+		nodes: map[NodeID]*Node{}, storage: map[NodeID]*memStorage{}, applied: map[NodeID][]Entry{},
+		cut: map[NodeID]map[NodeID]bool{}, pending: map[NodeID][]Persist{}, dropTypes: map[MessageType]bool{},
+	}
+	for i := 1; i <= n; i++ {
+		tn.ids = append(tn.ids, NodeID(i))
+	}
+	for _, id := range tn.ids {
+		node, err := Bootstrap(cfg(id), tn.ids)
+		if err != nil {
+			t.Fatalf("bootstrap %d: %v", id, err)
+		}
+		tn.nodes[id] = node
+		tn.storage[id] = &memStorage{}
+		tn.cut[id] = map[NodeID]bool{}
+	}
+	tn.drainAll()
+	return tn
+}
+
+// drain collects one node's actions and carries them out.
+func (tn *testNet) drain(id NodeID) bool {
+	node := tn.nodes[id]
+	if node == nil {
+		return false
+	}
+	acts := node.Actions()
+	for _, a := range acts {
+		switch a.Kind {
+		case ActionPersist:
+			if tn.async {
+				tn.pending[id] = append(tn.pending[id], a.Persist)
+				continue
+			}
+			tn.storage[id].apply(a.Persist)
+			if err := node.AckPersist(a.Persist.ID); err != nil {
+				tn.t.Fatalf("node %d ack %d: %v", id, a.Persist.ID, err)
+			}
+		case ActionSend:
+			tn.queue = append(tn.queue, a.Message)
+		case ActionApply:
+			tn.applied[id] = append(tn.applied[id], a.Apply.Entries...)
+		}
+	}
+	return len(acts) > 0
+}
+
+// ackAll writes and acknowledges every pending persist of node id (async).
+func (tn *testNet) ackAll(id NodeID) {
+	for _, p := range tn.pending[id] {
+		tn.storage[id].apply(p)
+		if err := tn.nodes[id].AckPersist(p.ID); err != nil {
+			tn.t.Fatalf("node %d ack %d: %v", id, p.ID, err)
+		}
+	}
+	tn.pending[id] = nil
+}
+
+func (tn *testNet) drainAll() bool {
+	any := false
+	for _, id := range tn.ids {
+		for tn.drain(id) {
+			any = true
+		}
+	}
+	return any
+}
+
+// deliverAll runs the cluster until no node has work and no message is in
+// flight (bounded, so a livelock fails the test instead of hanging).
+func (tn *testNet) deliverAll() {
+	for round := 0; ; round++ {
+		if round > 10000 {
+			tn.t.Fatalf("network did not settle")
+		}
+		tn.drainAll()
+		if len(tn.queue) == 0 {
+			return
+		}
+		msgs := tn.queue
+		tn.queue = nil
+		for _, m := range msgs {
+			tn.deliver(m)
+		}
+	}
+}
+
+// deliver hands m to its receiver unless the link is cut.
+func (tn *testNet) deliver(m Message) {
+	if tn.cut[m.From][m.To] || tn.dropTypes[m.Type] {
+		return
+	}
+	node := tn.nodes[m.To]
+	if node == nil {
+		return
+	}
+	if err := node.Step(m); err != nil {
+		tn.t.Fatalf("node %d step %v: %v", m.To, m, err)
+	}
+}
+
+func (tn *testNet) tick(id NodeID, n int) {
+	for range n {
+		tn.nodes[id].Tick()
+	}
+}
+
+func (tn *testNet) tickAll(n int) {
+	for range n {
+		for _, id := range tn.ids {
+			if tn.nodes[id] != nil {
+				tn.nodes[id].Tick()
+			}
+		}
+		tn.deliverAll()
+	}
+}
+
+// campaign makes id start an election and runs the network to completion.
+func (tn *testNet) campaign(id NodeID) {
+	tn.t.Helper()
+	if err := tn.nodes[id].Campaign(); err != nil {
+		tn.t.Fatalf("campaign %d: %v", id, err)
+	}
+	tn.deliverAll()
+}
+
+// isolate cuts every link to and from id.
+func (tn *testNet) isolate(id NodeID) {
+	for _, other := range tn.ids {
+		if other != id {
+			tn.cut[id][other] = true
+			tn.cut[other][id] = true
+		}
+	}
+}
+
+// heal restores every link.
+func (tn *testNet) heal() {
+	for _, id := range tn.ids {
+		tn.cut[id] = map[NodeID]bool{}
+	}
+}
+
+// partition cuts every link between the two groups.
+func (tn *testNet) partition(a, b []NodeID) {
+	for _, x := range a {
+		for _, y := range b {
+			tn.cut[x][y] = true
+			tn.cut[y][x] = true
+		}
+	}
+}
+
+// crash drops the node and everything it had not persisted.
+func (tn *testNet) crash(id NodeID) {
+	tn.nodes[id] = nil
+	tn.pending[id] = nil
+}
+
+// restart rebuilds the node from its storage, as applied so far.
+func (tn *testNet) restart(id NodeID) {
+	tn.t.Helper()
+	node, err := NewNode(tn.cfg(id), tn.storage[id].state(Index(len(tn.applied[id]))+tn.storage[id].snap.Index))
+	if err != nil {
+		tn.t.Fatalf("restart %d: %v", id, err)
+	}
+	tn.nodes[id] = node
+}
+
+// propose proposes data at id and fails the test on error.
+func (tn *testNet) propose(id NodeID, data string) (Index, Term) {
+	tn.t.Helper()
+	idx, term, err := tn.nodes[id].Propose([]byte(data))
+	if err != nil {
+		tn.t.Fatalf("propose at %d: %v", id, err)
+	}
+	return idx, term
+}
+
+// leader returns the unique leader of the highest term, or None.
+func (tn *testNet) leader() NodeID {
+	var best NodeID
+	var bestTerm Term
+	for _, id := range tn.ids {
+		n := tn.nodes[id]
+		if n != nil && n.role == RoleLeader && n.term >= bestTerm {
+			best, bestTerm = id, n.term
+		}
+	}
+	return best
+}
+
+// appliedData returns the payloads of node id's applied normal entries.
+func (tn *testNet) appliedData(id NodeID) []string {
+	var out []string
+	for _, e := range tn.applied[id] {
+		if e.Type == EntryNormal {
+			out = append(out, string(e.Data))
+		}
+	}
+	return out
+}

@@ -1,0 +1,284 @@
+package raft
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Role is a node's part in the protocol (§5.1, plus the pre-candidate of
+// thesis §9.6).
+type Role uint8
+
+const (
+	RoleFollower Role = iota
+	RolePreCandidate
+	RoleCandidate
+	RoleLeader
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleFollower:
+		return "Follower"
+	case RolePreCandidate:
+		return "PreCandidate"
+	case RoleCandidate:
+		return "Candidate"
+	case RoleLeader:
+		return "Leader"
+	}
+	return fmt.Sprintf("Role(%d)", uint8(r))
+}
+
+// Node is one Raft server's protocol state. It does no I/O; see the package
+// documentation for the contract. A Node is not safe for concurrent use.
+type Node struct {
+	cfg     Config
+	id      NodeID
+	role    Role
+	term    Term
+	vote    NodeID
+	lead    NodeID
+	members Membership
+	log     raftLog
+
+	// Leader state: one entry per member other than this node.
+	progress         []progress
+	uncommittedBytes uint64
+	// commitChanged: followers must hear of a new commit index at the next
+	// flush, even without new entries.
+	needFlush bool
+
+	// Candidate state: the votes received in this election.
+	votes []vote
+
+	electionElapsed   int
+	heartbeatElapsed  int
+	randomizedTimeout int
+	rng               rng
+
+	persist persistence
+	// outbox holds messages ready to send, in creation order.
+	outbox  []Message
+	actions []Action
+}
+
+type vote struct {
+	id      NodeID
+	granted bool
+}
+
+// PersistentState is what a restarting node reads back from its storage:
+// everything its persist actions wrote.
+type PersistentState struct {
+	HardState HardState
+	// Snapshot is the last snapshot's metadata; for a bootstrapped cluster
+	// that never compacted, the index-0 snapshot Bootstrap persisted.
+	Snapshot SnapshotMeta
+	// Entries are the stored entries after Snapshot.Index, in order.
+	Entries []Entry
+	// Applied is the last index the caller's state machine applied before
+	// the restart (0 means Snapshot.Index). The node hands out entries for
+	// application from Applied+1, so nothing is applied twice.
+	Applied Index
+}
+
+// NewNode builds a node from a validated config and the state it persisted
+// before (the zero PersistentState for a node joining an existing cluster,
+// which waits to hear from the leader). It returns an error, and no node, if
+// either is invalid.
+func NewNode(cfg Config, st PersistentState) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := st.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	n := &Node{
+		cfg:     cfg,
+		id:      cfg.ID,
+		term:    st.HardState.Term,
+		vote:    st.HardState.Vote,
+		members: st.Snapshot.Membership.Clone(),
+		rng:     newRNG(cfg.Seed, cfg.ID),
+	}
+	n.log = raftLog{
+		snapIndex: st.Snapshot.Index,
+		snapTerm:  st.Snapshot.Term,
+		entries:   slices.Clip(st.Entries),
+	}
+	last := n.log.lastIndex()
+	n.log.stable, n.log.persisted = last, last
+	n.log.committed = max(st.HardState.Commit, st.Snapshot.Index)
+	n.log.applied = max(st.Applied, st.Snapshot.Index)
+	n.persist.lastHardState = n.hardState()
+	n.resetElectionTimer()
+	return n, nil
+}
+
+// Bootstrap builds the first node of a brand-new cluster whose initial
+// voters are voters (thesis §4.4: every initial server is bootstrapped with
+// the same configuration). Its first action persists that configuration as a
+// snapshot at index 0; persist it like any other and acknowledge it. Start
+// each of the initial servers with Bootstrap, never a server that has run
+// before: that would forget its vote.
+func Bootstrap(cfg Config, voters []NodeID) (*Node, error) {
+	m := Membership{Voters: slices.Clone(voters)}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	if !m.IsMember(cfg.ID) {
+		return nil, fmt.Errorf("%w: bootstrapping node %d is not among the voters %v", ErrInvalidConfig, cfg.ID, voters)
+	}
+	n, err := NewNode(cfg, PersistentState{Snapshot: SnapshotMeta{Membership: m}})
+	if err != nil {
+		return nil, err
+	}
+	n.persist.bootstrap = &SnapshotMeta{Membership: m.Clone()}
+	return n, nil
+}
+
+func (st *PersistentState) validate() error {
+	snap := &st.Snapshot
+	if len(snap.Membership.Voters)+len(snap.Membership.Learners)+len(snap.Membership.OutgoingVoters) > 0 {
+		if err := snap.Membership.Validate(); err != nil {
+			return fmt.Errorf("%w: snapshot membership: %v", ErrInvalidState, err)
+		}
+	}
+	prevTerm := snap.Term
+	for i := range st.Entries {
+		e := &st.Entries[i]
+		if want := snap.Index + Index(i) + 1; e.Index != want {
+			return fmt.Errorf("%w: entry %d has index %d, want %d", ErrInvalidState, i, e.Index, want)
+		}
+		if e.Term < prevTerm {
+			return fmt.Errorf("%w: entry %d has term %d after term %d", ErrInvalidState, e.Index, e.Term, prevTerm)
+		}
+		if e.Type >= entryTypeCount {
+			return fmt.Errorf("%w: entry %d has unknown type %d", ErrInvalidState, e.Index, e.Type)
+		}
+		prevTerm = e.Term
+	}
+	last := snap.Index + Index(len(st.Entries))
+	hs := &st.HardState
+	switch {
+	case hs.Term < prevTerm:
+		return fmt.Errorf("%w: hard state term %d is below the last entry's term %d", ErrInvalidState, hs.Term, prevTerm)
+	case hs.Commit > last:
+		return fmt.Errorf("%w: commit index %d beyond last index %d", ErrInvalidState, hs.Commit, last)
+	case st.Applied > max(hs.Commit, snap.Index):
+		return fmt.Errorf("%w: applied index %d beyond commit index %d", ErrInvalidState, st.Applied, max(hs.Commit, snap.Index))
+	}
+	return nil
+}
+
+// ID returns the node's ID.
+func (n *Node) ID() NodeID { return n.id }
+
+// Tick advances the node's logical clock by one tick. Elections and
+// heartbeats are measured in ticks; the caller decides how long one is.
+func (n *Node) Tick() {
+	if n.role == RoleLeader {
+		n.tickLeader()
+	} else {
+		n.tickElection()
+	}
+}
+
+// Propose appends data to the log as a new entry, if this node is the
+// leader, and returns the index and term the entry was given. The proposal
+// has committed when an apply action carries an entry with that index and
+// that term; an entry there with another term means it was overwritten.
+//
+// On a follower that knows the leader, the proposal is forwarded (unless
+// Config.DisableProposalForwarding) and Propose returns index 0 and term 0:
+// its fate is known only from the applied entries, so callers that forward
+// should put a request ID in data. Otherwise it returns a *NotLeaderError.
+// A leader refuses with ErrEntryTooLarge or ErrUncommittedLimit.
+func (n *Node) Propose(data []byte) (Index, Term, error) {
+	if size := uint64(len(data)); size > n.cfg.MaxEntryBytes {
+		return 0, 0, fmt.Errorf("%w (%d > %d)", ErrEntryTooLarge, size, n.cfg.MaxEntryBytes)
+	}
+	if n.role != RoleLeader {
+		if n.lead == None || n.cfg.DisableProposalForwarding {
+			return 0, 0, &NotLeaderError{Leader: n.lead}
+		}
+		n.send(Message{Type: MsgProp, To: n.lead, Entries: []Entry{{Data: data}}})
+		return 0, 0, nil
+	}
+	e, err := n.appendProposal(data)
+	return e.Index, e.Term, err
+}
+
+// Campaign starts an election now (through pre-vote unless it is off)
+// instead of waiting for the election timeout. It fails if this node cannot
+// vote or is already leader.
+func (n *Node) Campaign() error {
+	switch {
+	case n.role == RoleLeader:
+		return fmt.Errorf("raft: node %d is already leader of term %d", n.id, n.term)
+	case !n.promotable():
+		return fmt.Errorf("raft: node %d is not a voter and cannot campaign", n.id)
+	}
+	n.startElection()
+	return nil
+}
+
+// Actions returns the work the caller must start, in order, and clears it:
+// at most one persist action first, then sends, then applies. The returned
+// slice is reused by the next call; the slices inside the actions are not.
+func (n *Node) Actions() []Action {
+	n.actions = n.actions[:0]
+	if n.role == RoleLeader && n.needFlush {
+		n.flushReplication()
+	}
+	n.emitPersist()
+	for i := range n.outbox {
+		n.actions = append(n.actions, Action{Kind: ActionSend, Message: n.outbox[i]})
+		n.outbox[i] = Message{} // drop references to entries
+	}
+	n.outbox = n.outbox[:0]
+	for {
+		ents := n.log.nextApply(n.cfg.MaxApplyBytes)
+		if len(ents) == 0 {
+			break
+		}
+		n.log.applied = ents[len(ents)-1].Index
+		n.actions = append(n.actions, Action{Kind: ActionApply, Apply: Apply{Entries: ents}})
+	}
+	return n.actions
+}
+
+// HasActions reports whether Actions would return anything, without
+// changing state. Hosts running many groups use it to skip idle ones.
+func (n *Node) HasActions() bool {
+	return len(n.outbox) > 0 || n.persist.dirty(n) ||
+		(n.role == RoleLeader && n.needFlush) ||
+		min(n.log.committed, n.log.stable) > n.log.applied
+}
+
+// hardState is the node's current hard state.
+func (n *Node) hardState() HardState {
+	return HardState{Term: n.term, Vote: n.vote, Commit: n.log.committed}
+}
+
+// promotable reports whether this node may campaign: it must be a voter.
+func (n *Node) promotable() bool { return n.members.IsVoter(n.id) }
+
+// send queues a message from this node. Responses wait for every persist
+// action emitted before them (see persistence.gate).
+func (n *Node) send(m Message) {
+	m.From = n.id
+	if m.Term == 0 && m.Type != MsgProp {
+		m.Term = n.term
+	}
+	if m.Type.IsResponse() && n.persist.gate(n, m) {
+		return
+	}
+	if m.To == n.id {
+		n.stepSelf(m)
+		return
+	}
+	n.outbox = append(n.outbox, m)
+}

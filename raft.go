@@ -1,0 +1,161 @@
+// Package raft is a Raft consensus core that does no I/O.
+//
+// A [Node] is a deterministic state machine. The program that embeds it feeds
+// it inputs — [Node.Tick] for the passage of time, [Node.Step] for messages
+// from peers, [Node.Propose] for new commands — and after each batch of inputs
+// collects the [Action] values returned by [Node.Actions]: persist this state,
+// send this message, apply these committed entries. The embedding program
+// supplies storage, transport and the replicated state machine; the node
+// supplies the protocol.
+//
+// The node never starts a goroutine, reads a clock, takes a lock or touches a
+// file. The same [Config] and the same inputs give the same actions, bit for
+// bit, which is what makes a whole cluster simulable under one seed (see the
+// raftsim package).
+//
+// # The contract in one paragraph
+//
+// Start every action in the order Actions returns it. A persist action
+// ([ActionPersist]) is acknowledged with [Node.AckPersist] once it is durable,
+// in order; the node withholds every message whose safety depends on that
+// write (vote grants, append acknowledgements) until it is acknowledged, and a
+// leader counts its own log toward a quorum only up to what was acknowledged.
+// Sends ([ActionSend]) may be dropped, delayed, duplicated or reordered.
+// Apply actions ([ActionApply]) carry committed entries in log order, never
+// before they are durable locally. The node keeps references to the Data of
+// entries it is given (proposals and received messages) and hands the same
+// slices back in actions: never modify a payload after handing it over, and
+// never modify a slice an action gave you.
+//
+// Rules of the Raft paper (Ongaro and Ousterhout, 2014) and of Ongaro's thesis
+// (2014) are cited in comments as §N of the paper or "thesis §N".
+package raft
+
+import (
+	"errors"
+	"fmt"
+)
+
+// NodeID identifies a server in the cluster. Zero is not a valid ID; it stands
+// for "nobody" (see [None]).
+type NodeID uint64
+
+// None is the NodeID that means "no node": no vote cast, no leader known.
+const None NodeID = 0
+
+// Term is a Raft term number (§5.1). Terms only grow.
+type Term uint64
+
+// Index is the position of an entry in the replicated log. The first entry
+// has index 1; index 0 is the empty log before it.
+type Index uint64
+
+// EntryType says how the replicated state machine should treat an entry.
+type EntryType uint8
+
+const (
+	// EntryNormal carries a command for the replicated state machine.
+	EntryNormal EntryType = iota
+	// EntryNoop is the empty entry a new leader appends to commit entries of
+	// earlier terms (thesis §6.4, paper §8). The state machine skips it.
+	EntryNoop
+	// entryTypeCount bounds valid types for validation and decoding.
+	entryTypeCount
+)
+
+func (t EntryType) String() string {
+	switch t {
+	case EntryNormal:
+		return "Normal"
+	case EntryNoop:
+		return "Noop"
+	}
+	return fmt.Sprintf("EntryType(%d)", uint8(t))
+}
+
+// Entry is one record of the replicated log.
+//
+// The node never copies Data: the slice handed to Propose or received in a
+// message is the one that appears in persist, send and apply actions.
+type Entry struct {
+	Index Index
+	Term  Term
+	Type  EntryType
+	Data  []byte
+}
+
+// entryOverhead approximates the bytes an entry costs besides its payload; it
+// keeps flow control honest for tiny entries.
+const entryOverhead = 16
+
+// size is the entry's weight for flow control and message limits.
+func (e *Entry) size() uint64 { return uint64(len(e.Data)) + entryOverhead }
+
+// HardState is the state a server must persist before answering RPCs
+// (Figure 2 of the paper): its current term and the candidate it voted for in
+// that term. Commit is persisted too so a restarted node can apply what it
+// already knew to be committed without waiting for the leader; losing it is
+// harmless.
+type HardState struct {
+	Term   Term
+	Vote   NodeID
+	Commit Index
+}
+
+// IsZero reports whether h is the hard state of a server that never ran.
+func (h HardState) IsZero() bool { return h == HardState{} }
+
+// SnapshotMeta describes the prefix of the log that a snapshot replaces: the
+// index and term of the last entry it covers and the membership in force at
+// that entry. A new cluster starts from a snapshot at index 0 whose
+// membership is the initial voter set (see [Bootstrap]).
+type SnapshotMeta struct {
+	Index      Index
+	Term       Term
+	Membership Membership
+}
+
+// Errors returned by the node. Each is a sentinel that errors.Is recognises;
+// some arrive wrapped in a typed error carrying more detail.
+var (
+	// ErrNotLeader: the request needs the leader. Returned wrapped in a
+	// *NotLeaderError that names the leader when one is known.
+	ErrNotLeader = errors.New("raft: not the leader")
+	// ErrProposalDropped: the leader refused a proposal. Returned wrapped
+	// with the reason (flow control, entry too large, transfer in progress).
+	ErrProposalDropped = errors.New("raft: proposal dropped")
+	// ErrUncommittedLimit: accepting the proposal would put more than
+	// Config.MaxUncommittedBytes of entries beyond the commit index.
+	ErrUncommittedLimit = fmt.Errorf("%w: too many uncommitted bytes", ErrProposalDropped)
+	// ErrEntryTooLarge: the payload is larger than Config.MaxEntryBytes.
+	ErrEntryTooLarge = fmt.Errorf("%w: entry larger than MaxEntryBytes", ErrProposalDropped)
+	// ErrInvalidMessage: Step was given a malformed message. Returned
+	// wrapped with the reason; the node's state is unchanged.
+	ErrInvalidMessage = errors.New("raft: invalid message")
+	// ErrInvalidConfig: a Config or Membership failed validation.
+	ErrInvalidConfig = errors.New("raft: invalid config")
+	// ErrInvalidState: the persisted state handed to NewNode is
+	// inconsistent (a commit index beyond the log, a gap in the entries).
+	ErrInvalidState = errors.New("raft: invalid persisted state")
+	// ErrBadAck: AckPersist named a persist action that was never emitted.
+	ErrBadAck = errors.New("raft: acknowledgement of an unknown persist action")
+	// ErrUnknownPeer: a message came from a server that is not a member
+	// and the message type requires one (a response to a leader).
+	ErrUnknownPeer = errors.New("raft: message from an unknown peer")
+)
+
+// NotLeaderError is returned by requests that need the leader. Leader is the
+// leader this node knows of in its current term, or None.
+type NotLeaderError struct {
+	Leader NodeID
+}
+
+func (e *NotLeaderError) Error() string {
+	if e.Leader == None {
+		return "raft: not the leader (no leader known)"
+	}
+	return fmt.Sprintf("raft: not the leader (leader is %d)", e.Leader)
+}
+
+// Unwrap lets errors.Is(err, ErrNotLeader) match.
+func (e *NotLeaderError) Unwrap() error { return ErrNotLeader }

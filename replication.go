@@ -1,0 +1,190 @@
+package raft
+
+import "fmt"
+
+// This file holds log replication (§5.3) and commitment (§5.4.2) from both
+// sides: the leader's sending, flow control and commit rule, and the
+// follower's consistency check.
+
+// appendProposal appends a leader's own entry, subject to the uncommitted
+// bytes limit.
+func (n *Node) appendProposal(data []byte) (Entry, error) {
+	e := Entry{Index: n.log.lastIndex() + 1, Term: n.term, Type: EntryNormal, Data: data}
+	size := e.size()
+	if n.uncommittedBytes+size > n.cfg.MaxUncommittedBytes {
+		return Entry{}, fmt.Errorf("%w (%d + %d > %d)", ErrUncommittedLimit, n.uncommittedBytes, size, n.cfg.MaxUncommittedBytes)
+	}
+	n.log.append(e)
+	n.uncommittedBytes += size
+	n.needFlush = true
+	return e, nil
+}
+
+// flushReplication sends every member what it is missing, as far as flow
+// control allows. Proposals accumulate between calls to Actions, so one
+// message carries all of them (batching).
+func (n *Node) flushReplication() {
+	n.needFlush = false
+	for i := range n.progress {
+		n.sendAppends(&n.progress[i])
+	}
+}
+
+// sendAppends sends pr as many appends as flow control allows: one while
+// probing, a pipeline of them while replicating. If nothing new is due but
+// the member has not heard the current commit index, it sends an empty
+// append to carry it.
+func (n *Node) sendAppends(pr *progress) {
+	last := n.log.lastIndex()
+	for !pr.paused(n.cfg.MaxInflightMsgs, n.cfg.MaxInflightBytes) {
+		if pr.Next > last && pr.sentCommit >= n.log.committed {
+			return
+		}
+		n.sendAppend(pr, last)
+		if pr.State == ProgressProbe || pr.Next > last {
+			return
+		}
+	}
+}
+
+// sendAppend sends one append to pr starting at pr.Next.
+func (n *Node) sendAppend(pr *progress, last Index) {
+	prev := pr.Next - 1
+	prevTerm, ok := n.log.term(prev)
+	if !ok {
+		panic(fmt.Sprintf("raft: no term for index %d sending to %d (log [%d, %d])", prev, pr.id, n.log.firstIndex(), last))
+	}
+	m := Message{Type: MsgApp, To: pr.id, Index: prev, LogTerm: prevTerm, Commit: n.log.committed}
+	if pr.Next <= last {
+		m.Entries = n.log.slice(pr.Next, last, n.cfg.MaxMsgBytes)
+	}
+	var bytes uint64
+	for i := range m.Entries {
+		bytes += m.Entries[i].size()
+	}
+	pr.sentEntries(prev+Index(len(m.Entries)), bytes)
+	pr.sentCommit = n.log.committed
+	n.send(m)
+}
+
+// broadcastHeartbeat asserts leadership to every member (§5.2). The commit
+// index sent is capped at what the member is known to hold, so a member
+// never commits an entry it may not have.
+func (n *Node) broadcastHeartbeat() {
+	for i := range n.progress {
+		pr := &n.progress[i]
+		n.send(Message{Type: MsgHeartbeat, To: pr.id, Commit: min(pr.Match, n.log.committed)})
+	}
+}
+
+// maybeCommit advances the commit index to the highest index stored by a
+// quorum — the leader counting itself only up to its durable index — if
+// that entry is of the current term (§5.4.2: a leader never commits an entry
+// of an earlier term by counting replicas; Figure 8 shows why).
+func (n *Node) maybeCommit() {
+	idx := jointQuorumIndex(&n.members, func(id NodeID) Index {
+		if id == n.id {
+			return n.log.stable
+		}
+		if pr := n.progressOf(id); pr != nil {
+			return pr.Match
+		}
+		return 0
+	})
+	if idx <= n.log.committed {
+		return
+	}
+	if t, _ := n.log.term(idx); t != n.term {
+		return
+	}
+	old := n.log.committed
+	n.log.commitTo(idx)
+	n.releaseUncommitted(old, idx)
+	n.needFlush = true // followers learn the new commit index
+}
+
+// releaseUncommitted subtracts from the uncommitted budget the entries this
+// leader appended in (from, to].
+func (n *Node) releaseUncommitted(from, to Index) {
+	for i := max(from+1, n.log.firstIndex()); i <= to; i++ {
+		if e := n.log.entry(i); e.Term == n.term && e.Type == EntryNormal {
+			n.uncommittedBytes -= min(n.uncommittedBytes, e.size())
+		}
+	}
+}
+
+// handleAppend is the follower's side of AppendEntries (§5.3): accept the
+// entries if the log holds the entry before them, truncating any
+// conflicting suffix; otherwise reject with a hint for fast backtracking.
+func (n *Node) handleAppend(m Message) {
+	if m.Index < n.log.committed {
+		// Everything up to the commit index matches any leader's log
+		// (Leader Completeness); tell the leader where to continue.
+		n.send(Message{Type: MsgAppResp, To: m.From, Index: n.log.committed})
+		return
+	}
+	if !n.log.matchTerm(m.Index, m.LogTerm) {
+		hint, hintTerm := n.log.findConflictByTerm(min(m.Index, n.log.lastIndex()), m.LogTerm)
+		n.send(Message{Type: MsgAppResp, To: m.From, Index: m.Index, Reject: true, RejectHint: hint, LogTerm: hintTerm})
+		return
+	}
+	lastNew := n.log.appendAfterMatch(m.Index, m.Entries)
+	// §5.3: commit up to the leader's commit, but no further than the last
+	// entry this message proved matches the leader's log.
+	n.log.commitTo(min(m.Commit, lastNew))
+	n.send(Message{Type: MsgAppResp, To: m.From, Index: lastNew})
+}
+
+// handleHeartbeat is the follower's side of a heartbeat.
+func (n *Node) handleHeartbeat(m Message) {
+	n.log.commitTo(min(m.Commit, n.log.lastIndex()))
+	n.send(Message{Type: MsgHeartbeatResp, To: m.From, Context: m.Context})
+}
+
+// handleAppendResponse is the leader's side of an append's answer.
+func (n *Node) handleAppendResponse(m Message) {
+	pr := n.progressOf(m.From)
+	pr.RecentActive = true
+	if m.Reject {
+		n.handleAppendRejection(pr, m)
+		return
+	}
+	if !pr.maybeUpdate(m.Index) {
+		return // duplicate or reordered: old news
+	}
+	if pr.State == ProgressProbe {
+		pr.becomeReplicate()
+	}
+	n.maybeCommit()
+	n.needFlush = true
+}
+
+// handleAppendRejection backs up pr.Next using the follower's conflict
+// hint, skipping a whole term of entries per round trip instead of one
+// entry (§5.3's suggested optimisation).
+func (n *Node) handleAppendRejection(pr *progress, m Message) {
+	if m.Index <= pr.Match {
+		return // stale: the member already matched beyond this
+	}
+	if pr.State == ProgressProbe && m.Index != pr.Next-1 {
+		return // stale: not the probe we are waiting for
+	}
+	next := m.RejectHint
+	if m.LogTerm > 0 {
+		// The follower's entries after hint have terms above m.LogTerm's
+		// bound; find where our log could still match its entry at hint.
+		next, _ = n.log.findConflictByTerm(m.RejectHint, m.LogTerm)
+	}
+	pr.becomeProbe(min(m.Index, next+1))
+	n.needFlush = true
+}
+
+// handleHeartbeatResponse notes the member is alive and resumes sending to
+// it if it is behind.
+func (n *Node) handleHeartbeatResponse(m Message) {
+	pr := n.progressOf(m.From)
+	pr.noteHeartbeat()
+	if pr.Match < n.log.lastIndex() || pr.sentCommit < n.log.committed {
+		n.needFlush = true
+	}
+}

@@ -1,0 +1,62 @@
+package raft
+
+// Status is a snapshot of a node's state for monitoring and tests.
+// Building it does not allocate.
+type Status struct {
+	ID     NodeID
+	Role   Role
+	Term   Term
+	Vote   NodeID
+	Leader NodeID
+	// Commit is the highest index known committed.
+	Commit Index
+	// Applied is the last index handed to the caller in an apply action.
+	Applied Index
+	// Stable is the last index known durable locally.
+	Stable Index
+	// FirstIndex and LastIndex bound the entries held in memory.
+	FirstIndex Index
+	LastIndex  Index
+	LastTerm   Term
+	// ElectionElapsed counts ticks since the node last heard from a leader
+	// (or, on a leader, since the last check-quorum round).
+	ElectionElapsed int
+}
+
+// Status returns the node's current status.
+func (n *Node) Status() Status {
+	return Status{
+		ID:              n.id,
+		Role:            n.role,
+		Term:            n.term,
+		Vote:            n.vote,
+		Leader:          n.lead,
+		Commit:          n.log.committed,
+		Applied:         n.log.applied,
+		Stable:          n.log.stable,
+		FirstIndex:      n.log.firstIndex(),
+		LastIndex:       n.log.lastIndex(),
+		LastTerm:        n.log.lastTerm(),
+		ElectionElapsed: n.electionElapsed,
+	}
+}
+
+// Progress returns the leader's replication progress for member id; ok is
+// false on a non-leader or for an unknown id.
+func (n *Node) Progress(id NodeID) (p Progress, ok bool) {
+	if pr := n.progressOf(id); pr != nil {
+		return pr.Progress, true
+	}
+	return Progress{}, false
+}
+
+// ForEachProgress calls f with the leader's progress for every other
+// member, in membership order. It does nothing on a non-leader.
+func (n *Node) ForEachProgress(f func(NodeID, Progress)) {
+	for i := range n.progress {
+		f(n.progress[i].id, n.progress[i].Progress)
+	}
+}
+
+// Membership returns a copy of the membership the node currently uses.
+func (n *Node) Membership() Membership { return n.members.Clone() }

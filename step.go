@@ -1,0 +1,145 @@
+package raft
+
+import "fmt"
+
+// Step hands the node a message from a peer. A malformed message — unknown
+// type, missing sender, entries out of sequence, a term order no correct
+// peer produces, an append that would overwrite committed entries — returns
+// an error wrapping ErrInvalidMessage (or ErrUnknownPeer) and leaves the node
+// exactly as it was. Messages from older terms are answered or ignored as
+// the protocol says, and return nil.
+func (n *Node) Step(m Message) error {
+	if err := m.validate(); err != nil {
+		return err
+	}
+	if err := n.checkAgainstState(&m); err != nil {
+		return err
+	}
+	if m.Type == MsgProp {
+		return n.handleForwardedProposal(m)
+	}
+	if !n.stepTerm(m) {
+		return nil
+	}
+	switch m.Type {
+	case MsgVote, MsgPreVote:
+		n.handleVoteRequest(m)
+	case MsgVoteResp, MsgPreVoteResp:
+		n.handleVoteResponse(m)
+	case MsgApp, MsgHeartbeat:
+		// Only a leader sends these, and there is one per term (Election
+		// Safety): a (pre-)candidate that hears it lost (§5.2).
+		if n.role != RoleFollower {
+			n.becomeFollower(m.Term, m.From)
+		}
+		n.lead = m.From
+		n.electionElapsed = 0
+		if m.Type == MsgApp {
+			n.handleAppend(m)
+		} else {
+			n.handleHeartbeat(m)
+		}
+	case MsgAppResp:
+		if n.role == RoleLeader {
+			n.handleAppendResponse(m)
+		}
+	case MsgHeartbeatResp:
+		if n.role == RoleLeader {
+			n.handleHeartbeatResponse(m)
+		}
+	}
+	return nil
+}
+
+// checkAgainstState rejects messages that no correct peer could send to
+// this node in its current state. It changes nothing.
+func (n *Node) checkAgainstState(m *Message) error {
+	if m.To != n.id {
+		return fmt.Errorf("%w: %s addressed to %d, this is node %d", ErrInvalidMessage, m.Type, m.To, n.id)
+	}
+	if m.Term < n.term {
+		return nil // stale: handled by the term rules, never applied
+	}
+	switch m.Type {
+	case MsgApp, MsgHeartbeat:
+		if m.Term == n.term && n.role == RoleLeader {
+			return fmt.Errorf("%w: %s from %d for term %d, which this node leads", ErrInvalidMessage, m.Type, m.From, m.Term)
+		}
+		if m.Type == MsgApp && m.Index >= n.log.committed && n.log.matchTerm(m.Index, m.LogTerm) {
+			return n.log.checkAppend(m.Entries)
+		}
+	case MsgAppResp, MsgHeartbeatResp:
+		if m.Term != n.term || n.role != RoleLeader {
+			return nil
+		}
+		if n.progressOf(m.From) == nil {
+			return fmt.Errorf("%w: %s from %d", ErrUnknownPeer, m.Type, m.From)
+		}
+		if m.Type == MsgAppResp && !m.Reject && m.Index > n.log.lastIndex() {
+			return fmt.Errorf("%w: %d acknowledges index %d beyond the leader's last index %d", ErrInvalidMessage, m.From, m.Index, n.log.lastIndex())
+		}
+	case MsgVoteResp, MsgPreVoteResp:
+		if !n.members.IsVoter(m.From) {
+			return fmt.Errorf("%w: %s from non-voter %d", ErrUnknownPeer, m.Type, m.From)
+		}
+	}
+	return nil
+}
+
+// stepTerm applies the term rules every server follows (§5.1, Figure 2
+// "Rules for Servers", with the pre-vote and check-quorum refinements of
+// thesis §9.6 and §6.2). It reports whether the message should be handled
+// further.
+func (n *Node) stepTerm(m Message) bool {
+	switch {
+	case m.Term > n.term:
+		if (m.Type == MsgVote || m.Type == MsgPreVote) && n.inLease() {
+			// A live leader exists: do not let this candidate disrupt it.
+			return false
+		}
+		switch {
+		case m.Type == MsgPreVote:
+			// A pre-vote never changes the receiver's term.
+		case m.Type == MsgPreVoteResp && !m.Reject:
+			// A grant carries the term we asked about, not a newer one.
+		case m.Type == MsgApp || m.Type == MsgHeartbeat:
+			n.becomeFollower(m.Term, m.From)
+		default:
+			n.becomeFollower(m.Term, None)
+		}
+		return true
+	case m.Term < n.term:
+		switch m.Type {
+		case MsgApp, MsgHeartbeat:
+			// A deposed leader. With pre-vote or check-quorum it might
+			// otherwise never learn of the newer term: nodes in its
+			// partition ignore it, and it ignores them. Tell it.
+			if !n.cfg.DisablePreVote || !n.cfg.DisableCheckQuorum {
+				n.send(Message{Type: MsgAppResp, To: m.From})
+			}
+		case MsgPreVote:
+			n.send(Message{Type: MsgPreVoteResp, To: m.From, Reject: true})
+		}
+		return false
+	}
+	return true
+}
+
+// handleForwardedProposal appends a proposal a follower forwarded (or
+// returns why it cannot).
+func (n *Node) handleForwardedProposal(m Message) error {
+	if n.role != RoleLeader {
+		return &NotLeaderError{Leader: n.lead}
+	}
+	for i := range m.Entries {
+		if size := uint64(len(m.Entries[i].Data)); size > n.cfg.MaxEntryBytes {
+			return fmt.Errorf("%w (%d > %d)", ErrEntryTooLarge, size, n.cfg.MaxEntryBytes)
+		}
+	}
+	for i := range m.Entries {
+		if _, err := n.appendProposal(m.Entries[i].Data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
