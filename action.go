@@ -13,9 +13,15 @@ const (
 	// ActionSend: deliver Message to Message.To, by any means. The
 	// transport may drop, delay, duplicate or reorder it.
 	ActionSend
-	// ActionApply: apply Apply.Entries, which are committed and durable
-	// locally, to the state machine, in order.
+	// ActionApply: apply Apply.Snapshot (restore the state machine from
+	// the snapshot data received with it) or Apply.Entries, which are
+	// committed and durable locally, to the state machine, in order.
 	ActionApply
+	// ActionSendSnapshot: ship the latest snapshot's data (the one
+	// Message.Snapshot describes) to Message.To, by any means, with
+	// Message. The receiving caller passes Message to Step once all the
+	// data has arrived. Report the outcome with Node.ReportSnapshot.
+	ActionSendSnapshot
 )
 
 func (k ActionKind) String() string {
@@ -26,6 +32,8 @@ func (k ActionKind) String() string {
 		return "Send"
 	case ActionApply:
 		return "Apply"
+	case ActionSendSnapshot:
+		return "SendSnapshot"
 	}
 	return fmt.Sprintf("ActionKind(%d)", uint8(k))
 }
@@ -49,7 +57,12 @@ func (a Action) String() string {
 	case ActionSend:
 		return "Send{" + a.Message.String() + "}"
 	case ActionApply:
+		if a.Apply.Snapshot != nil {
+			return fmt.Sprintf("Apply{snapshot index=%d term=%d}", a.Apply.Snapshot.Index, a.Apply.Snapshot.Term)
+		}
 		return fmt.Sprintf("Apply{%s}", describeEntries(a.Apply.Entries))
+	case ActionSendSnapshot:
+		return "SendSnapshot{" + a.Message.String() + "}"
 	}
 	return a.Kind.String()
 }
@@ -91,7 +104,10 @@ func (p *Persist) describe() string {
 // the term Propose returned (committed) or another term (the proposal was
 // overwritten and will never commit).
 type Apply struct {
-	Entries []Entry
+	// Snapshot, when set, replaces the state machine's state with the
+	// snapshot received from the leader; Entries is then empty.
+	Snapshot *SnapshotMeta
+	Entries  []Entry
 }
 
 func describeEntries(ents []Entry) string {

@@ -66,6 +66,11 @@ type Config struct {
 	// MaxApplyBytes bounds the entry bytes in one apply action; the rest
 	// follows in later ones. Default 4 MiB.
 	MaxApplyBytes uint64
+
+	// SnapshotTimeoutTicks is how long a leader waits for a snapshot
+	// transfer it was never told the outcome of (Node.ReportSnapshot)
+	// before it retries. Default 20 election timeouts.
+	SnapshotTimeoutTicks int
 }
 
 // Defaults applied to zero-valued Config fields.
@@ -101,6 +106,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxInflightBytes (%d) is less than MaxMsgBytes (%d): no full message could be in flight", ErrInvalidConfig, d.MaxInflightBytes, d.MaxMsgBytes)
 	case d.MaxUncommittedBytes < d.MaxEntryBytes:
 		return fmt.Errorf("%w: MaxUncommittedBytes (%d) is less than MaxEntryBytes (%d): a maximal entry could never be proposed", ErrInvalidConfig, d.MaxUncommittedBytes, d.MaxEntryBytes)
+	case c.SnapshotTimeoutTicks < 0:
+		return fmt.Errorf("%w: SnapshotTimeoutTicks is %d, must be positive", ErrInvalidConfig, c.SnapshotTimeoutTicks)
 	case d.MaxApplyBytes < d.MaxEntryBytes:
 		return fmt.Errorf("%w: MaxApplyBytes (%d) is less than MaxEntryBytes (%d)", ErrInvalidConfig, d.MaxApplyBytes, d.MaxEntryBytes)
 	}
@@ -130,6 +137,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxUncommittedBytes == 0 {
 		c.MaxUncommittedBytes = max(DefaultMaxUncommittedBytes, c.MaxEntryBytes)
 	}
+	if c.SnapshotTimeoutTicks == 0 {
+		c.SnapshotTimeoutTicks = 20 * c.ElectionTicks
+	}
 	if c.MaxApplyBytes == 0 {
 		c.MaxApplyBytes = max(DefaultMaxApplyBytes, c.MaxEntryBytes)
 	}
@@ -145,6 +155,9 @@ type Membership struct {
 	Voters         []NodeID
 	OutgoingVoters []NodeID
 	Learners       []NodeID
+	// AutoLeave, in a joint configuration, tells the leader to leave it as
+	// soon as it commits.
+	AutoLeave bool
 }
 
 // MaxMembers bounds the servers in one Membership; it keeps quorum
@@ -178,6 +191,9 @@ func (m Membership) Validate() error {
 			return fmt.Errorf("%w: node %d is both learner and voter", ErrInvalidConfig, id)
 		}
 	}
+	if m.AutoLeave && !m.IsJoint() {
+		return fmt.Errorf("%w: AutoLeave set on a configuration that is not joint", ErrInvalidConfig)
+	}
 	return nil
 }
 
@@ -200,6 +216,7 @@ func (m Membership) Clone() Membership {
 		Voters:         slices.Clone(m.Voters),
 		OutgoingVoters: slices.Clone(m.OutgoingVoters),
 		Learners:       slices.Clone(m.Learners),
+		AutoLeave:      m.AutoLeave,
 	}
 }
 

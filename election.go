@@ -43,6 +43,7 @@ func (n *Node) tickLeader() {
 		n.heartbeatElapsed = 0
 		n.broadcastHeartbeat()
 	}
+	n.tickSnapshots()
 }
 
 // quorumActive reports whether a quorum (of each half, if joint) answered

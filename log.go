@@ -136,19 +136,21 @@ func (l *raftLog) checkAppend(ents []Entry) error {
 // match, truncating the first conflicting suffix (§5.3, Figure 2 rule 3 and
 // 4 of AppendEntries). Entries already present are left alone, so a stale
 // or duplicated message never truncates a longer matching log. It returns
-// the index of the last entry of ents.
-func (l *raftLog) appendAfterMatch(prevIdx Index, ents []Entry) Index {
-	last := prevIdx + Index(len(ents))
+// the index of the last entry of ents and the entries actually written
+// (none if all were present).
+func (l *raftLog) appendAfterMatch(prevIdx Index, ents []Entry) (last Index, written []Entry) {
+	last = prevIdx + Index(len(ents))
 	c := l.findConflict(ents)
 	if c == 0 {
-		return last
+		return last, nil
 	}
 	if c <= l.committed {
 		panic(fmt.Sprintf("raft: conflict at committed index %d (commit %d)", c, l.committed))
 	}
 	l.truncateFrom(c)
-	l.entries = append(l.entries, ents[c-ents[0].Index:]...)
-	return last
+	written = ents[c-ents[0].Index:]
+	l.entries = append(l.entries, written...)
+	return last, written
 }
 
 // truncateFrom removes entries from index i on. Capacity is clipped so the
@@ -158,6 +160,30 @@ func (l *raftLog) truncateFrom(i Index) {
 	l.entries = l.entries[:keep:keep]
 	l.stable = min(l.stable, i-1)
 	l.persisted = min(l.persisted, i-1)
+}
+
+// compactTo forgets the entries up to i, which must be applied. The array
+// is copied when most of it would be dead weight, so memory follows the log.
+func (l *raftLog) compactTo(i Index) {
+	t, _ := l.term(i)
+	rest := l.entries[i-l.snapIndex:]
+	if cap(rest) >= cap(l.entries)/2 {
+		l.entries = rest
+	} else {
+		l.entries = append([]Entry(nil), rest...)
+	}
+	l.snapIndex, l.snapTerm = i, t
+}
+
+// restore replaces the whole log by a snapshot boundary (index, term),
+// which is committed by definition. stable and applied stay below it until
+// the snapshot is durable and applied.
+func (l *raftLog) restore(index Index, term Term) {
+	l.entries = nil
+	l.snapIndex, l.snapTerm = index, term
+	l.committed = index
+	l.persisted = index
+	l.stable = min(l.stable, index-1)
 }
 
 // commitTo advances the commit index; it never moves backwards.
@@ -195,7 +221,8 @@ func (l *raftLog) findConflictByTerm(index Index, term Term) (Index, Term) {
 }
 
 // nextApply returns the committed, durable entries not yet handed out for
-// application, bounded by maxBytes.
+// application, bounded by maxBytes. The caller must first apply any
+// received snapshot (applied >= snapIndex).
 func (l *raftLog) nextApply(maxBytes uint64) []Entry {
 	hi := min(l.committed, l.stable)
 	if hi <= l.applied {
@@ -205,9 +232,10 @@ func (l *raftLog) nextApply(maxBytes uint64) []Entry {
 }
 
 // checkInvariants panics if the log's invariants are broken. Called from
-// tests and, cheaply, at state changes that could break them.
-func (l *raftLog) checkInvariants() {
-	if !(l.snapIndex <= l.applied && l.applied <= l.committed && l.committed <= l.lastIndex()) ||
+// tests. While a received snapshot awaits application, applied and stable
+// lie below snapIndex.
+func (l *raftLog) checkInvariants(snapshotPending bool) {
+	if !((snapshotPending || l.snapIndex <= l.applied) && l.applied <= l.committed && l.committed <= l.lastIndex()) ||
 		!(l.applied <= l.stable && l.stable <= l.persisted && l.persisted <= l.lastIndex()) {
 		panic(fmt.Sprintf("raft: log invariant broken: snap=%d applied=%d commit=%d stable=%d persisted=%d last=%d",
 			l.snapIndex, l.applied, l.committed, l.stable, l.persisted, l.lastIndex()))

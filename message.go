@@ -37,6 +37,10 @@ const (
 	// MsgProp carries a proposal forwarded by a follower to its leader:
 	// Entries hold the payloads; their Index and Term are ignored.
 	MsgProp
+	// MsgSnap is InstallSnapshot (paper §7): Snapshot describes the
+	// snapshot whose data the caller shipped alongside. It is answered
+	// with a MsgAppResp.
+	MsgSnap
 	// msgTypeCount bounds valid types.
 	msgTypeCount
 )
@@ -46,7 +50,7 @@ var msgTypeNames = [...]string{
 	MsgHeartbeat: "MsgHeartbeat", MsgHeartbeatResp: "MsgHeartbeatResp",
 	MsgVote: "MsgVote", MsgVoteResp: "MsgVoteResp",
 	MsgPreVote: "MsgPreVote", MsgPreVoteResp: "MsgPreVoteResp",
-	MsgProp: "MsgProp",
+	MsgProp: "MsgProp", MsgSnap: "MsgSnap",
 }
 
 func (t MessageType) String() string {
@@ -82,6 +86,9 @@ type Message struct {
 	RejectHint Index
 	// Context correlates heartbeats with their responses.
 	Context uint64
+	// Snapshot is the snapshot's metadata, on MsgSnap only. It is shared,
+	// never modified.
+	Snapshot *SnapshotMeta
 }
 
 func (m Message) String() string {
@@ -109,6 +116,9 @@ func (m *Message) validate() error {
 	if len(m.Entries) > 0 && m.Type != MsgApp && m.Type != MsgProp {
 		return fmt.Errorf("%w: %s carries entries", ErrInvalidMessage, m.Type)
 	}
+	if (m.Snapshot != nil) != (m.Type == MsgSnap) {
+		return fmt.Errorf("%w: %s with snapshot metadata %t", ErrInvalidMessage, m.Type, m.Snapshot != nil)
+	}
 	switch m.Type {
 	case MsgApp:
 		return m.validateAppend()
@@ -121,6 +131,14 @@ func (m *Message) validate() error {
 	case MsgVote, MsgPreVote:
 		if m.LogTerm > m.Term || (m.Index == 0) != (m.LogTerm == 0) {
 			return fmt.Errorf("%w: %s last entry (index %d, term %d) inconsistent with term %d", ErrInvalidMessage, m.Type, m.Index, m.LogTerm, m.Term)
+		}
+	case MsgSnap:
+		s := m.Snapshot
+		if s.Index == 0 || s.Term == 0 || s.Term > m.Term {
+			return fmt.Errorf("%w: MsgSnap snapshot (index %d, term %d) invalid for term %d", ErrInvalidMessage, s.Index, s.Term, m.Term)
+		}
+		if err := s.Membership.Validate(); err != nil {
+			return fmt.Errorf("%w: MsgSnap membership: %v", ErrInvalidMessage, err)
 		}
 	case MsgAppResp:
 		if m.Reject && (m.RejectHint > m.Index || m.LogTerm > m.Term) {
@@ -146,6 +164,11 @@ func (m *Message) validateAppend() error {
 		if e.Type >= entryTypeCount {
 			return fmt.Errorf("%w: MsgApp entry %d has unknown type %d", ErrInvalidMessage, e.Index, e.Type)
 		}
+		if e.Type == EntryConfig {
+			if _, err := decodeMembership(e.Data); err != nil {
+				return fmt.Errorf("%w: MsgApp configuration entry %d: %v", ErrInvalidMessage, e.Index, err)
+			}
+		}
 		prevTerm = e.Term
 	}
 	if last := m.Index + Index(len(m.Entries)); last < m.Index {
@@ -159,14 +182,18 @@ func (m *Message) validateAppend() error {
 // A message is a version byte and a type byte, then the fields as unsigned
 // varints in declaration order (From, To, Term, LogTerm, Index, Commit), a
 // flags byte, RejectHint and Context, then the entry count and each entry as
-// term (varint), type (byte), payload length (varint) and payload. Entry
+// term (varint), type (byte), payload length (varint) and payload, then, if
+// the snapshot flag is set, the snapshot's index, term and membership. Entry
 // indexes are not sent: they follow from Index. Every value has exactly one
 // accepted encoding. The layout is documented in docs/design.md.
 
 // codecVersion is the first byte of every encoded message.
 const codecVersion = 1
 
-const flagReject = 1
+const (
+	flagReject   = 1
+	flagSnapshot = 2
+)
 
 // DecodeLimits bound what Decode accepts, so a hostile length field cannot
 // make it allocate or hold more than the caller allows.
@@ -208,6 +235,15 @@ func (m *Message) EncodedSize() int {
 		e := &m.Entries[i]
 		n += uvarintLen(uint64(e.Term)) + 1 + uvarintLen(uint64(len(e.Data))) + len(e.Data)
 	}
+	if s := m.Snapshot; s != nil {
+		n += uvarintLen(uint64(s.Index)) + uvarintLen(uint64(s.Term)) + 2
+		for _, ids := range [][]NodeID{s.Membership.Voters, s.Membership.OutgoingVoters, s.Membership.Learners} {
+			n += uvarintLen(uint64(len(ids)))
+			for _, id := range ids {
+				n += uvarintLen(uint64(id))
+			}
+		}
+	}
 	return n
 }
 
@@ -225,6 +261,9 @@ func (m *Message) AppendBinary(b []byte) ([]byte, error) {
 	if m.Reject {
 		flags |= flagReject
 	}
+	if m.Snapshot != nil {
+		flags |= flagSnapshot
+	}
 	b = append(b, flags)
 	b = binary.AppendUvarint(b, uint64(m.RejectHint))
 	b = binary.AppendUvarint(b, m.Context)
@@ -235,6 +274,11 @@ func (m *Message) AppendBinary(b []byte) ([]byte, error) {
 		b = append(b, byte(e.Type))
 		b = binary.AppendUvarint(b, uint64(len(e.Data)))
 		b = append(b, e.Data...)
+	}
+	if s := m.Snapshot; s != nil {
+		b = binary.AppendUvarint(b, uint64(s.Index))
+		b = binary.AppendUvarint(b, uint64(s.Term))
+		b = appendMembership(b, &s.Membership)
 	}
 	return b, nil
 }
@@ -275,7 +319,7 @@ func Decode(b []byte, m *Message, lim DecodeLimits) error {
 	out.Index = Index(d.uvarint())
 	out.Commit = Index(d.uvarint())
 	flags := d.byte()
-	if flags&^flagReject != 0 && d.err == nil {
+	if flags&^(flagReject|flagSnapshot) != 0 && d.err == nil {
 		d.err = fmt.Errorf("%w: unknown flags %#x", ErrDecode, flags)
 	}
 	out.Reject = flags&flagReject != 0
@@ -306,6 +350,11 @@ func Decode(b []byte, m *Message, lim DecodeLimits) error {
 				break
 			}
 		}
+	}
+	if flags&flagSnapshot != 0 && d.err == nil {
+		s := &SnapshotMeta{Index: Index(d.uvarint()), Term: Term(d.uvarint())}
+		s.Membership = d.membership()
+		out.Snapshot = s
 	}
 	if d.err == nil && d.off != len(d.buf) {
 		d.err = fmt.Errorf("%w: %d trailing bytes", ErrDecode, len(d.buf)-d.off)

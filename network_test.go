@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -110,11 +111,30 @@ func (tn *testNet) drain(id NodeID) bool {
 			}
 		case ActionSend:
 			tn.queue = append(tn.queue, a.Message)
+		case ActionSendSnapshot:
+			// The snapshot's data travels with the message here; the
+			// receiver's state machine is the applied entries up to it.
+			tn.queue = append(tn.queue, a.Message)
 		case ActionApply:
+			if s := a.Apply.Snapshot; s != nil {
+				tn.applied[id] = tn.snapshotState(s.Index)
+			}
 			tn.applied[id] = append(tn.applied[id], a.Apply.Entries...)
 		}
 	}
 	return len(acts) > 0
+}
+
+// snapshotState returns the applied entries up to index of any node that
+// applied that far: the state a snapshot at index carries.
+func (tn *testNet) snapshotState(index Index) []Entry {
+	for _, id := range tn.ids {
+		if a := tn.applied[id]; Index(len(a)) >= index && (len(a) == 0 || a[0].Index == 1) {
+			return append([]Entry(nil), a[:index]...)
+		}
+	}
+	tn.t.Fatalf("no node applied up to snapshot index %d", index)
+	return nil
 }
 
 // ackAll writes and acknowledges every pending persist of node id (async).
@@ -166,7 +186,9 @@ func (tn *testNet) deliver(m Message) {
 	if node == nil {
 		return
 	}
-	if err := node.Step(m); err != nil {
+	// A late message from a server removed from the configuration is
+	// refused with ErrUnknownPeer; that is expected, not a failure.
+	if err := node.Step(m); err != nil && !errors.Is(err, ErrUnknownPeer) {
 		tn.t.Fatalf("node %d step %v: %v", m.To, m, err)
 	}
 }
@@ -233,7 +255,7 @@ func (tn *testNet) crash(id NodeID) {
 // restart rebuilds the node from its storage, as applied so far.
 func (tn *testNet) restart(id NodeID) {
 	tn.t.Helper()
-	node, err := NewNode(tn.cfg(id), tn.storage[id].state(Index(len(tn.applied[id]))+tn.storage[id].snap.Index))
+	node, err := NewNode(tn.cfg(id), tn.storage[id].state(Index(len(tn.applied[id]))))
 	if err != nil {
 		tn.t.Fatalf("restart %d: %v", id, err)
 	}

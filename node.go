@@ -39,7 +39,9 @@ type Node struct {
 	term    Term
 	vote    NodeID
 	lead    NodeID
+	// members is the configuration in force: the latest in configs.
 	members Membership
+	configs configHistory
 	log     raftLog
 
 	// Leader state: one entry per member other than this node.
@@ -57,10 +59,20 @@ type Node struct {
 	randomizedTimeout int
 	rng               rng
 
+	// snapshot is the latest snapshot's metadata: taken by Compact,
+	// installed from a leader, or restored. Never nil; never modified once
+	// set, so it may be shared with messages and actions.
+	snapshot *SnapshotMeta
+	// pendingApply is a received snapshot not yet handed out for
+	// application (it must be durable first).
+	pendingApply *SnapshotMeta
+
 	persist persistence
-	// outbox holds messages ready to send, in creation order.
-	outbox  []Message
-	actions []Action
+	// outbox holds messages ready to send, in creation order;
+	// outboxSnapshots the MsgSnap messages whose data the caller must ship.
+	outbox          []Message
+	outboxSnapshots []Message
+	actions         []Action
 }
 
 type vote struct {
@@ -75,7 +87,9 @@ type PersistentState struct {
 	// Snapshot is the last snapshot's metadata; for a bootstrapped cluster
 	// that never compacted, the index-0 snapshot Bootstrap persisted.
 	Snapshot SnapshotMeta
-	// Entries are the stored entries after Snapshot.Index, in order.
+	// Entries are the stored entries, in order, without gaps. They may
+	// start at or before Snapshot.Index+1 (a compaction that retained a
+	// tail); entries at or below Snapshot.Index are dropped.
 	Entries []Entry
 	// Applied is the last index the caller's state machine applied before
 	// the restart (0 means Snapshot.Index). The node hands out entries for
@@ -100,18 +114,27 @@ func NewNode(cfg Config, st PersistentState) (*Node, error) {
 		id:      cfg.ID,
 		term:    st.HardState.Term,
 		vote:    st.HardState.Vote,
-		members: st.Snapshot.Membership.Clone(),
+		configs: configHistory{base: st.Snapshot.Membership.Clone()},
 		rng:     newRNG(cfg.Seed, cfg.ID),
+	}
+	n.members = n.configs.latest()
+	snap := st.Snapshot
+	snap.Membership = snap.Membership.Clone()
+	n.snapshot = &snap
+	ents := st.Entries
+	for len(ents) > 0 && ents[0].Index <= st.Snapshot.Index {
+		ents = ents[1:]
 	}
 	n.log = raftLog{
 		snapIndex: st.Snapshot.Index,
 		snapTerm:  st.Snapshot.Term,
-		entries:   slices.Clip(st.Entries),
+		entries:   slices.Clip(ents),
 	}
 	last := n.log.lastIndex()
 	n.log.stable, n.log.persisted = last, last
 	n.log.committed = max(st.HardState.Commit, st.Snapshot.Index)
 	n.log.applied = max(st.Applied, st.Snapshot.Index)
+	n.noteConfigEntries(n.log.entries)
 	n.persist.lastHardState = n.hardState()
 	n.resetElectionTimer()
 	return n, nil
@@ -135,7 +158,7 @@ func Bootstrap(cfg Config, voters []NodeID) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.persist.bootstrap = &SnapshotMeta{Membership: m.Clone()}
+	n.persist.snapshot = n.snapshot
 	return n, nil
 }
 
@@ -146,11 +169,20 @@ func (st *PersistentState) validate() error {
 			return fmt.Errorf("%w: snapshot membership: %v", ErrInvalidState, err)
 		}
 	}
-	prevTerm := snap.Term
+	if len(st.Entries) > 0 && (st.Entries[0].Index == 0 || st.Entries[0].Index > snap.Index+1) {
+		return fmt.Errorf("%w: entries start at %d, leaving a gap after the snapshot at %d", ErrInvalidState, st.Entries[0].Index, snap.Index)
+	}
+	var prevTerm Term
 	for i := range st.Entries {
 		e := &st.Entries[i]
-		if want := snap.Index + Index(i) + 1; e.Index != want {
+		if want := st.Entries[0].Index + Index(i); e.Index != want {
 			return fmt.Errorf("%w: entry %d has index %d, want %d", ErrInvalidState, i, e.Index, want)
+		}
+		if e.Index == snap.Index && e.Term != snap.Term {
+			return fmt.Errorf("%w: entry %d has term %d, the snapshot there says %d", ErrInvalidState, e.Index, e.Term, snap.Term)
+		}
+		if e.Index == snap.Index+1 && e.Term < snap.Term {
+			return fmt.Errorf("%w: entry %d has term %d, below the snapshot's term %d", ErrInvalidState, e.Index, e.Term, snap.Term)
 		}
 		if e.Term < prevTerm {
 			return fmt.Errorf("%w: entry %d has term %d after term %d", ErrInvalidState, e.Index, e.Term, prevTerm)
@@ -158,9 +190,18 @@ func (st *PersistentState) validate() error {
 		if e.Type >= entryTypeCount {
 			return fmt.Errorf("%w: entry %d has unknown type %d", ErrInvalidState, e.Index, e.Type)
 		}
+		if e.Type == EntryConfig {
+			if _, err := decodeMembership(e.Data); err != nil {
+				return fmt.Errorf("%w: configuration entry %d: %v", ErrInvalidState, e.Index, err)
+			}
+		}
 		prevTerm = e.Term
 	}
-	last := snap.Index + Index(len(st.Entries))
+	prevTerm = max(prevTerm, snap.Term)
+	last := snap.Index
+	if k := len(st.Entries); k > 0 {
+		last = max(last, st.Entries[k-1].Index)
+	}
 	hs := &st.HardState
 	switch {
 	case hs.Term < prevTerm:
@@ -239,6 +280,19 @@ func (n *Node) Actions() []Action {
 		n.outbox[i] = Message{} // drop references to entries
 	}
 	n.outbox = n.outbox[:0]
+	for i := range n.outboxSnapshots {
+		n.actions = append(n.actions, Action{Kind: ActionSendSnapshot, Message: n.outboxSnapshots[i]})
+		n.outboxSnapshots[i] = Message{}
+	}
+	n.outboxSnapshots = n.outboxSnapshots[:0]
+	if s := n.pendingApply; s != nil {
+		if n.log.stable < s.Index {
+			return n.actions // entries after it wait for the snapshot
+		}
+		n.pendingApply = nil
+		n.log.applied = s.Index
+		n.actions = append(n.actions, Action{Kind: ActionApply, Apply: Apply{Snapshot: s}})
+	}
 	for {
 		ents := n.log.nextApply(n.cfg.MaxApplyBytes)
 		if len(ents) == 0 {
@@ -253,7 +307,7 @@ func (n *Node) Actions() []Action {
 // HasActions reports whether Actions would return anything, without
 // changing state. Hosts running many groups use it to skip idle ones.
 func (n *Node) HasActions() bool {
-	return len(n.outbox) > 0 || n.persist.dirty(n) ||
+	return len(n.outbox) > 0 || len(n.outboxSnapshots) > 0 || n.persist.dirty(n) ||
 		(n.role == RoleLeader && n.needFlush) ||
 		min(n.log.committed, n.log.stable) > n.log.applied
 }

@@ -27,8 +27,9 @@ type persistence struct {
 	// lastHardState is the hard state as of the last emitted persist (or as
 	// restored).
 	lastHardState HardState
-	// bootstrap is the initial configuration, to be persisted once.
-	bootstrap *SnapshotMeta
+	// snapshot is a snapshot to persist: the initial configuration of a
+	// bootstrapped node, or one received from the leader.
+	snapshot *SnapshotMeta
 	// records describe the emitted, unacknowledged persists, oldest first.
 	records []persistRecord
 	// gated holds messages waiting for a persist, in creation order (and so
@@ -51,7 +52,7 @@ type gatedMessage struct {
 
 // dirty reports whether the node holds state not yet in any persist action.
 func (p *persistence) dirty(n *Node) bool {
-	return p.bootstrap != nil || n.log.persisted < n.log.lastIndex() || n.hardState() != p.lastHardState
+	return p.snapshot != nil || n.log.persisted < n.log.lastIndex() || n.hardState() != p.lastHardState
 }
 
 // gate holds m until every persist covering the node's current state is
@@ -85,8 +86,8 @@ func (n *Node) emitPersist() {
 		act.Entries = n.log.slice(n.log.persisted+1, last, ^uint64(0))
 		act.Sync = true
 	}
-	if p.bootstrap != nil {
-		act.Snapshot, p.bootstrap = p.bootstrap, nil
+	if p.snapshot != nil {
+		act.Snapshot, p.snapshot = p.snapshot, nil
 		act.Sync = true
 	}
 	p.seq = act.ID

@@ -14,6 +14,9 @@ const (
 	// leader streams appends optimistically (pipelining), bounded by the
 	// in-flight limits.
 	ProgressReplicate
+	// ProgressSnapshot: the member needs entries the leader compacted
+	// away; a snapshot transfer is under way and appends wait for it.
+	ProgressSnapshot
 )
 
 func (s ProgressState) String() string {
@@ -22,6 +25,8 @@ func (s ProgressState) String() string {
 		return "Probe"
 	case ProgressReplicate:
 		return "Replicate"
+	case ProgressSnapshot:
+		return "Snapshot"
 	}
 	return fmt.Sprintf("ProgressState(%d)", uint8(s))
 }
@@ -56,8 +61,22 @@ type progress struct {
 	sentCommit Index
 	// stalls counts heartbeat answers received in Replicate state with
 	// appends in flight and no progress since; see noteHeartbeat.
-	stalls    uint8
-	inflights inflights
+	stalls uint8
+	// pendingSnapshot is the index of the snapshot being transferred, and
+	// snapshotElapsed the ticks since it was sent (ProgressSnapshot).
+	pendingSnapshot Index
+	snapshotElapsed int
+	inflights       inflights
+}
+
+// becomeSnapshot records that a snapshot up to index is on its way.
+func (p *progress) becomeSnapshot(index Index) {
+	p.State = ProgressSnapshot
+	p.pendingSnapshot = index
+	p.snapshotElapsed = 0
+	p.probeSent = false
+	p.inflights.reset()
+	p.syncInflight()
 }
 
 // stallLimit is how many heartbeat rounds a pipeline may go without any
@@ -138,7 +157,7 @@ func (p *progress) paused(maxMsgs int, maxBytes uint64) bool {
 	case ProgressReplicate:
 		return p.inflights.count >= maxMsgs || p.inflights.bytes >= maxBytes
 	}
-	return true
+	return true // ProgressSnapshot: wait for the transfer
 }
 
 func (p *progress) syncInflight() {

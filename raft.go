@@ -59,6 +59,10 @@ const (
 	// EntryNoop is the empty entry a new leader appends to commit entries of
 	// earlier terms (thesis §6.4, paper §8). The state machine skips it.
 	EntryNoop
+	// EntryConfig carries a new cluster membership (thesis §4.1), encoded
+	// by the node. It takes effect on each server as soon as it is
+	// appended; the state machine may record it, and otherwise skips it.
+	EntryConfig
 	// entryTypeCount bounds valid types for validation and decoding.
 	entryTypeCount
 )
@@ -69,6 +73,8 @@ func (t EntryType) String() string {
 		return "Normal"
 	case EntryNoop:
 		return "Noop"
+	case EntryConfig:
+		return "Config"
 	}
 	return fmt.Sprintf("EntryType(%d)", uint8(t))
 }
@@ -139,8 +145,9 @@ var (
 	ErrInvalidState = errors.New("raft: invalid persisted state")
 	// ErrBadAck: AckPersist named a persist action that was never emitted.
 	ErrBadAck = errors.New("raft: acknowledgement of an unknown persist action")
-	// ErrUnknownPeer: a message came from a server that is not a member
-	// and the message type requires one (a response to a leader).
+	// ErrUnknownPeer: a response came from a server that is not a member
+	// (typically one just removed). The node ignored it; callers may log
+	// it and carry on.
 	ErrUnknownPeer = errors.New("raft: message from an unknown peer")
 )
 

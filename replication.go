@@ -41,7 +41,7 @@ func (n *Node) sendAppends(pr *progress) {
 			return
 		}
 		n.sendAppend(pr, last)
-		if pr.State == ProgressProbe || pr.Next > last {
+		if pr.State != ProgressReplicate || pr.Next > last {
 			return
 		}
 	}
@@ -52,7 +52,9 @@ func (n *Node) sendAppend(pr *progress, last Index) {
 	prev := pr.Next - 1
 	prevTerm, ok := n.log.term(prev)
 	if !ok {
-		panic(fmt.Sprintf("raft: no term for index %d sending to %d (log [%d, %d])", prev, pr.id, n.log.firstIndex(), last))
+		// The entries this member needs are compacted away (thesis §5.3).
+		n.sendSnapshot(pr)
+		return
 	}
 	m := Message{Type: MsgApp, To: pr.id, Index: prev, LogTerm: prevTerm, Commit: n.log.committed}
 	if pr.Next <= last {
@@ -101,6 +103,7 @@ func (n *Node) maybeCommit() {
 	n.log.commitTo(idx)
 	n.releaseUncommitted(old, idx)
 	n.needFlush = true // followers learn the new commit index
+	n.afterCommitMembership()
 }
 
 // releaseUncommitted subtracts from the uncommitted budget the entries this
@@ -128,11 +131,26 @@ func (n *Node) handleAppend(m Message) {
 		n.send(Message{Type: MsgAppResp, To: m.From, Index: m.Index, Reject: true, RejectHint: hint, LogTerm: hintTerm})
 		return
 	}
-	lastNew := n.log.appendAfterMatch(m.Index, m.Entries)
+	lastNew := n.appendFromLeader(m.Index, m.Entries)
 	// §5.3: commit up to the leader's commit, but no further than the last
 	// entry this message proved matches the leader's log.
 	n.log.commitTo(min(m.Commit, lastNew))
 	n.send(Message{Type: MsgAppResp, To: m.From, Index: lastNew})
+}
+
+// appendFromLeader stores a leader's entries after a matching entry and
+// keeps the configuration in step with the log: configurations in a
+// truncated suffix are rolled back, new ones take effect (thesis §4.1).
+func (n *Node) appendFromLeader(prev Index, ents []Entry) Index {
+	last, written := n.log.appendAfterMatch(prev, ents)
+	if len(written) > 0 {
+		if n.configs.lastIndex() >= written[0].Index {
+			n.configs.truncateFrom(written[0].Index)
+			n.membershipChanged()
+		}
+		n.noteConfigEntries(written)
+	}
+	return last
 }
 
 // handleHeartbeat is the follower's side of a heartbeat.
@@ -152,8 +170,11 @@ func (n *Node) handleAppendResponse(m Message) {
 	if !pr.maybeUpdate(m.Index) {
 		return // duplicate or reordered: old news
 	}
-	if pr.State == ProgressProbe {
+	switch {
+	case pr.State == ProgressProbe:
 		pr.becomeReplicate()
+	case pr.State == ProgressSnapshot && pr.Match >= pr.pendingSnapshot:
+		pr.becomeReplicate() // the snapshot arrived and was installed
 	}
 	n.maybeCommit()
 	n.needFlush = true
@@ -163,8 +184,8 @@ func (n *Node) handleAppendResponse(m Message) {
 // hint, skipping a whole term of entries per round trip instead of one
 // entry (§5.3's suggested optimisation).
 func (n *Node) handleAppendRejection(pr *progress, m Message) {
-	if m.Index <= pr.Match {
-		return // stale: the member already matched beyond this
+	if m.Index <= pr.Match || pr.State == ProgressSnapshot {
+		return // stale: the member already matched beyond this, or a snapshot is on its way
 	}
 	if pr.State == ProgressProbe && m.Index != pr.Next-1 {
 		return // stale: not the probe we are waiting for

@@ -26,7 +26,7 @@ func (n *Node) Step(m Message) error {
 		n.handleVoteRequest(m)
 	case MsgVoteResp, MsgPreVoteResp:
 		n.handleVoteResponse(m)
-	case MsgApp, MsgHeartbeat:
+	case MsgApp, MsgHeartbeat, MsgSnap:
 		// Only a leader sends these, and there is one per term (Election
 		// Safety): a (pre-)candidate that hears it lost (§5.2).
 		if n.role != RoleFollower {
@@ -34,10 +34,13 @@ func (n *Node) Step(m Message) error {
 		}
 		n.lead = m.From
 		n.electionElapsed = 0
-		if m.Type == MsgApp {
+		switch m.Type {
+		case MsgApp:
 			n.handleAppend(m)
-		} else {
+		case MsgHeartbeat:
 			n.handleHeartbeat(m)
+		case MsgSnap:
+			n.handleSnapshot(m)
 		}
 	case MsgAppResp:
 		if n.role == RoleLeader {
@@ -61,7 +64,7 @@ func (n *Node) checkAgainstState(m *Message) error {
 		return nil // stale: handled by the term rules, never applied
 	}
 	switch m.Type {
-	case MsgApp, MsgHeartbeat:
+	case MsgApp, MsgHeartbeat, MsgSnap:
 		if m.Term == n.term && n.role == RoleLeader {
 			return fmt.Errorf("%w: %s from %d for term %d, which this node leads", ErrInvalidMessage, m.Type, m.From, m.Term)
 		}
@@ -102,7 +105,7 @@ func (n *Node) stepTerm(m Message) bool {
 			// A pre-vote never changes the receiver's term.
 		case m.Type == MsgPreVoteResp && !m.Reject:
 			// A grant carries the term we asked about, not a newer one.
-		case m.Type == MsgApp || m.Type == MsgHeartbeat:
+		case m.Type == MsgApp || m.Type == MsgHeartbeat || m.Type == MsgSnap:
 			n.becomeFollower(m.Term, m.From)
 		default:
 			n.becomeFollower(m.Term, None)
@@ -110,7 +113,7 @@ func (n *Node) stepTerm(m Message) bool {
 		return true
 	case m.Term < n.term:
 		switch m.Type {
-		case MsgApp, MsgHeartbeat:
+		case MsgApp, MsgHeartbeat, MsgSnap:
 			// A deposed leader. With pre-vote or check-quorum it might
 			// otherwise never learn of the newer term: nodes in its
 			// partition ignore it, and it ignores them. Tell it.
