@@ -155,6 +155,10 @@ type Membership struct {
 	Voters         []NodeID
 	OutgoingVoters []NodeID
 	Learners       []NodeID
+	// Witnesses lists the voters (of either half) that are witnesses
+	// (thesis §11.7.2): they vote and count toward commitment but receive
+	// entries without payloads, keep no state machine and never lead.
+	Witnesses []NodeID
 	// AutoLeave, in a joint configuration, tells the leader to leave it as
 	// soon as it commits.
 	AutoLeave bool
@@ -191,6 +195,14 @@ func (m Membership) Validate() error {
 			return fmt.Errorf("%w: node %d is both learner and voter", ErrInvalidConfig, id)
 		}
 	}
+	for i, id := range m.Witnesses {
+		if !m.IsVoter(id) {
+			return fmt.Errorf("%w: witness %d is not a voter", ErrInvalidConfig, id)
+		}
+		if slices.Contains(m.Witnesses[:i], id) {
+			return fmt.Errorf("%w: witness %d listed twice", ErrInvalidConfig, id)
+		}
+	}
 	if m.AutoLeave && !m.IsJoint() {
 		return fmt.Errorf("%w: AutoLeave set on a configuration that is not joint", ErrInvalidConfig)
 	}
@@ -205,6 +217,9 @@ func (m Membership) IsVoter(id NodeID) bool {
 	return slices.Contains(m.Voters, id) || slices.Contains(m.OutgoingVoters, id)
 }
 
+// IsWitness reports whether id is a witness of m.
+func (m Membership) IsWitness(id NodeID) bool { return slices.Contains(m.Witnesses, id) }
+
 // IsMember reports whether id is a voter or learner of m.
 func (m Membership) IsMember(id NodeID) bool {
 	return m.IsVoter(id) || slices.Contains(m.Learners, id)
@@ -216,6 +231,7 @@ func (m Membership) Clone() Membership {
 		Voters:         slices.Clone(m.Voters),
 		OutgoingVoters: slices.Clone(m.OutgoingVoters),
 		Learners:       slices.Clone(m.Learners),
+		Witnesses:      slices.Clone(m.Witnesses),
 		AutoLeave:      m.AutoLeave,
 	}
 }

@@ -175,7 +175,7 @@ func (n *Node) becomeLeader() {
 	n.progress = n.progress[:0]
 	n.members.forEachMember(func(id NodeID) {
 		if id != n.id {
-			n.progress = append(n.progress, progress{id: id, Progress: Progress{Next: next}})
+			n.progress = append(n.progress, progress{id: id, witness: n.members.IsWitness(id), Progress: Progress{Next: next}})
 		}
 	})
 	n.log.append(Entry{Index: next, Term: n.term, Type: EntryNoop})

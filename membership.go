@@ -21,8 +21,12 @@ const (
 	AddVoter ChangeType = iota + 1
 	// AddLearner adds a new learner or demotes a voter to learner.
 	AddLearner
-	// RemoveMember removes a voter or learner.
+	// RemoveMember removes a voter, witness or learner.
 	RemoveMember
+	// AddWitness adds a new witness: a voter that stores no payloads and
+	// never leads (thesis §11.7.2). A witness cannot become a learner or a
+	// full voter (it has no state to serve); remove it instead.
+	AddWitness
 )
 
 func (t ChangeType) String() string {
@@ -33,6 +37,8 @@ func (t ChangeType) String() string {
 		return "AddLearner"
 	case RemoveMember:
 		return "RemoveMember"
+	case AddWitness:
+		return "AddWitness"
 	}
 	return fmt.Sprintf("ChangeType(%d)", uint8(t))
 }
@@ -60,6 +66,7 @@ var (
 	ErrEmptyChange      = fmt.Errorf("%w: no changes given", ErrMembershipChangeRefused)
 	ErrDemoteInJoint    = fmt.Errorf("%w: demoting a voter to learner must be a change of its own", ErrMembershipChangeRefused)
 	ErrMembershipTooBig = fmt.Errorf("%w: more than MaxMembers members", ErrMembershipChangeRefused)
+	ErrWitnessRole      = fmt.Errorf("%w: a witness cannot change role; remove it and add the server anew", ErrMembershipChangeRefused)
 )
 
 // ProposeMembershipChange proposes changing the cluster's membership. A
@@ -150,6 +157,12 @@ func (m Membership) apply(changes []MembershipChange) (Membership, error) {
 			return Membership{}, fmt.Errorf("%w: node ID 0", ErrMembershipChangeRefused)
 		}
 		isVoter, isLearner := slices.Contains(out.Voters, c.Node), slices.Contains(out.Learners, c.Node)
+		if out.IsWitness(c.Node) && c.Type != RemoveMember {
+			if c.Type == AddWitness {
+				return Membership{}, fmt.Errorf("%w: node %d is a witness", ErrAlreadyMember, c.Node)
+			}
+			return Membership{}, fmt.Errorf("%w: node %d", ErrWitnessRole, c.Node)
+		}
 		switch c.Type {
 		case AddVoter:
 			if isVoter {
@@ -163,12 +176,21 @@ func (m Membership) apply(changes []MembershipChange) (Membership, error) {
 			}
 			out.Voters = removeID(out.Voters, c.Node)
 			out.Learners = append(out.Learners, c.Node)
+		case AddWitness:
+			if isVoter || isLearner {
+				return Membership{}, fmt.Errorf("%w: node %d is a member; a witness must be new", ErrWitnessRole, c.Node)
+			}
+			out.Voters = append(out.Voters, c.Node)
+			out.Witnesses = append(out.Witnesses, c.Node)
 		case RemoveMember:
 			if !isVoter && !isLearner {
 				return Membership{}, fmt.Errorf("%w: node %d", ErrNotMember, c.Node)
 			}
 			out.Voters = removeID(out.Voters, c.Node)
 			out.Learners = removeID(out.Learners, c.Node)
+			if !slices.Contains(m.OutgoingVoters, c.Node) {
+				out.Witnesses = removeID(out.Witnesses, c.Node)
+			}
 		default:
 			return Membership{}, fmt.Errorf("%w: unknown change type %d", ErrMembershipChangeRefused, c.Type)
 		}
@@ -186,6 +208,7 @@ func (m Membership) apply(changes []MembershipChange) (Membership, error) {
 func (m Membership) leaveJoint() Membership {
 	out := m.Clone()
 	out.OutgoingVoters, out.AutoLeave = nil, false
+	out.Witnesses = slices.DeleteFunc(out.Witnesses, func(id NodeID) bool { return !out.IsVoter(id) })
 	return out
 }
 
@@ -315,13 +338,14 @@ func (n *Node) membershipChanged() {
 	kept := n.progress[:0]
 	for _, pr := range n.progress {
 		if n.members.IsMember(pr.id) {
+			pr.witness = n.members.IsWitness(pr.id)
 			kept = append(kept, pr)
 		}
 	}
 	n.progress = kept
 	n.members.forEachMember(func(id NodeID) {
 		if id != n.id && n.progressOf(id) == nil {
-			n.progress = append(n.progress, progress{id: id, Progress: Progress{Next: n.log.lastIndex() + 1, RecentActive: true}})
+			n.progress = append(n.progress, progress{id: id, witness: n.members.IsWitness(id), Progress: Progress{Next: n.log.lastIndex() + 1, RecentActive: true}})
 		}
 	})
 	n.needFlush = true
@@ -347,15 +371,27 @@ func (n *Node) afterCommitMembership() {
 }
 
 // Configuration entry encoding: version, flags, then the voter, outgoing
-// voter and learner lists, each a count and IDs as uvarints.
+// voter, learner and witness lists, each a count and IDs as uvarints.
 
 const membershipCodecVersion = 1
 
 const membershipFlagAutoLeave = 1
 
 func encodeMembership(m Membership) []byte {
-	b := make([]byte, 0, 8+8*(len(m.Voters)+len(m.OutgoingVoters)+len(m.Learners)))
+	b := make([]byte, 0, 8+8*(len(m.Voters)+len(m.OutgoingVoters)+len(m.Learners)+len(m.Witnesses)))
 	return appendMembership(b, &m)
+}
+
+// membershipEncodedSize is the exact length of appendMembership's output.
+func membershipEncodedSize(m *Membership) int {
+	n := 2 // version, flags
+	for _, ids := range [][]NodeID{m.Voters, m.OutgoingVoters, m.Learners, m.Witnesses} {
+		n += uvarintLen(uint64(len(ids)))
+		for _, id := range ids {
+			n += uvarintLen(uint64(id))
+		}
+	}
+	return n
 }
 
 func appendMembership(b []byte, m *Membership) []byte {
@@ -364,7 +400,7 @@ func appendMembership(b []byte, m *Membership) []byte {
 		flags |= membershipFlagAutoLeave
 	}
 	b = append(b, membershipCodecVersion, flags)
-	for _, ids := range [][]NodeID{m.Voters, m.OutgoingVoters, m.Learners} {
+	for _, ids := range [][]NodeID{m.Voters, m.OutgoingVoters, m.Learners, m.Witnesses} {
 		b = binary.AppendUvarint(b, uint64(len(ids)))
 		for _, id := range ids {
 			b = binary.AppendUvarint(b, uint64(id))
@@ -400,7 +436,7 @@ func (d *decoder) membership() Membership {
 		d.err = fmt.Errorf("%w: unknown membership flags %#x", ErrDecode, flags)
 	}
 	m.AutoLeave = flags&membershipFlagAutoLeave != 0
-	for _, ids := range []*[]NodeID{&m.Voters, &m.OutgoingVoters, &m.Learners} {
+	for _, ids := range []*[]NodeID{&m.Voters, &m.OutgoingVoters, &m.Learners, &m.Witnesses} {
 		count := d.uvarint()
 		if d.err != nil {
 			return Membership{}

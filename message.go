@@ -236,13 +236,7 @@ func (m *Message) EncodedSize() int {
 		n += uvarintLen(uint64(e.Term)) + 1 + uvarintLen(uint64(len(e.Data))) + len(e.Data)
 	}
 	if s := m.Snapshot; s != nil {
-		n += uvarintLen(uint64(s.Index)) + uvarintLen(uint64(s.Term)) + 2
-		for _, ids := range [][]NodeID{s.Membership.Voters, s.Membership.OutgoingVoters, s.Membership.Learners} {
-			n += uvarintLen(uint64(len(ids)))
-			for _, id := range ids {
-				n += uvarintLen(uint64(id))
-			}
-		}
+		n += uvarintLen(uint64(s.Index)) + uvarintLen(uint64(s.Term)) + membershipEncodedSize(&s.Membership)
 	}
 	return n
 }

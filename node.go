@@ -317,8 +317,9 @@ func (n *Node) hardState() HardState {
 	return HardState{Term: n.term, Vote: n.vote, Commit: n.log.committed}
 }
 
-// promotable reports whether this node may campaign: it must be a voter.
-func (n *Node) promotable() bool { return n.members.IsVoter(n.id) }
+// promotable reports whether this node may campaign: it must be a voter and
+// not a witness (a witness holds no payloads, so it must never lead).
+func (n *Node) promotable() bool { return n.members.IsVoter(n.id) && !n.members.IsWitness(n.id) }
 
 // send queues a message from this node. Responses wait for every persist
 // action emitted before them (see persistence.gate).

@@ -53,6 +53,8 @@ type Progress struct {
 type progress struct {
 	Progress
 	id NodeID
+	// witness: send entries without payloads, snapshots without data.
+	witness bool
 	// probeSent: in Probe state, an append is outstanding; send no more
 	// until a response or a heartbeat response arrives.
 	probeSent bool

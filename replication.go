@@ -59,6 +59,9 @@ func (n *Node) sendAppend(pr *progress, last Index) {
 	m := Message{Type: MsgApp, To: pr.id, Index: prev, LogTerm: prevTerm, Commit: n.log.committed}
 	if pr.Next <= last {
 		m.Entries = n.log.slice(pr.Next, last, n.cfg.MaxMsgBytes)
+		if pr.witness {
+			m.Entries = withoutPayloads(m.Entries)
+		}
 	}
 	var bytes uint64
 	for i := range m.Entries {
@@ -67,6 +70,20 @@ func (n *Node) sendAppend(pr *progress, last Index) {
 	pr.sentEntries(prev+Index(len(m.Entries)), bytes)
 	pr.sentCommit = n.log.committed
 	n.send(m)
+}
+
+// withoutPayloads copies ents with the payloads of normal entries removed,
+// for a witness: it needs each entry's index, term and type to vote and to
+// count toward commitment, and configuration entries to know the cluster.
+func withoutPayloads(ents []Entry) []Entry {
+	out := make([]Entry, len(ents))
+	copy(out, ents)
+	for i := range out {
+		if out[i].Type == EntryNormal {
+			out[i].Data = nil
+		}
+	}
+	return out
 }
 
 // broadcastHeartbeat asserts leadership to every member (§5.2). The commit

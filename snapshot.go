@@ -62,6 +62,10 @@ func (n *Node) sendSnapshot(pr *progress) {
 	meta := n.snapshot
 	pr.becomeSnapshot(meta.Index)
 	m := Message{Type: MsgSnap, From: n.id, To: pr.id, Term: n.term, Snapshot: meta}
+	if pr.witness {
+		n.outbox = append(n.outbox, m)
+		return
+	}
 	n.outboxSnapshots = append(n.outboxSnapshots, m)
 }
 
