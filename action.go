@@ -22,6 +22,11 @@ const (
 	// Message. The receiving caller passes Message to Step once all the
 	// data has arrived. Report the outcome with Node.ReportSnapshot.
 	ActionSendSnapshot
+	// ActionReadReady: read Read.ID may be served once the state machine
+	// has applied Read.Index.
+	ActionReadReady
+	// ActionReadFailed: read Read.ID cannot be served; Read.Err says why.
+	ActionReadFailed
 )
 
 func (k ActionKind) String() string {
@@ -34,6 +39,10 @@ func (k ActionKind) String() string {
 		return "Apply"
 	case ActionSendSnapshot:
 		return "SendSnapshot"
+	case ActionReadReady:
+		return "ReadReady"
+	case ActionReadFailed:
+		return "ReadFailed"
 	}
 	return fmt.Sprintf("ActionKind(%d)", uint8(k))
 }
@@ -48,6 +57,7 @@ type Action struct {
 	Persist Persist
 	Message Message
 	Apply   Apply
+	Read    ReadResult
 }
 
 func (a Action) String() string {
@@ -63,6 +73,10 @@ func (a Action) String() string {
 		return fmt.Sprintf("Apply{%s}", describeEntries(a.Apply.Entries))
 	case ActionSendSnapshot:
 		return "SendSnapshot{" + a.Message.String() + "}"
+	case ActionReadReady:
+		return fmt.Sprintf("ReadReady{id=%d index=%d}", a.Read.ID, a.Read.Index)
+	case ActionReadFailed:
+		return fmt.Sprintf("ReadFailed{id=%d err=%v}", a.Read.ID, a.Read.Err)
 	}
 	return a.Kind.String()
 }

@@ -71,6 +71,25 @@ type Config struct {
 	// transfer it was never told the outcome of (Node.ReportSnapshot)
 	// before it retries. Default 20 election timeouts.
 	SnapshotTimeoutTicks int
+
+	// EnableLeaseReads allows LeaseRead to answer from the leader's lease
+	// (thesis §6.4.1) instead of a heartbeat round. It requires
+	// check-quorum, and every server of the cluster must set it: it also
+	// makes a freshly started server refuse votes for one election timeout,
+	// so a restart cannot cut a lease short. Off by default: a lease trusts
+	// clocks, ReadIndex does not.
+	EnableLeaseReads bool
+
+	// MaxClockDriftTicks bounds how many ticks any server's clock may gain
+	// on the leader's over one election timeout; the lease is that much
+	// shorter than ElectionTicks. Default ElectionTicks/5, at least 1.
+	MaxClockDriftTicks int
+
+	// QuiesceAfterTicks, when positive, lets an idle leader whose followers
+	// are fully caught up go quiet after that many ticks: no heartbeats,
+	// no elections, no per-tick work until a proposal, read, message or
+	// Wake. Off (0) by default.
+	QuiesceAfterTicks int
 }
 
 // Defaults applied to zero-valued Config fields.
@@ -106,6 +125,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxInflightBytes (%d) is less than MaxMsgBytes (%d): no full message could be in flight", ErrInvalidConfig, d.MaxInflightBytes, d.MaxMsgBytes)
 	case d.MaxUncommittedBytes < d.MaxEntryBytes:
 		return fmt.Errorf("%w: MaxUncommittedBytes (%d) is less than MaxEntryBytes (%d): a maximal entry could never be proposed", ErrInvalidConfig, d.MaxUncommittedBytes, d.MaxEntryBytes)
+	case c.EnableLeaseReads && c.DisableCheckQuorum:
+		return fmt.Errorf("%w: EnableLeaseReads requires check-quorum (DisableCheckQuorum is set)", ErrInvalidConfig)
+	case c.MaxClockDriftTicks < 0:
+		return fmt.Errorf("%w: MaxClockDriftTicks is %d, must not be negative", ErrInvalidConfig, c.MaxClockDriftTicks)
+	case d.MaxClockDriftTicks >= d.ElectionTicks:
+		return fmt.Errorf("%w: MaxClockDriftTicks (%d) must be less than ElectionTicks (%d): no lease would remain", ErrInvalidConfig, d.MaxClockDriftTicks, d.ElectionTicks)
+	case c.QuiesceAfterTicks < 0:
+		return fmt.Errorf("%w: QuiesceAfterTicks is %d, must not be negative", ErrInvalidConfig, c.QuiesceAfterTicks)
 	case c.SnapshotTimeoutTicks < 0:
 		return fmt.Errorf("%w: SnapshotTimeoutTicks is %d, must be positive", ErrInvalidConfig, c.SnapshotTimeoutTicks)
 	case d.MaxApplyBytes < d.MaxEntryBytes:
@@ -136,6 +163,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxUncommittedBytes == 0 {
 		c.MaxUncommittedBytes = max(DefaultMaxUncommittedBytes, c.MaxEntryBytes)
+	}
+	if c.MaxClockDriftTicks == 0 {
+		c.MaxClockDriftTicks = max(1, c.ElectionTicks/5)
 	}
 	if c.SnapshotTimeoutTicks == 0 {
 		c.SnapshotTimeoutTicks = 20 * c.ElectionTicks

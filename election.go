@@ -44,6 +44,8 @@ func (n *Node) tickLeader() {
 		n.broadcastHeartbeat()
 	}
 	n.tickSnapshots()
+	n.tickTransfer()
+	n.maybeQuiesce()
 }
 
 // quorumActive reports whether a quorum (of each half, if joint) answered
@@ -63,14 +65,21 @@ func (n *Node) quorumActive() bool {
 // (thesis §4.2.3 and §6.2): a server that lost contact with the leader —
 // say, one that was removed or partitioned — must not depose it.
 func (n *Node) inLease() bool {
-	return !n.cfg.DisableCheckQuorum && n.lead != None && n.electionElapsed < n.cfg.ElectionTicks
+	if n.cfg.DisableCheckQuorum {
+		return false
+	}
+	heardLeader := n.lead != None && n.electionElapsed < n.cfg.ElectionTicks
+	// With leases, a restarted server may have acknowledged a lease it no
+	// longer remembers: it waits out one election timeout before voting.
+	justStarted := n.cfg.EnableLeaseReads && n.ticks < uint64(n.cfg.ElectionTicks)
+	return heardLeader || justStarted
 }
 
 // startElection begins a pre-vote round, or a real election if pre-vote is
 // off.
 func (n *Node) startElection() {
 	if n.cfg.DisablePreVote {
-		n.becomeCandidate()
+		n.becomeCandidate(false)
 	} else {
 		n.becomePreCandidate()
 	}
@@ -80,33 +89,36 @@ func (n *Node) startElection() {
 // in the next term, without changing its term (thesis §9.6): a node that
 // cannot win never bumps the cluster's term.
 func (n *Node) becomePreCandidate() {
+	n.failReads(ErrReadLeadershipLost) // reads forwarded to a leader now presumed gone
 	n.role = RolePreCandidate
 	n.lead = None
 	n.resetElectionTimer()
 	n.votes = n.votes[:0]
 	n.recordVote(n.id, true) // a pre-vote writes nothing, so it counts at once
-	n.requestVotes(MsgPreVote, n.term+1)
+	n.requestVotes(MsgPreVote, n.term+1, false)
 	n.tallyVotes()
 }
 
 // becomeCandidate starts a real election (§5.2): increment the term, vote
-// for itself, ask every voter. The self-vote counts only once persisted.
-func (n *Node) becomeCandidate() {
+// for itself, ask every voter. The self-vote counts only once persisted. A
+// transfer campaign's requests override the voters' leader leases.
+func (n *Node) becomeCandidate(transfer bool) {
+	n.failReads(ErrReadLeadershipLost)
 	n.role = RoleCandidate
 	n.term++
 	n.vote = n.id
 	n.lead = None
 	n.resetElectionTimer()
 	n.votes = n.votes[:0]
-	n.requestVotes(MsgVote, n.term)
+	n.requestVotes(MsgVote, n.term, transfer)
 	n.send(Message{Type: MsgVoteResp, To: n.id})
 }
 
-func (n *Node) requestVotes(t MessageType, term Term) {
+func (n *Node) requestVotes(t MessageType, term Term, transfer bool) {
 	last, lastTerm := n.log.lastIndex(), n.log.lastTerm()
 	n.forEachVoter(func(id NodeID) {
 		if id != n.id {
-			n.send(Message{Type: t, To: id, Term: term, Index: last, LogTerm: lastTerm})
+			n.send(Message{Type: t, To: id, Term: term, Index: last, LogTerm: lastTerm, Transfer: transfer})
 		}
 	})
 }
@@ -138,7 +150,7 @@ func (n *Node) tallyVotes() {
 	})
 	switch {
 	case outcome == voteWon && n.role == RolePreCandidate:
-		n.becomeCandidate()
+		n.becomeCandidate(false)
 	case outcome == voteWon && n.role == RoleCandidate:
 		n.becomeLeader()
 	case outcome == voteLost:
@@ -148,6 +160,11 @@ func (n *Node) tallyVotes() {
 
 // becomeFollower adopts term (if newer) and leader lead.
 func (n *Node) becomeFollower(term Term, lead NodeID) {
+	if n.role == RoleLeader || lead != n.lead {
+		n.failReads(ErrReadLeadershipLost)
+	}
+	n.transferee = None
+	n.quiescent = false
 	if term > n.term {
 		n.term = term
 		n.vote = None
@@ -171,6 +188,11 @@ func (n *Node) becomeLeader() {
 	n.heartbeatElapsed = 0
 	n.resetElectionTimer()
 	n.uncommittedBytes = 0
+	n.transferee = None
+	n.quiescent, n.idleTicks = false, 0
+	n.failReads(ErrReadLeadershipLost)
+	n.reads = readState{round: n.reads.round, confirmed: n.reads.round,
+		pending: n.reads.pending[:0], roundTicks: n.reads.roundTicks[:0], ready: n.reads.ready, failed: n.reads.failed}
 	next := n.log.lastIndex() + 1
 	n.progress = n.progress[:0]
 	n.members.forEachMember(func(id NodeID) {

@@ -128,6 +128,9 @@ func (n *Node) checkCanChangeMembership() error {
 	if n.role != RoleLeader {
 		return &NotLeaderError{Leader: n.lead}
 	}
+	if n.transferee != None {
+		return ErrTransferInProgress
+	}
 	if n.configs.lastIndex() > n.log.committed {
 		return ErrChangePending
 	}

@@ -41,6 +41,19 @@ const (
 	// snapshot whose data the caller shipped alongside. It is answered
 	// with a MsgAppResp.
 	MsgSnap
+	// MsgReadIndex asks the leader for a read index on a follower's behalf
+	// (thesis §6.4); Context is the follower's read ID.
+	MsgReadIndex
+	// MsgReadIndexResp answers MsgReadIndex: Index is the read index, or
+	// Reject says the leader cannot serve it. Context echoes the read ID.
+	MsgReadIndexResp
+	// MsgTimeoutNow tells a leadership transfer's target to campaign at
+	// once (thesis §3.10).
+	MsgTimeoutNow
+	// MsgQuiesce tells followers that the leader goes quiet because the
+	// group is idle and fully replicated up to Index; they stop expecting
+	// heartbeats until any message or Wake.
+	MsgQuiesce
 	// msgTypeCount bounds valid types.
 	msgTypeCount
 )
@@ -51,6 +64,8 @@ var msgTypeNames = [...]string{
 	MsgVote: "MsgVote", MsgVoteResp: "MsgVoteResp",
 	MsgPreVote: "MsgPreVote", MsgPreVoteResp: "MsgPreVoteResp",
 	MsgProp: "MsgProp", MsgSnap: "MsgSnap",
+	MsgReadIndex: "MsgReadIndex", MsgReadIndexResp: "MsgReadIndexResp",
+	MsgTimeoutNow: "MsgTimeoutNow", MsgQuiesce: "MsgQuiesce",
 }
 
 func (t MessageType) String() string {
@@ -63,7 +78,7 @@ func (t MessageType) String() string {
 // IsResponse reports whether t answers a request.
 func (t MessageType) IsResponse() bool {
 	switch t {
-	case MsgAppResp, MsgHeartbeatResp, MsgVoteResp, MsgPreVoteResp:
+	case MsgAppResp, MsgHeartbeatResp, MsgVoteResp, MsgPreVoteResp, MsgReadIndexResp:
 		return true
 	}
 	return false
@@ -82,6 +97,9 @@ type Message struct {
 	Entries []Entry
 	// Reject marks a negative response.
 	Reject bool
+	// Transfer marks a MsgVote or MsgPreVote of a campaign the leader asked
+	// for (leadership transfer): receivers vote even within a leader lease.
+	Transfer bool
 	// RejectHint is the conflict hint index of a rejected MsgAppResp.
 	RejectHint Index
 	// Context correlates heartbeats with their responses.
@@ -92,8 +110,15 @@ type Message struct {
 }
 
 func (m Message) String() string {
-	return fmt.Sprintf("%s %d->%d term=%d logterm=%d index=%d commit=%d entries=%d reject=%t hint=%d ctx=%d",
+	s := fmt.Sprintf("%s %d->%d term=%d logterm=%d index=%d commit=%d entries=%d reject=%t hint=%d ctx=%d",
 		m.Type, m.From, m.To, m.Term, m.LogTerm, m.Index, m.Commit, len(m.Entries), m.Reject, m.RejectHint, m.Context)
+	if m.Transfer {
+		s += " transfer"
+	}
+	if m.Snapshot != nil {
+		s += fmt.Sprintf(" snapshot=(%d,%d)", m.Snapshot.Index, m.Snapshot.Term)
+	}
+	return s
 }
 
 // validate checks the message's shape, independent of any node's state:
@@ -115,6 +140,9 @@ func (m *Message) validate() error {
 	}
 	if len(m.Entries) > 0 && m.Type != MsgApp && m.Type != MsgProp {
 		return fmt.Errorf("%w: %s carries entries", ErrInvalidMessage, m.Type)
+	}
+	if m.Transfer && m.Type != MsgVote && m.Type != MsgPreVote {
+		return fmt.Errorf("%w: %s with the transfer flag", ErrInvalidMessage, m.Type)
 	}
 	if (m.Snapshot != nil) != (m.Type == MsgSnap) {
 		return fmt.Errorf("%w: %s with snapshot metadata %t", ErrInvalidMessage, m.Type, m.Snapshot != nil)
@@ -193,6 +221,7 @@ const codecVersion = 1
 const (
 	flagReject   = 1
 	flagSnapshot = 2
+	flagTransfer = 4
 )
 
 // DecodeLimits bound what Decode accepts, so a hostile length field cannot
@@ -258,6 +287,9 @@ func (m *Message) AppendBinary(b []byte) ([]byte, error) {
 	if m.Snapshot != nil {
 		flags |= flagSnapshot
 	}
+	if m.Transfer {
+		flags |= flagTransfer
+	}
 	b = append(b, flags)
 	b = binary.AppendUvarint(b, uint64(m.RejectHint))
 	b = binary.AppendUvarint(b, m.Context)
@@ -313,10 +345,11 @@ func Decode(b []byte, m *Message, lim DecodeLimits) error {
 	out.Index = Index(d.uvarint())
 	out.Commit = Index(d.uvarint())
 	flags := d.byte()
-	if flags&^(flagReject|flagSnapshot) != 0 && d.err == nil {
+	if flags&^(flagReject|flagSnapshot|flagTransfer) != 0 && d.err == nil {
 		d.err = fmt.Errorf("%w: unknown flags %#x", ErrDecode, flags)
 	}
 	out.Reject = flags&flagReject != 0
+	out.Transfer = flags&flagTransfer != 0
 	out.RejectHint = Index(d.uvarint())
 	out.Context = d.uvarint()
 	n := d.uvarint()

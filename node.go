@@ -58,6 +58,23 @@ type Node struct {
 	heartbeatElapsed  int
 	randomizedTimeout int
 	rng               rng
+	// ticks counts every Tick since the node was built: the clock of
+	// leases and read deadlines.
+	ticks uint64
+
+	reads readState
+
+	// Leadership transfer: the target and the ticks since it began.
+	transferee      NodeID
+	transferElapsed int
+
+	// quiescent: the group is idle and silent; idleTicks counts a leader's
+	// idle ticks toward going quiet.
+	quiescent bool
+	idleTicks int
+	// quiesceRound is the leader's last heartbeat round before it went
+	// quiet: a late heartbeat of that round or earlier wakes nobody.
+	quiesceRound uint64
 
 	// snapshot is the latest snapshot's metadata: taken by Compact,
 	// installed from a leader, or restored. Never nil; never modified once
@@ -220,10 +237,17 @@ func (n *Node) ID() NodeID { return n.id }
 // Tick advances the node's logical clock by one tick. Elections and
 // heartbeats are measured in ticks; the caller decides how long one is.
 func (n *Node) Tick() {
+	n.ticks++
+	if n.quiescent {
+		return
+	}
 	if n.role == RoleLeader {
 		n.tickLeader()
-	} else {
-		n.tickElection()
+		return
+	}
+	n.tickElection()
+	if len(n.reads.forwarded) > 0 {
+		n.expireForwardedReads()
 	}
 }
 
@@ -240,6 +264,10 @@ func (n *Node) Tick() {
 func (n *Node) Propose(data []byte) (Index, Term, error) {
 	if size := uint64(len(data)); size > n.cfg.MaxEntryBytes {
 		return 0, 0, fmt.Errorf("%w (%d > %d)", ErrEntryTooLarge, size, n.cfg.MaxEntryBytes)
+	}
+	n.wake()
+	if n.transferee != None {
+		return 0, 0, ErrTransferInProgress
 	}
 	if n.role != RoleLeader {
 		if n.lead == None || n.cfg.DisableProposalForwarding {
@@ -271,6 +299,9 @@ func (n *Node) Campaign() error {
 // slice is reused by the next call; the slices inside the actions are not.
 func (n *Node) Actions() []Action {
 	n.actions = n.actions[:0]
+	if n.role == RoleLeader && n.reads.newRound {
+		n.broadcastHeartbeat() // a read round, sent now rather than at the next tick
+	}
 	if n.role == RoleLeader && n.needFlush {
 		n.flushReplication()
 	}
@@ -287,6 +318,7 @@ func (n *Node) Actions() []Action {
 	n.outboxSnapshots = n.outboxSnapshots[:0]
 	if s := n.pendingApply; s != nil {
 		if n.log.stable < s.Index {
+			n.emitReadResults()
 			return n.actions // entries after it wait for the snapshot
 		}
 		n.pendingApply = nil
@@ -301,6 +333,7 @@ func (n *Node) Actions() []Action {
 		n.log.applied = ents[len(ents)-1].Index
 		n.actions = append(n.actions, Action{Kind: ActionApply, Apply: Apply{Entries: ents}})
 	}
+	n.emitReadResults()
 	return n.actions
 }
 
@@ -308,7 +341,8 @@ func (n *Node) Actions() []Action {
 // changing state. Hosts running many groups use it to skip idle ones.
 func (n *Node) HasActions() bool {
 	return len(n.outbox) > 0 || len(n.outboxSnapshots) > 0 || n.persist.dirty(n) ||
-		(n.role == RoleLeader && n.needFlush) ||
+		(n.role == RoleLeader && (n.needFlush || n.reads.newRound)) ||
+		len(n.reads.ready) > 0 || len(n.reads.failed) > 0 ||
 		min(n.log.committed, n.log.stable) > n.log.applied
 }
 

@@ -68,6 +68,8 @@ type progress struct {
 	// snapshotElapsed the ticks since it was sent (ProgressSnapshot).
 	pendingSnapshot Index
 	snapshotElapsed int
+	// readAck is the latest heartbeat round the member answered.
+	readAck uint64
 	inflights       inflights
 }
 

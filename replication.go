@@ -89,10 +89,13 @@ func withoutPayloads(ents []Entry) []Entry {
 // broadcastHeartbeat asserts leadership to every member (§5.2). The commit
 // index sent is capped at what the member is known to hold, so a member
 // never commits an entry it may not have.
+//
+// Every heartbeat broadcast is a read round (reads.go): Context numbers it.
 func (n *Node) broadcastHeartbeat() {
+	round := n.startReadRound()
 	for i := range n.progress {
 		pr := &n.progress[i]
-		n.send(Message{Type: MsgHeartbeat, To: pr.id, Commit: min(pr.Match, n.log.committed)})
+		n.send(Message{Type: MsgHeartbeat, To: pr.id, Commit: min(pr.Match, n.log.committed), Context: round})
 	}
 }
 
@@ -120,6 +123,7 @@ func (n *Node) maybeCommit() {
 	n.log.commitTo(idx)
 	n.releaseUncommitted(old, idx)
 	n.needFlush = true // followers learn the new commit index
+	n.onCommitInTerm()
 	n.afterCommitMembership()
 }
 
@@ -194,6 +198,7 @@ func (n *Node) handleAppendResponse(m Message) {
 		pr.becomeReplicate() // the snapshot arrived and was installed
 	}
 	n.maybeCommit()
+	n.maybeSendTimeoutNow(pr)
 	n.needFlush = true
 }
 
@@ -222,6 +227,7 @@ func (n *Node) handleAppendRejection(pr *progress, m Message) {
 func (n *Node) handleHeartbeatResponse(m Message) {
 	pr := n.progressOf(m.From)
 	pr.noteHeartbeat()
+	n.noteReadAck(pr, m.Context)
 	if pr.Match < n.log.lastIndex() || pr.sentCommit < n.log.committed {
 		n.needFlush = true
 	}

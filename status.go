@@ -19,8 +19,15 @@ type Status struct {
 	LastIndex  Index
 	LastTerm   Term
 	// ElectionElapsed counts ticks since the node last heard from a leader
-	// (or, on a leader, since the last check-quorum round).
+	// (or, on a leader, since the last check-quorum round): the staleness
+	// bound for reads a caller chooses to serve locally.
 	ElectionElapsed int
+	// Transferee is the target of a leadership transfer under way, or None.
+	Transferee NodeID
+	// Quiescent reports whether the group is quiet (see Wake).
+	Quiescent bool
+	// LeaseHeld reports whether a leader holds a read lease now.
+	LeaseHeld bool
 }
 
 // Status returns the node's current status.
@@ -38,6 +45,9 @@ func (n *Node) Status() Status {
 		LastIndex:       n.log.lastIndex(),
 		LastTerm:        n.log.lastTerm(),
 		ElectionElapsed: n.electionElapsed,
+		Transferee:      n.transferee,
+		Quiescent:       n.quiescent,
+		LeaseHeld:       n.role == RoleLeader && n.cfg.EnableLeaseReads && n.leaseHeld(),
 	}
 }
 

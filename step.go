@@ -15,6 +15,9 @@ func (n *Node) Step(m Message) error {
 	if err := n.checkAgainstState(&m); err != nil {
 		return err
 	}
+	if n.quiescent && n.wakesFromQuiescence(&m) {
+		n.wake()
+	}
 	if m.Type == MsgProp {
 		return n.handleForwardedProposal(m)
 	}
@@ -50,8 +53,31 @@ func (n *Node) Step(m Message) error {
 		if n.role == RoleLeader {
 			n.handleHeartbeatResponse(m)
 		}
+	case MsgReadIndex:
+		n.handleReadIndex(m)
+	case MsgReadIndexResp:
+		n.handleReadIndexResponse(m)
+	case MsgTimeoutNow:
+		n.handleTimeoutNow(m)
+	case MsgQuiesce:
+		n.handleQuiesce(m)
 	}
 	return nil
+}
+
+// wakesFromQuiescence: every message wakes a quiescent node except the
+// quiesce notice itself and late answers to heartbeats sent before it. A
+// follower's wake-up ping is a heartbeat answer without a round number.
+func (n *Node) wakesFromQuiescence(m *Message) bool {
+	switch m.Type {
+	case MsgQuiesce:
+		return false
+	case MsgHeartbeatResp:
+		return m.Context == 0
+	case MsgHeartbeat:
+		return m.From != n.lead || m.Context > n.quiesceRound
+	}
+	return true
 }
 
 // checkAgainstState rejects messages that no correct peer could send to
@@ -96,7 +122,7 @@ func (n *Node) checkAgainstState(m *Message) error {
 func (n *Node) stepTerm(m Message) bool {
 	switch {
 	case m.Term > n.term:
-		if (m.Type == MsgVote || m.Type == MsgPreVote) && n.inLease() {
+		if (m.Type == MsgVote || m.Type == MsgPreVote) && !m.Transfer && n.inLease() {
 			// A live leader exists: do not let this candidate disrupt it.
 			return false
 		}
@@ -122,6 +148,8 @@ func (n *Node) stepTerm(m Message) bool {
 			}
 		case MsgPreVote:
 			n.send(Message{Type: MsgPreVoteResp, To: m.From, Reject: true})
+		case MsgReadIndex:
+			n.send(Message{Type: MsgReadIndexResp, To: m.From, Context: m.Context, Reject: true})
 		}
 		return false
 	}

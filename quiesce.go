@@ -1,0 +1,86 @@
+package raft
+
+// This file holds quiescence, for hosts that run thousands of Raft groups:
+// an idle group whose followers are fully caught up stops heartbeating, and
+// its nodes do no per-tick work beyond a counter. Any proposal, read,
+// message or explicit Wake brings it back.
+//
+// A quiescent follower does not start elections: nothing is wrong merely
+// because it hears nothing. The caller learns that a peer is gone from its
+// transport (a broken connection, a failed health check) and calls Wake on
+// the groups that peer belongs to; a woken follower pings its leader and,
+// hearing nothing back within an election timeout, elects a new one.
+
+// Wake brings a quiescent node back to normal operation: a leader resumes
+// heartbeats at once, a follower restarts its election timer and pings its
+// leader so the whole group wakes. It does nothing on a node that is not
+// quiescent.
+func (n *Node) Wake() { n.wake() }
+
+// Quiescent reports whether the node is quiescent.
+func (n *Node) Quiescent() bool { return n.quiescent }
+
+func (n *Node) wake() {
+	n.idleTicks = 0
+	if !n.quiescent {
+		return
+	}
+	n.quiescent = false
+	n.electionElapsed = 0
+	switch {
+	case n.role == RoleLeader:
+		for i := range n.progress {
+			n.progress[i].RecentActive = true // they were asked to be silent
+		}
+		n.heartbeatElapsed = 0
+		n.broadcastHeartbeat()
+	case n.lead != None:
+		n.send(Message{Type: MsgHeartbeatResp, To: n.lead})
+	}
+}
+
+// maybeQuiesce runs on a leader's tick: after Config.QuiesceAfterTicks idle
+// ticks with every member caught up, it tells them to go quiet and goes
+// quiet itself.
+func (n *Node) maybeQuiesce() {
+	if n.cfg.QuiesceAfterTicks == 0 || !n.groupIdle() {
+		n.idleTicks = 0
+		return
+	}
+	n.idleTicks++
+	if n.idleTicks < n.cfg.QuiesceAfterTicks {
+		return
+	}
+	for i := range n.progress {
+		n.send(Message{Type: MsgQuiesce, To: n.progress[i].id, Index: n.log.lastIndex(), Commit: n.log.committed, Context: n.reads.round})
+	}
+	n.quiescent = true
+}
+
+// groupIdle: everything is committed, durable and replicated, and nothing
+// is pending.
+func (n *Node) groupIdle() bool {
+	last := n.log.lastIndex()
+	if n.log.committed != last || n.log.stable != last || n.transferee != None ||
+		len(n.reads.pending) > 0 || n.reads.newRound {
+		return false
+	}
+	for i := range n.progress {
+		pr := &n.progress[i]
+		if pr.Match != last || pr.sentCommit != last || !pr.RecentActive {
+			return false
+		}
+	}
+	return true
+}
+
+// handleQuiesce: the leader went quiet. Only a follower that holds the
+// leader's whole log follows it; otherwise it stays awake and the next
+// election timeout wakes everyone.
+func (n *Node) handleQuiesce(m Message) {
+	if n.role == RoleFollower && m.From == n.lead && n.log.lastIndex() == m.Index &&
+		n.log.committed == m.Commit && len(n.reads.forwarded) == 0 {
+		n.quiescent = true
+		n.quiesceRound = m.Context
+	}
+}

@@ -1,0 +1,100 @@
+package raft
+
+import (
+	"errors"
+	"fmt"
+)
+
+// This file holds leadership transfer (thesis §3.10): the leader stops
+// taking proposals, brings the target's log up to date, and tells it to
+// campaign at once; the target's vote requests carry a flag that lets them
+// through pre-vote and check-quorum stickiness.
+
+// ErrTransferInProgress: a leadership transfer is under way; proposals and
+// membership changes are refused until it ends (it succeeds, or is
+// abandoned after an election timeout).
+var ErrTransferInProgress = fmt.Errorf("%w: leadership transfer in progress", ErrProposalDropped)
+
+// ErrTransferRefused wraps every refused TransferLeadership call.
+var ErrTransferRefused = errors.New("raft: leadership transfer refused")
+
+// TransferLeadership hands leadership to voter to. The transfer is
+// abandoned if to has not taken over within an election timeout; Status
+// shows it while under way.
+func (n *Node) TransferLeadership(to NodeID) error {
+	switch {
+	case n.role != RoleLeader:
+		return &NotLeaderError{Leader: n.lead}
+	case to == n.id:
+		return fmt.Errorf("%w: node %d is already leader", ErrTransferRefused, to)
+	case !n.members.IsVoter(to) || n.members.IsWitness(to):
+		return fmt.Errorf("%w: node %d is not a voter that can lead", ErrTransferRefused, to)
+	case n.transferee != None:
+		return fmt.Errorf("%w: a transfer to %d is under way", ErrTransferRefused, n.transferee)
+	}
+	n.wake()
+	n.transferee = to
+	n.transferElapsed = 0
+	n.maybeSendTimeoutNow(n.progressOf(to))
+	return nil
+}
+
+// TransferToBestVoter transfers leadership to the voter whose log is most
+// up to date (ties to the lowest ID), the usual step before shutting a
+// leader down gracefully. It returns the chosen voter.
+func (n *Node) TransferToBestVoter() (NodeID, error) {
+	if n.role != RoleLeader {
+		return None, &NotLeaderError{Leader: n.lead}
+	}
+	var best *progress
+	for i := range n.progress {
+		pr := &n.progress[i]
+		if !n.members.IsVoter(pr.id) || pr.witness {
+			continue
+		}
+		if best == nil || pr.Match > best.Match || (pr.Match == best.Match && pr.id < best.id) {
+			best = pr
+		}
+	}
+	if best == nil {
+		return None, fmt.Errorf("%w: no other voter can lead", ErrTransferRefused)
+	}
+	return best.id, n.TransferLeadership(best.id)
+}
+
+// maybeSendTimeoutNow tells the target to campaign once its log matches
+// the leader's; until then replication catches it up.
+func (n *Node) maybeSendTimeoutNow(pr *progress) {
+	if pr == nil || pr.id != n.transferee {
+		return
+	}
+	if pr.Match == n.log.lastIndex() {
+		n.reads.noLease = true // a delayed MsgTimeoutNow may start an election at any time
+		n.send(Message{Type: MsgTimeoutNow, To: pr.id})
+		return
+	}
+	n.needFlush = true
+}
+
+// tickTransfer abandons a transfer that took longer than an election
+// timeout: the target is down or too slow, and the cluster needs a leader
+// that accepts proposals.
+func (n *Node) tickTransfer() {
+	if n.transferee == None {
+		return
+	}
+	n.transferElapsed++
+	if n.transferElapsed >= n.cfg.ElectionTicks {
+		n.transferee = None
+	}
+}
+
+// handleTimeoutNow: the leader asks this node to campaign now, skipping
+// pre-vote (it has the leader's blessing) with vote requests that override
+// other voters' leader leases.
+func (n *Node) handleTimeoutNow(m Message) {
+	if n.role != RoleFollower || m.From != n.lead || !n.promotable() {
+		return
+	}
+	n.becomeCandidate(true)
+}
