@@ -33,12 +33,12 @@ func (r Role) String() string {
 // Node is one Raft server's protocol state. It does no I/O; see the package
 // documentation for the contract. A Node is not safe for concurrent use.
 type Node struct {
-	cfg     Config
-	id      NodeID
-	role    Role
-	term    Term
-	vote    NodeID
-	lead    NodeID
+	cfg  Config
+	id   NodeID
+	role Role
+	term Term
+	vote NodeID
+	lead NodeID
 	// members is the configuration in force: the latest in configs.
 	members Membership
 	configs configHistory

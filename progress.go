@@ -69,8 +69,8 @@ type progress struct {
 	pendingSnapshot Index
 	snapshotElapsed int
 	// readAck is the latest heartbeat round the member answered.
-	readAck uint64
-	inflights       inflights
+	readAck   uint64
+	inflights inflights
 }
 
 // becomeSnapshot records that a snapshot up to index is on its way.
