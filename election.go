@@ -229,13 +229,17 @@ func (n *Node) handleVoteRequest(m Message) {
 		(n.vote == None && n.lead == None) ||
 		(m.Type == MsgPreVote && m.Term > n.term)
 	if canVote && n.log.isUpToDate(m.Index, m.LogTerm) {
-		// The response carries the requested term so a pre-candidate can
-		// tell it apart from a rejection in its current term.
-		n.send(Message{Type: respType, To: m.From, Term: m.Term})
+		// Record the vote before creating the grant: send holds a response
+		// until the state it vouches for is durable, and it can only see
+		// state already changed (Figure 2: persist votedFor before
+		// responding).
 		if m.Type == MsgVote {
 			n.electionElapsed = 0
 			n.vote = m.From
 		}
+		// The response carries the requested term so a pre-candidate can
+		// tell it apart from a rejection in its current term.
+		n.send(Message{Type: respType, To: m.From, Term: m.Term})
 		return
 	}
 	n.send(Message{Type: respType, To: m.From, Reject: true})

@@ -123,9 +123,14 @@ func (l *raftLog) findConflict(ents []Entry) Index {
 
 // checkAppend reports why ents cannot be appended after (prevIdx, prevTerm)
 // without destroying committed state; it changes nothing. A correct leader
-// never sends such a message (Leader Completeness, §5.4), so this is a
-// hostile or corrupt peer.
-func (l *raftLog) checkAppend(ents []Entry) error {
+// never sends such a message (Leader Completeness, §5.4): its log holds
+// every committed entry, so neither the previous entry nor any entry it
+// sends contradicts one. Such a message comes from a hostile or corrupt
+// peer.
+func (l *raftLog) checkAppend(prevIdx Index, prevTerm Term, ents []Entry) error {
+	if prevIdx <= l.committed && prevIdx >= l.snapIndex && !l.matchTerm(prevIdx, prevTerm) {
+		return fmt.Errorf("%w: MsgApp previous entry (index %d, term %d) contradicts committed entry %d", ErrInvalidMessage, prevIdx, prevTerm, prevIdx)
+	}
 	if c := l.findConflict(ents); c != 0 && c <= l.committed {
 		return fmt.Errorf("%w: MsgApp conflicts with committed entry %d", ErrInvalidMessage, c)
 	}
@@ -147,7 +152,13 @@ func (l *raftLog) appendAfterMatch(prevIdx Index, ents []Entry) (last Index, wri
 	if c <= l.committed {
 		panic(fmt.Sprintf("raft: conflict at committed index %d (commit %d)", c, l.committed))
 	}
-	l.truncateFrom(c)
+	if c <= l.lastIndex() {
+		// Only a real truncation clips the array; appending right after
+		// the last entry writes into capacity no slice was handed out of,
+		// so the common case stays amortised O(1) instead of copying the
+		// whole log.
+		l.truncateFrom(c)
+	}
 	written = ents[c-ents[0].Index:]
 	l.entries = append(l.entries, written...)
 	return last, written

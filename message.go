@@ -338,6 +338,9 @@ func Decode(b []byte, m *Message, lim DecodeLimits) error {
 	}
 	var out Message
 	out.Type = MessageType(d.small("type", uint64(msgTypeCount-1)))
+	if out.Type == 0 && d.err == nil {
+		d.err = fmt.Errorf("%w: unknown type 0", ErrDecode)
+	}
 	out.From = NodeID(d.uvarint())
 	out.To = NodeID(d.uvarint())
 	out.Term = Term(d.uvarint())

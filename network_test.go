@@ -58,6 +58,10 @@ type testNet struct {
 	pending map[NodeID][]Persist
 	// dropTypes drops every message of these types.
 	dropTypes map[MessageType]bool
+	// drop, when set, drops every message for which it returns true.
+	drop func(Message) bool
+	// observe, when set, sees every message as it is delivered.
+	observe func(Message)
 }
 
 func defaultTestConfig(id NodeID) Config {
@@ -179,12 +183,15 @@ func (tn *testNet) deliverAll() {
 
 // deliver hands m to its receiver unless the link is cut.
 func (tn *testNet) deliver(m Message) {
-	if tn.cut[m.From][m.To] || tn.dropTypes[m.Type] {
+	if tn.cut[m.From][m.To] || tn.dropTypes[m.Type] || (tn.drop != nil && tn.drop(m)) {
 		return
 	}
 	node := tn.nodes[m.To]
 	if node == nil {
 		return
+	}
+	if tn.observe != nil {
+		tn.observe(m)
 	}
 	// A late message from a server removed from the configuration is
 	// refused with ErrUnknownPeer; that is expected, not a failure.

@@ -110,7 +110,9 @@ type PersistentState struct {
 	Entries []Entry
 	// Applied is the last index the caller's state machine applied before
 	// the restart (0 means Snapshot.Index). The node hands out entries for
-	// application from Applied+1, so nothing is applied twice.
+	// application from Applied+1, so nothing is applied twice. It may
+	// exceed HardState.Commit: entries are applied once committed, before
+	// the new commit index is durable.
 	Applied Index
 }
 
@@ -149,7 +151,10 @@ func NewNode(cfg Config, st PersistentState) (*Node, error) {
 	}
 	last := n.log.lastIndex()
 	n.log.stable, n.log.persisted = last, last
-	n.log.committed = max(st.HardState.Commit, st.Snapshot.Index)
+	// What the caller applied was committed, even if the commit index that
+	// said so was not yet durable (it is persisted lazily): an
+	// asynchronous caller may apply before that write completes.
+	n.log.committed = max(st.HardState.Commit, st.Snapshot.Index, st.Applied)
 	n.log.applied = max(st.Applied, st.Snapshot.Index)
 	n.noteConfigEntries(n.log.entries)
 	n.persist.lastHardState = n.hardState()
@@ -225,8 +230,9 @@ func (st *PersistentState) validate() error {
 		return fmt.Errorf("%w: hard state term %d is below the last entry's term %d", ErrInvalidState, hs.Term, prevTerm)
 	case hs.Commit > last:
 		return fmt.Errorf("%w: commit index %d beyond last index %d", ErrInvalidState, hs.Commit, last)
-	case st.Applied > max(hs.Commit, snap.Index):
-		return fmt.Errorf("%w: applied index %d beyond commit index %d", ErrInvalidState, st.Applied, max(hs.Commit, snap.Index))
+	case st.Applied > last:
+		// Applied may exceed hs.Commit (see NewNode), never the log.
+		return fmt.Errorf("%w: applied index %d beyond last index %d", ErrInvalidState, st.Applied, last)
 	}
 	return nil
 }

@@ -129,6 +129,12 @@ func (p *progress) becomeReplicate() {
 // false if n is old news (a duplicated or reordered response).
 func (p *progress) maybeUpdate(n Index) bool {
 	if n <= p.Match {
+		// Old news for Match, but it may answer an empty append that only
+		// carried the commit index (its last index is Match): release it,
+		// or it would hold a slot of the in-flight window until the next
+		// entries are acknowledged.
+		p.inflights.freeTo(n)
+		p.syncInflight()
 		return false
 	}
 	p.Match = n

@@ -11,7 +11,11 @@ import "fmt"
 func (n *Node) appendProposal(data []byte) (Entry, error) {
 	e := Entry{Index: n.log.lastIndex() + 1, Term: n.term, Type: EntryNormal, Data: data}
 	size := e.size()
-	if n.uncommittedBytes+size > n.cfg.MaxUncommittedBytes {
+	// An empty uncommitted tail takes any one entry: sizes include
+	// entryOverhead, so otherwise an entry of MaxEntryBytes could never be
+	// proposed when MaxUncommittedBytes equals MaxEntryBytes, which
+	// Config.Validate allows.
+	if n.uncommittedBytes > 0 && n.uncommittedBytes+size > n.cfg.MaxUncommittedBytes {
 		return Entry{}, fmt.Errorf("%w (%d + %d > %d)", ErrUncommittedLimit, n.uncommittedBytes, size, n.cfg.MaxUncommittedBytes)
 	}
 	n.log.append(e)

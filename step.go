@@ -94,8 +94,8 @@ func (n *Node) checkAgainstState(m *Message) error {
 		if m.Term == n.term && n.role == RoleLeader {
 			return fmt.Errorf("%w: %s from %d for term %d, which this node leads", ErrInvalidMessage, m.Type, m.From, m.Term)
 		}
-		if m.Type == MsgApp && m.Index >= n.log.committed && n.log.matchTerm(m.Index, m.LogTerm) {
-			return n.log.checkAppend(m.Entries)
+		if m.Type == MsgApp {
+			return n.log.checkAppend(m.Index, m.LogTerm, m.Entries)
 		}
 	case MsgAppResp, MsgHeartbeatResp:
 		if m.Term != n.term || n.role != RoleLeader {
@@ -104,8 +104,11 @@ func (n *Node) checkAgainstState(m *Message) error {
 		if n.progressOf(m.From) == nil {
 			return fmt.Errorf("%w: %s from %d", ErrUnknownPeer, m.Type, m.From)
 		}
-		if m.Type == MsgAppResp && !m.Reject && m.Index > n.log.lastIndex() {
-			return fmt.Errorf("%w: %d acknowledges index %d beyond the leader's last index %d", ErrInvalidMessage, m.From, m.Index, n.log.lastIndex())
+		// A success acknowledges at most what was sent, and a rejection
+		// names the index of an append that was sent: neither lies beyond
+		// the leader's log.
+		if m.Type == MsgAppResp && m.Index > n.log.lastIndex() {
+			return fmt.Errorf("%w: %d answers index %d beyond the leader's last index %d", ErrInvalidMessage, m.From, m.Index, n.log.lastIndex())
 		}
 	case MsgVoteResp, MsgPreVoteResp:
 		if !n.members.IsVoter(m.From) {
@@ -162,10 +165,18 @@ func (n *Node) handleForwardedProposal(m Message) error {
 	if n.role != RoleLeader {
 		return &NotLeaderError{Leader: n.lead}
 	}
+	var total uint64
 	for i := range m.Entries {
 		if size := uint64(len(m.Entries[i].Data)); size > n.cfg.MaxEntryBytes {
 			return fmt.Errorf("%w (%d > %d)", ErrEntryTooLarge, size, n.cfg.MaxEntryBytes)
 		}
+		total += m.Entries[i].size()
+	}
+	// All or nothing: an error must leave the log unchanged, so check the
+	// whole batch against the budget before appending any of it.
+	// (appendProposal lets an empty uncommitted tail take any one entry.)
+	if n.uncommittedBytes+total > n.cfg.MaxUncommittedBytes && !(n.uncommittedBytes == 0 && len(m.Entries) == 1) {
+		return fmt.Errorf("%w (%d + %d > %d)", ErrUncommittedLimit, n.uncommittedBytes, total, n.cfg.MaxUncommittedBytes)
 	}
 	for i := range m.Entries {
 		if _, err := n.appendProposal(m.Entries[i].Data); err != nil {
