@@ -152,10 +152,28 @@ func (n *Node) tallyVotes() {
 	case outcome == voteWon && n.role == RolePreCandidate:
 		n.becomeCandidate(false)
 	case outcome == voteWon && n.role == RoleCandidate:
-		n.becomeLeader()
+		// Lead only once this node's own new term and vote are durable (its
+		// vote for itself is recorded then, see stepSelf), even when the
+		// others' votes already make a majority: a leader whose term a
+		// crash could erase might, restarted, win the same term again and
+		// append other entries at the same indexes (Log Matching, §5.3).
+		if n.votedForSelf() {
+			n.becomeLeader()
+		}
 	case outcome == voteLost:
 		n.becomeFollower(n.term, None)
 	}
+}
+
+// votedForSelf reports whether a candidate's vote for itself is recorded,
+// which happens once it is durable.
+func (n *Node) votedForSelf() bool {
+	for _, v := range n.votes {
+		if v.id == n.id {
+			return v.granted
+		}
+	}
+	return false
 }
 
 // becomeFollower adopts term (if newer) and leader lead.

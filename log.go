@@ -2,6 +2,7 @@ package raft
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -102,7 +103,19 @@ func (l *raftLog) append(ents ...Entry) {
 	if len(ents) > 0 && ents[0].Index != l.lastIndex()+1 {
 		panic(fmt.Sprintf("raft: append at %d to log ending at %d", ents[0].Index, l.lastIndex()))
 	}
-	l.entries = append(l.entries, ents...)
+	l.entries = append(l.reserve(len(ents)), ents...)
+}
+
+// reserve returns l.entries with room for n more entries. Once the array
+// is large it doubles when full: appending to a long log then copies each
+// entry about once on average, where append's gentler growth for large
+// slices (1.25x) copies each about four times and allocates twice the
+// bytes. Below 256 entries append's own growth, which doubles too, is kept.
+func (l *raftLog) reserve(n int) []Entry {
+	if len(l.entries)+n <= cap(l.entries) || cap(l.entries) < 256 {
+		return l.entries
+	}
+	return slices.Grow(l.entries, max(n, cap(l.entries)))
 }
 
 // findConflict returns the index of the first entry of ents that is not
@@ -160,7 +173,7 @@ func (l *raftLog) appendAfterMatch(prevIdx Index, ents []Entry) (last Index, wri
 		l.truncateFrom(c)
 	}
 	written = ents[c-ents[0].Index:]
-	l.entries = append(l.entries, written...)
+	l.entries = append(l.reserve(len(written)), written...)
 	return last, written
 }
 

@@ -58,11 +58,10 @@ var ErrMembershipChangeRefused = errors.New("raft: membership change refused")
 var (
 	ErrAlreadyMember    = fmt.Errorf("%w: already a member in that role", ErrMembershipChangeRefused)
 	ErrNotMember        = fmt.Errorf("%w: not a member", ErrMembershipChangeRefused)
-	ErrLastVoter        = fmt.Errorf("%w: would remove the last voter", ErrMembershipChangeRefused)
+	ErrLastVoter        = fmt.Errorf("%w: would remove the last voter that can lead", ErrMembershipChangeRefused)
 	ErrJointNotLeft     = fmt.Errorf("%w: the joint configuration has not been left", ErrMembershipChangeRefused)
 	ErrNotJoint         = fmt.Errorf("%w: the configuration is not joint", ErrMembershipChangeRefused)
 	ErrChangePending    = fmt.Errorf("%w: an earlier change is not yet committed", ErrMembershipChangeRefused)
-	ErrNoQuorumOverlap  = fmt.Errorf("%w: a direct change of more than one voter would leave no quorum overlap; use a joint change", ErrMembershipChangeRefused)
 	ErrEmptyChange      = fmt.Errorf("%w: no changes given", ErrMembershipChangeRefused)
 	ErrDemoteInJoint    = fmt.Errorf("%w: demoting a voter to learner must be a change of its own", ErrMembershipChangeRefused)
 	ErrMembershipTooBig = fmt.Errorf("%w: more than MaxMembers members", ErrMembershipChangeRefused)
@@ -87,6 +86,23 @@ func (n *Node) ProposeMembershipChange(changes ...MembershipChange) (Index, Term
 // to them).
 func (n *Node) ProposeJointMembershipChange(autoLeave bool, changes ...MembershipChange) (Index, Term, error) {
 	return n.proposeChange(changes, true, autoLeave)
+}
+
+// CaughtUp reports, on the leader, whether member id durably holds the
+// leader's log up to at most maxLag entries from its end: the check to make
+// before promoting a learner to voter (thesis §4.2.1: a server added as a
+// voter before it has caught up leaves the cluster short of a working
+// quorum until it does). It is false on a node that is not leader and for
+// an id the leader does not track; the leader itself is always caught up.
+func (n *Node) CaughtUp(id NodeID, maxLag uint64) bool {
+	if n.role != RoleLeader {
+		return false
+	}
+	if id == n.id {
+		return true
+	}
+	pr := n.progressOf(id)
+	return pr != nil && uint64(n.log.lastIndex()-pr.Match) <= maxLag
 }
 
 // LeaveJoint proposes leaving a joint configuration for its new half.
@@ -198,7 +214,9 @@ func (m Membership) apply(changes []MembershipChange) (Membership, error) {
 			return Membership{}, fmt.Errorf("%w: unknown change type %d", ErrMembershipChangeRefused, c.Type)
 		}
 	}
-	if len(out.Voters) == 0 {
+	// A witness never leads: a configuration whose voters are all
+	// witnesses could never elect a leader again.
+	if !slices.ContainsFunc(out.Voters, func(id NodeID) bool { return !out.IsWitness(id) }) {
 		return Membership{}, ErrLastVoter
 	}
 	if len(out.Voters)+len(out.Learners) > MaxMembers {

@@ -62,6 +62,12 @@ type testNet struct {
 	drop func(Message) bool
 	// observe, when set, sees every message as it is delivered.
 	observe func(Message)
+	// onAction, when set, sees every action of every node before it is
+	// carried out.
+	onAction func(NodeID, Action)
+	// reads records the read results (ActionReadReady and
+	// ActionReadFailed) each node emitted, in order.
+	reads map[NodeID][]ReadResult
 }
 
 func defaultTestConfig(id NodeID) Config {
@@ -103,7 +109,15 @@ func (tn *testNet) drain(id NodeID) bool {
 	}
 	acts := node.Actions()
 	for _, a := range acts {
+		if tn.onAction != nil {
+			tn.onAction(id, a)
+		}
 		switch a.Kind {
+		case ActionReadReady, ActionReadFailed:
+			if tn.reads == nil {
+				tn.reads = map[NodeID][]ReadResult{}
+			}
+			tn.reads[id] = append(tn.reads[id], a.Read)
 		case ActionPersist:
 			if tn.async {
 				tn.pending[id] = append(tn.pending[id], a.Persist)
@@ -301,4 +315,53 @@ func (tn *testNet) appliedData(id NodeID) []string {
 		}
 	}
 	return out
+}
+
+// join adds server id to the network with empty storage, as a server that
+// is in no configuration yet: node is its Node, or nil while it is down
+// (see startEmpty).
+func (tn *testNet) join(id NodeID, node *Node) {
+	if !slices.Contains(tn.ids, id) {
+		tn.ids = append(tn.ids, id)
+	}
+	tn.nodes[id] = node
+	tn.storage[id] = &memStorage{}
+	tn.applied[id] = nil
+	tn.cut[id] = map[NodeID]bool{}
+	for _, other := range tn.ids {
+		if tn.cut[other] == nil {
+			tn.cut[other] = map[NodeID]bool{}
+		}
+	}
+}
+
+// startEmpty starts server id as a brand-new server with nothing stored,
+// waiting to hear from a leader (joining an existing cluster).
+func (tn *testNet) startEmpty(id NodeID) {
+	tn.t.Helper()
+	node, err := NewNode(tn.cfg(id), PersistentState{})
+	if err != nil {
+		tn.t.Fatalf("start %d: %v", id, err)
+	}
+	tn.nodes[id] = node
+}
+
+// compact has node id snapshot its state machine at index and compact its
+// log, retaining retain entries, and stores the snapshot the way a caller
+// would: the snapshot replaces the stored entries it covers.
+func (tn *testNet) compact(id NodeID, index Index, retain uint64) SnapshotMeta {
+	tn.t.Helper()
+	meta, err := tn.nodes[id].Compact(index, retain)
+	if err != nil {
+		tn.t.Fatalf("node %d Compact(%d, %d): %v", id, index, retain, err)
+	}
+	s := tn.storage[id]
+	var keep []Entry
+	for _, e := range s.entries {
+		if e.Index > meta.Index {
+			keep = append(keep, e)
+		}
+	}
+	s.snap, s.entries = meta, keep
+	return meta
 }

@@ -244,6 +244,9 @@ func (n *Node) ID() NodeID { return n.id }
 // heartbeats are measured in ticks; the caller decides how long one is.
 func (n *Node) Tick() {
 	n.ticks++
+	if n.ticks%trimPeriodTicks == 0 {
+		n.trimBuffers()
+	}
 	if n.quiescent {
 		return
 	}

@@ -48,7 +48,7 @@ func (n *Node) maybeQuiesce() {
 		return
 	}
 	n.idleTicks++
-	if n.idleTicks < n.cfg.QuiesceAfterTicks {
+	if n.idleTicks < n.cfg.QuiesceAfterTicks || !n.allRecentActive() {
 		return
 	}
 	for i := range n.progress {
@@ -67,7 +67,21 @@ func (n *Node) groupIdle() bool {
 	}
 	for i := range n.progress {
 		pr := &n.progress[i]
-		if pr.Match != last || pr.sentCommit != last || !pr.RecentActive {
+		if pr.Match != last || pr.sentCommit != last {
+			return false
+		}
+	}
+	return true
+}
+
+// allRecentActive: every member answered since the last check-quorum round.
+// It is checked only when the idle time is up, not as part of groupIdle:
+// each check-quorum round clears the flags until the next heartbeat answers,
+// and counting that as activity would keep a group with QuiesceAfterTicks
+// of an election timeout or more from ever going quiet.
+func (n *Node) allRecentActive() bool {
+	for i := range n.progress {
+		if !n.progress[i].RecentActive {
 			return false
 		}
 	}

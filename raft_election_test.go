@@ -177,6 +177,48 @@ func TestElectionTimeoutRandomized(t *testing.T) {
 	}
 }
 
+// §5.2: randomised timeouts make split votes rare only if the servers'
+// draws are independent. Servers sharing a Seed (the zero value included)
+// must not draw the same sequence shifted by a few draws: servers that
+// drew equally often would then time out together in every election, and
+// in a simulation where all tick in step no election would ever succeed.
+func TestElectionTimeoutsIndependentAcrossNodes(t *testing.T) {
+	const draws, e = 400, 10
+	for _, seed := range []uint64{0, 1, 42, 1 << 63} {
+		seqs := map[NodeID][]int{}
+		for _, id := range ids(5) {
+			n, err := Bootstrap(Config{ID: id, Seed: seed, ElectionTicks: e}, ids(5))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range draws {
+				n.resetElectionTimer()
+				seqs[id] = append(seqs[id], n.randomizedTimeout)
+			}
+		}
+		for _, a := range ids(5) {
+			for _, b := range ids(5) {
+				for shift := -8; shift <= 8; shift++ {
+					if a >= b && shift == 0 {
+						continue
+					}
+					same, total := 0, 0
+					for i := 8; i < draws-8; i++ {
+						total++
+						if seqs[a][i] == seqs[b][i+shift] {
+							same++
+						}
+					}
+					// Independent draws agree about once in e.
+					if same > total/4 {
+						t.Errorf("seed %d: nodes %d and %d draw the same timeout %d times in %d with a shift of %d draws", seed, a, b, same, total, shift)
+					}
+				}
+			}
+		}
+	}
+}
+
 // §5.2: the timeout is redrawn at every election, so a candidate whose
 // election failed retries after a new random timeout, not a fixed one.
 func TestElectionTimeoutRedrawn(t *testing.T) {

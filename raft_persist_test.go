@@ -74,6 +74,36 @@ func TestPersistSelfVoteWaitsForAck(t *testing.T) {
 	}
 }
 
+// Figure 2 (currentTerm and votedFor are persistent): a candidate that
+// wins the votes of a majority of the others still waits until its own new
+// term and vote are durable before it leads. Otherwise a crash could erase
+// its term; restarted, it could win the same term again (its voters would
+// grant their vote to it again) and append different entries at the same
+// index and term, breaking Log Matching.
+func TestPersistCandidateLeadsOnlyOnceItsTermIsDurable(t *testing.T) {
+	n := restored(t, testCfg(noPreVote)(1), ids(3), HardState{Term: 2}, 1)
+	n.Campaign()
+	ps := persists(take(n))
+	if len(ps) != 1 || ps[0].HardState.Term != 3 || ps[0].HardState.Vote != 1 {
+		t.Fatalf("persists %v, want the new term and vote", ps)
+	}
+	step(t, n, Message{Type: MsgVoteResp, From: 2, To: 1, Term: 3})
+	step(t, n, Message{Type: MsgVoteResp, From: 3, To: 1, Term: 3})
+	acts := take(n)
+	if r := n.Status().Role; r != RoleCandidate {
+		t.Fatalf("role %v with its term not durable, want candidate", r)
+	}
+	if got := msgs(acts); len(got) != 0 {
+		t.Fatalf("sent %v before its term was durable", got)
+	}
+	if err := n.AckPersist(ps[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := n.Status().Role; r != RoleLeader {
+		t.Errorf("role %v once its term is durable, want leader", r)
+	}
+}
+
 // Figure 2: a follower persists new entries before acknowledging them.
 // Neither the first append's answer nor a duplicate's (which adds nothing
 // new but refers to the same, not yet durable, entries) leaves before the

@@ -434,6 +434,9 @@ func runSchedule(t *rapid.T) *sim {
 		}
 		s.drain()
 		s.check()
+		if i%16 == 0 {
+			s.checkLogMatching()
+		}
 	}
 	s.checkLogMatching()
 	s.chaosLeaders, s.chaosCommitted = len(s.leaders), len(s.committed)

@@ -2,6 +2,7 @@ package raft
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,6 +75,24 @@ func TestReplicationConflictingSuffixTruncated(t *testing.T) {
 	}
 	if st := n.Status(); st.LastIndex != 4 || st.Stable != 4 {
 		t.Errorf("last %d stable %d, want 4 4", st.LastIndex, st.Stable)
+	}
+}
+
+// §5.3, AppendEntries receiver rule 5: "If leaderCommit > commitIndex, set
+// commitIndex = min(leaderCommit, index of last new entry)" — not the end
+// of the follower's log, whose entries after the message's may be stale
+// ones the leader does not have.
+func TestReplicationCommitCappedAtLastNewEntry(t *testing.T) {
+	// Entry 3 (term 1) is stale: the leader of term 2 has (3, 2) there,
+	// committed, and sends only entry 2 in this message.
+	n := restored(t, defaultTestConfig(1), ids(3), HardState{Term: 1, Commit: 1}, 1, 1, 1)
+	step(t, n, Message{Type: MsgApp, From: 2, To: 1, Term: 2, Index: 1, LogTerm: 1, Entries: mkEntries(2, 1), Commit: 3})
+	acts := syncRun(t, n)
+	if st := n.Status(); st.Commit != 2 {
+		t.Errorf("commit %d, want 2 (the last entry the message proved)", st.Commit)
+	}
+	if got := indexes(applied(acts)); !slices.Equal(got, []Index{1, 2}) {
+		t.Errorf("applied %v, want [1 2]: never the stale entry 3", got)
 	}
 }
 

@@ -44,6 +44,10 @@ func TestConfigValidate(t *testing.T) {
 		{"MaxUncommittedBytes below MaxEntryBytes", Config{ID: 1, MaxEntryBytes: 100, MaxUncommittedBytes: 99}, "MaxUncommittedBytes"},
 		{"MaxApplyBytes below MaxEntryBytes", Config{ID: 1, MaxEntryBytes: 100, MaxApplyBytes: 99}, "MaxApplyBytes"},
 		{"negative SnapshotTimeoutTicks", Config{ID: 1, SnapshotTimeoutTicks: -1}, "SnapshotTimeoutTicks"},
+		{"lease reads without check-quorum", Config{ID: 1, EnableLeaseReads: true, DisableCheckQuorum: true}, "EnableLeaseReads"},
+		{"negative MaxClockDriftTicks", Config{ID: 1, MaxClockDriftTicks: -1}, "MaxClockDriftTicks"},
+		{"MaxClockDriftTicks equal to ElectionTicks", Config{ID: 1, ElectionTicks: 5, MaxClockDriftTicks: 5}, "MaxClockDriftTicks"},
+		{"negative QuiesceAfterTicks", Config{ID: 1, QuiesceAfterTicks: -1}, "QuiesceAfterTicks"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
@@ -75,6 +79,7 @@ func TestConfigValidateAccepts(t *testing.T) {
 		{ID: 1, MaxMsgBytes: 1},
 		{ID: 1, MaxEntryBytes: 1},
 		{ID: 1, DisablePreVote: true, DisableCheckQuorum: true, DisableProposalForwarding: true},
+		{ID: 1, EnableLeaseReads: true, ElectionTicks: 5, MaxClockDriftTicks: 4, QuiesceAfterTicks: 1, SnapshotTimeoutTicks: 1},
 	} {
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("Validate(%+v) = %v", cfg, err)

@@ -6,7 +6,12 @@ package raft
 type rng struct{ state uint64 }
 
 func newRNG(seed uint64, id NodeID) rng {
-	return rng{state: seed ^ (uint64(id) * 0x9e3779b97f4a7c15)}
+	// Hash the ID before mixing it in. With state = seed ^ id*γ (γ being
+	// the increment), nodes sharing seed 0 would draw one sequence
+	// shifted by id draws: nodes that drew equally often would time out
+	// together in every election and split the vote forever.
+	h := rng{state: uint64(id)}
+	return rng{state: seed ^ h.next()}
 }
 
 func (r *rng) next() uint64 {

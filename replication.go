@@ -37,11 +37,14 @@ func (n *Node) flushReplication() {
 // sendAppends sends pr as many appends as flow control allows: one while
 // probing, a pipeline of them while replicating. If nothing new is due but
 // the member has not heard the current commit index, it sends an empty
-// append to carry it.
+// append to carry it. A probing member that has not confirmed the end of
+// the log is probed again even when nothing new is due: its last probe may
+// have been lost (a member added while down gets Next past the end of the
+// log, and would otherwise wait for the next proposal).
 func (n *Node) sendAppends(pr *progress) {
 	last := n.log.lastIndex()
 	for !pr.paused(n.cfg.MaxInflightMsgs, n.cfg.MaxInflightBytes) {
-		if pr.Next > last && pr.sentCommit >= n.log.committed {
+		if pr.Next > last && pr.sentCommit >= n.log.committed && (pr.State != ProgressProbe || pr.Match >= last) {
 			return
 		}
 		n.sendAppend(pr, last)

@@ -165,6 +165,9 @@ func (n *Node) handleForwardedProposal(m Message) error {
 	if n.role != RoleLeader {
 		return &NotLeaderError{Leader: n.lead}
 	}
+	if n.transferee != None {
+		return ErrTransferInProgress // thesis §3.10: as for Propose
+	}
 	var total uint64
 	for i := range m.Entries {
 		if size := uint64(len(m.Entries[i].Data)); size > n.cfg.MaxEntryBytes {

@@ -1,0 +1,40 @@
+package raft
+
+import (
+	"fmt"
+	"testing"
+)
+
+// TestIdleBuffersReleased: after a burst of replication, a group that goes
+// idle lets go of its scratch buffers within trimPeriodTicks ticks, and
+// replication works as before afterwards (buffers regrow on demand). This
+// is a memory property, not a Raft rule: a host may run thousands of idle
+// groups.
+func TestIdleBuffersReleased(t *testing.T) {
+	tn := newTestNet(t, 3, nil)
+	tn.campaign(1)
+	for i := range 100 {
+		tn.propose(1, fmt.Sprintf("burst %d", i))
+	}
+	tn.deliverAll()
+	tn.tickAll(trimPeriodTicks)
+	for _, id := range tn.ids {
+		n := tn.nodes[id]
+		if cap(n.persist.gated) != 0 || cap(n.persist.records) != 0 || cap(n.votes) != 0 {
+			t.Errorf("node %d keeps buffers: gated %d, records %d, votes %d", id, cap(n.persist.gated), cap(n.persist.records), cap(n.votes))
+		}
+		for i := range n.progress {
+			if pr := &n.progress[i]; pr.inflights.count == 0 && cap(pr.inflights.buf) != 0 {
+				t.Errorf("node %d keeps an empty in-flight window of %d for %d", id, cap(pr.inflights.buf), pr.id)
+			}
+		}
+	}
+	idx, _ := tn.propose(1, "after")
+	tn.deliverAll()
+	for _, id := range tn.ids {
+		got := tn.applied[id]
+		if len(got) == 0 || got[len(got)-1].Index != idx || string(got[len(got)-1].Data) != "after" {
+			t.Fatalf("node %d did not apply the proposal at %d after trimming", id, idx)
+		}
+	}
+}

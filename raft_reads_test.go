@@ -1,0 +1,534 @@
+package raft
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"pgregory.net/rapid"
+)
+
+// Behaviour tests for linearizable reads (thesis §6.4): ReadIndex, reads
+// forwarded by followers, and lease reads (§6.4.1). docs/reads.md explains
+// what a caller does and what each path costs.
+
+// readsAt returns the read results node id emitted so far.
+func readsAt(tn *testNet, id NodeID) []ReadResult { return tn.reads[id] }
+
+// errIs compares ReadResult errors with errors.Is in either direction.
+var errIs = cmp.Comparer(func(a, b error) bool {
+	return a == b || (a != nil && b != nil && (errors.Is(a, b) || errors.Is(b, a)))
+})
+
+func wantReads(t *testing.T, tn *testNet, id NodeID, want ...ReadResult) {
+	t.Helper()
+	if diff := cmp.Diff(want, readsAt(tn, id), errIs, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("read results of node %d (-want +got):\n%s", id, diff)
+	}
+}
+
+// leaseCfg enables lease reads (MaxClockDriftTicks defaults to 2 of 10
+// election ticks: the lease is 8 ticks).
+func leaseCfg(c *Config) { c.EnableLeaseReads = true }
+
+// Thesis §6.4, steps 2-3: the leader records its commit index as the read
+// index, then confirms it is still leader by a heartbeat round that a
+// majority acknowledges; only then is the read ready. In a five-server
+// cluster one follower's acknowledgement is not enough, two are.
+func TestReadIndexConfirmedByQuorum(t *testing.T) {
+	tn := newTestNet(t, 5, nil)
+	tn.campaign(1)
+	tn.propose(1, "a")
+	tn.deliverAll()
+	commit := tn.nodes[1].Status().Commit
+
+	allowed := map[NodeID]bool{}
+	tn.drop = func(m Message) bool { return m.Type == MsgHeartbeatResp && !allowed[m.From] }
+	if err := tn.nodes[1].ReadIndex(7); err != nil {
+		t.Fatal(err)
+	}
+	tn.deliverAll()
+	wantReads(t, tn, 1)
+
+	allowed[2] = true
+	tn.tickAll(1)
+	wantReads(t, tn, 1)
+
+	allowed[3] = true
+	tn.tickAll(1)
+	wantReads(t, tn, 1, ReadResult{ID: 7, Index: commit})
+}
+
+// Thesis §6.4, step 1: a new leader does not know which entries are
+// committed until it commits one of its own term. Here the new leader has
+// entry a, committed by the old leader, but not the news that it is
+// committed; a read served at its commit index would miss a. It waits for
+// its no-op to commit — heartbeats acknowledged by everyone do not help —
+// and then uses the no-op's index.
+func TestReadIndexNewLeaderWaitsForNoop(t *testing.T) {
+	tn := elect3(t)
+	var aIdx Index
+	tn.drop = func(m Message) bool { return m.From == 1 && m.To == 2 && m.Commit >= aIdx && aIdx > 0 }
+	aIdx, _ = tn.propose(1, "a")
+	tn.deliverAll()
+	if c := tn.nodes[1].Status().Commit; c != aIdx {
+		t.Fatalf("old leader commit %d, want %d", c, aIdx)
+	}
+	if tn.nodes[2].Status().LastIndex != aIdx {
+		t.Fatalf("node 2 lacks a")
+	}
+	if err := tn.nodes[1].TransferLeadership(2); err != nil {
+		t.Fatal(err)
+	}
+	tn.dropTypes[MsgAppResp] = true // the no-op cannot commit
+	tn.deliverAll()
+	n := tn.nodes[2]
+	if st := n.Status(); st.Role != RoleLeader || st.Commit >= aIdx {
+		t.Fatalf("node 2: %+v, want leader with commit below %d", st, aIdx)
+	}
+	if err := n.ReadIndex(1); err != nil {
+		t.Fatal(err)
+	}
+	tn.tickAll(3)
+	wantReads(t, tn, 2)
+
+	delete(tn.dropTypes, MsgAppResp)
+	tickUntil(tn, 5, "read answered", func() bool { return len(readsAt(tn, 2)) > 0 })
+	wantReads(t, tn, 2, ReadResult{ID: 1, Index: aIdx + 1})
+}
+
+// Thesis §6.4: a leader cut off in a minority, deposed without knowing it,
+// must not answer a read: the majority may have committed newer writes.
+// It answers only when it learns it lost leadership — by check-quorum on
+// its own clock, or, without check-quorum, when it hears the newer term —
+// and then with ErrReadLeadershipLost.
+func TestReadIndexDeposedLeader(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		changes []func(*Config)
+	}{
+		{"check-quorum", nil},
+		{"classic", []func(*Config){classic}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tn := elect3(t, tc.changes...)
+			term := tn.nodes[1].Status().Term
+			tn.isolate(1)
+			if err := tn.nodes[1].ReadIndex(5); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; !leaderAmong(tn, term, 2, 3)(); i++ {
+				if i == 100 {
+					t.Fatalf("no leader among 2 and 3")
+				}
+				tn.tick(2, 1)
+				tn.tick(3, 1)
+				tn.deliverAll()
+			}
+			tn.propose(tn.leader(), "x")
+			tn.deliverAll()
+			wantReads(t, tn, 1)
+			if tc.changes == nil {
+				tn.tick(1, 2*tn.cfg(1).ElectionTicks)
+				tn.deliverAll()
+				if st := tn.nodes[1].Status(); st.Role == RoleLeader {
+					t.Fatalf("isolated leader did not step down")
+				}
+			} else {
+				tn.tick(1, 100)
+				tn.deliverAll()
+				wantReads(t, tn, 1) // still leader in its own eyes: still no answer
+				tn.heal()
+				tn.tickAll(3)
+			}
+			wantReads(t, tn, 1, ReadResult{ID: 5, Err: ErrReadLeadershipLost})
+		})
+	}
+}
+
+// Thesis §6.4, step 3: heartbeat rounds are numbered, so an old
+// acknowledgement — delayed or duplicated by the network — confirms only the
+// round it answered, never a read that arrived after that round was sent.
+func TestReadIndexOldHeartbeatResponse(t *testing.T) {
+	tn := elect3(t)
+	var held []Message
+	dropAll := false
+	tn.drop = func(m Message) bool {
+		if m.Type != MsgHeartbeatResp {
+			return false
+		}
+		if m.From == 2 && !dropAll {
+			held = append(held, m) // delayed
+		}
+		return dropAll || m.From == 2
+	}
+	leader := tn.nodes[1]
+	if err := leader.ReadIndex(1); err != nil {
+		t.Fatal(err)
+	}
+	tn.deliverAll()
+	commit := leader.Status().Commit
+	wantReads(t, tn, 1, ReadResult{ID: 1, Index: commit}) // confirmed by node 3
+	if len(held) != 1 {
+		t.Fatalf("held %d responses of node 2, want 1", len(held))
+	}
+
+	dropAll = true
+	if err := leader.ReadIndex(2); err != nil {
+		t.Fatal(err)
+	}
+	tn.deliverAll()
+	for range 2 { // delivered late, then duplicated
+		step(t, leader, held[0])
+		tn.deliverAll()
+	}
+	wantReads(t, tn, 1, ReadResult{ID: 1, Index: commit})
+
+	dropAll = false
+	tn.drop = nil
+	tn.tickAll(1)
+	wantReads(t, tn, 1, ReadResult{ID: 1, Index: commit}, ReadResult{ID: 2, Index: commit})
+}
+
+// Thesis §6.4 (reads served by followers): a follower forwards the read to
+// its leader, which confirms it as its own and returns the read index. A
+// lost request or answer times out after two election timeouts
+// (ErrReadTimeout); a target that is no longer leader refuses
+// (ErrReadRefused); with no leader known the call fails at once.
+func TestReadIndexFollower(t *testing.T) {
+	t.Run("answered", func(t *testing.T) {
+		tn := elect3(t)
+		tn.propose(1, "a")
+		tn.deliverAll()
+		var confirmations int
+		tn.observe = func(m Message) {
+			if m.Type == MsgReadIndex {
+				confirmations++
+			}
+		}
+		if err := tn.nodes[2].ReadIndex(11); err != nil {
+			t.Fatal(err)
+		}
+		tn.deliverAll()
+		wantReads(t, tn, 2, ReadResult{ID: 11, Index: tn.nodes[1].Status().Commit})
+		wantReads(t, tn, 1)
+		if confirmations != 1 {
+			t.Errorf("%d MsgReadIndex delivered, want 1", confirmations)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		tn := elect3(t)
+		tn.dropTypes[MsgReadIndex] = true
+		if err := tn.nodes[2].ReadIndex(12); err != nil {
+			t.Fatal(err)
+		}
+		timeout := 2 * tn.cfg(2).ElectionTicks
+		tn.tickAll(timeout - 1)
+		wantReads(t, tn, 2)
+		tn.tickAll(1)
+		wantReads(t, tn, 2, ReadResult{ID: 12, Err: ErrReadTimeout})
+		if tn.nodes[2].Status().Leader != 1 {
+			t.Errorf("the follower lost its leader: the timeout is not a step-down")
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		tn := elect3(t)
+		tn.isolate(1)
+		tn.tick(1, 2*tn.cfg(1).ElectionTicks) // check-quorum deposes it
+		if st := tn.nodes[1].Status(); st.Role == RoleLeader {
+			t.Fatalf("node 1 still leads")
+		}
+		tn.heal()
+		if tn.nodes[2].Status().Leader != 1 {
+			t.Fatalf("node 2 no longer believes 1 leads")
+		}
+		if err := tn.nodes[2].ReadIndex(13); err != nil {
+			t.Fatal(err)
+		}
+		tn.deliverAll()
+		wantReads(t, tn, 2, ReadResult{ID: 13, Err: ErrReadRefused})
+	})
+	t.Run("no leader", func(t *testing.T) {
+		tn := newTestNet(t, 3, nil)
+		err := tn.nodes[2].ReadIndex(14)
+		var nle *NotLeaderError
+		if !errors.As(err, &nle) || nle.Leader != None {
+			t.Fatalf("ReadIndex with no leader: %v, want *NotLeaderError with no leader", err)
+		}
+		tn.tickAll(3)
+		wantReads(t, tn, 2)
+	})
+}
+
+// leaseNet returns a 3-node cluster with lease reads on, whose leader holds
+// its lease. Every server refuses votes for its first election timeout
+// (restart fencing), so the first election waits for that.
+func leaseNet(t *testing.T) (*testNet, NodeID) {
+	tn := newTestNet(t, 3, testCfg(leaseCfg))
+	tickUntil(tn, 100, "a leader holding its lease", func() bool {
+		l := tn.leader()
+		return l != None && tn.nodes[l].Status().LeaseHeld
+	})
+	return tn, tn.leader()
+}
+
+// Thesis §6.4.1: while a quorum acknowledged a heartbeat sent less than
+// ElectionTicks-MaxClockDriftTicks ticks ago, no other leader can exist, so
+// the leader serves a lease read at once, sending nothing. Counting from
+// when that heartbeat was sent, the lease ends after exactly that many
+// ticks; a lease read after that is a ReadIndex read.
+func TestLeaseRead(t *testing.T) {
+	tn, l := leaseNet(t)
+	n := tn.nodes[l]
+	commit := n.Status().Commit
+	if err := n.LeaseRead(1); err != nil {
+		t.Fatal(err)
+	}
+	want := []Action{{Kind: ActionReadReady, Read: ReadResult{ID: 1, Index: commit}}}
+	if diff := cmp.Diff(want, take(n)); diff != "" {
+		t.Fatalf("lease read actions (-want +got):\n%s", diff)
+	}
+
+	tn.isolate(l)
+	start := n.reads.leaseStart
+	lease := uint64(n.cfg.ElectionTicks - n.cfg.MaxClockDriftTicks)
+	if lease != 8 {
+		t.Fatalf("lease of %d ticks, want 8", lease)
+	}
+	for n.ticks < start+lease-1 {
+		tn.tick(l, 1)
+		tn.deliverAll() // heartbeats, all lost
+	}
+	if err := n.LeaseRead(2); err != nil {
+		t.Fatal(err)
+	}
+	if acts := take(n); len(acts) != 1 || acts[0].Kind != ActionReadReady || acts[0].Read.ID != 2 {
+		t.Fatalf("lease read in the lease's last tick: %v", acts)
+	}
+	tn.tick(l, 1)
+	tn.deliverAll()
+	if st := n.Status(); st.LeaseHeld || st.Role != RoleLeader {
+		t.Fatalf("after %d ticks: %+v, want a leader without lease", lease, st)
+	}
+	if err := n.LeaseRead(3); err != nil {
+		t.Fatal(err)
+	}
+	acts := take(n)
+	for _, a := range acts {
+		if a.Kind == ActionReadReady {
+			t.Fatalf("lease read served after the lease expired: %v", a)
+		}
+	}
+	if len(msgs(acts, MsgHeartbeat)) != 2 {
+		t.Fatalf("expired lease read did not start a heartbeat round: %v", acts)
+	}
+}
+
+// Thesis §6.4.1: lease reads are opt-in. Without EnableLeaseReads, LeaseRead
+// is ReadIndex: a heartbeat round, answered only once a quorum confirms it.
+func TestLeaseReadDisabled(t *testing.T) {
+	tn := elect3(t)
+	tn.tickAll(2)
+	n := tn.nodes[1]
+	if n.Status().LeaseHeld {
+		t.Fatalf("lease held with EnableLeaseReads off")
+	}
+	if err := n.LeaseRead(1); err != nil {
+		t.Fatal(err)
+	}
+	acts := take(n)
+	if len(msgs(acts, MsgHeartbeat)) != 2 {
+		t.Fatalf("want a heartbeat round, got %v", acts)
+	}
+	for _, a := range acts {
+		if a.Kind == ActionReadReady {
+			t.Fatalf("read served without confirmation: %v", a)
+		}
+	}
+	for _, m := range msgs(acts) {
+		tn.queue = append(tn.queue, m)
+	}
+	tn.deliverAll()
+	wantReads(t, tn, 1, ReadResult{ID: 1, Index: n.Status().Commit})
+}
+
+// Thesis §3.10 with §6.4.1: once a leader has told another server to
+// campaign (leadership transfer), that server may win at any moment,
+// ignoring the voters' leases; the old leader's lease is void and a lease
+// read goes through ReadIndex.
+func TestLeaseReadAfterTransfer(t *testing.T) {
+	tn, l := leaseNet(t)
+	n := tn.nodes[l]
+	target := NodeID(1)
+	if target == l {
+		target = 2
+	}
+	if err := n.TransferLeadership(target); err != nil {
+		t.Fatal(err)
+	}
+	if n.Status().LeaseHeld {
+		t.Fatalf("lease still held after TransferLeadership to a caught-up target")
+	}
+	if err := n.LeaseRead(1); err != nil {
+		t.Fatal(err)
+	}
+	acts := take(n)
+	if len(msgs(acts, MsgTimeoutNow)) != 1 {
+		t.Fatalf("want a MsgTimeoutNow, got %v", acts)
+	}
+	for _, a := range acts {
+		if a.Kind == ActionReadReady {
+			t.Fatalf("lease read served right after a transfer began: %v", a)
+		}
+	}
+}
+
+// Thesis §6.4.1 and Config.Validate: a lease needs check-quorum (followers
+// that heard the leader refuse to vote), and must be positive.
+func TestLeaseReadConfigValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"lease without check-quorum", Config{ID: 1, EnableLeaseReads: true, DisableCheckQuorum: true}, false},
+		{"drift equals election timeout", Config{ID: 1, EnableLeaseReads: true, ElectionTicks: 10, MaxClockDriftTicks: 10}, false},
+		{"drift above election timeout", Config{ID: 1, EnableLeaseReads: true, ElectionTicks: 10, MaxClockDriftTicks: 11}, false},
+		{"negative drift", Config{ID: 1, MaxClockDriftTicks: -1}, false},
+		{"drift just below", Config{ID: 1, EnableLeaseReads: true, ElectionTicks: 10, MaxClockDriftTicks: 9}, true},
+		{"defaults", Config{ID: 1, EnableLeaseReads: true}, true},
+	} {
+		err := tc.cfg.Validate()
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrInvalidConfig)) {
+			t.Errorf("%s: Validate() = %v, want ok %t", tc.name, err, tc.ok)
+		}
+	}
+}
+
+// Thesis §6.4.1 (restarts): a server that acknowledged a leader's heartbeat
+// and then restarted no longer remembers it. With EnableLeaseReads set it
+// refuses votes for its first election timeout, so it cannot help elect a
+// new leader while the old one still serves lease reads. A server without
+// the setting votes at once — which is why every server must set it.
+func TestLeaseReadRestartFenced(t *testing.T) {
+	for _, fenced := range []bool{true, false} {
+		tn, l := leaseNet(t)
+		var a, b NodeID // a campaigns; b restarts
+		for _, id := range []NodeID{1, 2, 3} {
+			switch {
+			case id == l:
+			case a == None:
+				a = id
+			default:
+				b = id
+			}
+		}
+		if !fenced {
+			cfg := tn.cfg
+			tn.cfg = func(id NodeID) Config {
+				c := cfg(id)
+				c.EnableLeaseReads = c.ID != b
+				return c
+			}
+		}
+		if !tn.nodes[l].Status().LeaseHeld {
+			t.Fatalf("leader holds no lease")
+		}
+		tn.isolate(l)
+		tn.crash(b)
+		tn.restart(b)
+		if err := tn.nodes[a].Campaign(); err != nil {
+			t.Fatal(err)
+		}
+		tn.deliverAll()
+		elected := tn.nodes[a].Status().Role == RoleLeader
+		if elected == fenced {
+			t.Errorf("fenced %t: node %d elected %t while the old leader's lease (held %t) may run", fenced, a, elected, tn.nodes[l].Status().LeaseHeld)
+		}
+	}
+}
+
+// Thesis §6.4: every read gets exactly one answer — ready or failed, from
+// the call itself or in one later action — however the network drops
+// messages, partitions the cluster and moves leadership. A ready read's
+// index is at least every commit index any server knew when the read was
+// issued (it reflects every write committed before it).
+func TestPropertyEveryReadOneAnswer(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		lease := rapid.Bool().Draw(rt, "lease")
+		cfg := testCfg()
+		if lease {
+			cfg = testCfg(leaseCfg)
+		}
+		tn := newTestNet(rapidTB{t, rt}, 3, cfg)
+		rng := rand.New(rand.NewPCG(rapid.Uint64().Draw(rt, "seed"), 1))
+		dropPct := rapid.IntRange(0, 40).Draw(rt, "drop %")
+		tn.drop = func(Message) bool { return rng.IntN(100) < dropPct }
+
+		type issued struct {
+			at     NodeID
+			commit Index
+		}
+		reads := map[uint64]issued{}
+		next := uint64(1)
+		for range rapid.IntRange(1, 60).Draw(rt, "steps") {
+			switch op := rapid.IntRange(0, 6).Draw(rt, "op"); op {
+			case 0, 1:
+				at := NodeID(rapid.IntRange(1, 3).Draw(rt, "at"))
+				var maxCommit Index
+				for _, id := range tn.ids {
+					maxCommit = max(maxCommit, tn.nodes[id].Status().Commit)
+				}
+				var err error
+				if op == 0 {
+					err = tn.nodes[at].ReadIndex(next)
+				} else {
+					err = tn.nodes[at].LeaseRead(next)
+				}
+				if err == nil {
+					reads[next] = issued{at, maxCommit}
+				} else if !errors.Is(err, ErrNotLeader) {
+					rt.Fatalf("read %d at %d: %v", next, at, err)
+				}
+				next++
+			case 2, 3:
+				tn.tickAll(rapid.IntRange(1, 8).Draw(rt, "ticks"))
+			case 4:
+				tn.isolate(NodeID(rapid.IntRange(1, 3).Draw(rt, "isolate")))
+			case 5:
+				tn.heal()
+			case 6:
+				if l := tn.leader(); l != None {
+					tn.propose(l, "w")
+				}
+			}
+			tn.deliverAll()
+		}
+		tn.drop = nil
+		tn.heal()
+		tn.tickAll(5 * tn.cfg(1).ElectionTicks)
+
+		answers := map[uint64]int{}
+		for id, results := range tn.reads {
+			for _, r := range results {
+				is, ok := reads[r.ID]
+				switch {
+				case !ok:
+					rt.Fatalf("node %d answered read %d, which was never issued or failed at once", id, r.ID)
+				case id != is.at:
+					rt.Fatalf("read %d issued at %d answered at %d", r.ID, is.at, id)
+				case r.Err == nil && r.Index < is.commit:
+					rt.Fatalf("read %d ready at index %d, but %d was committed when it was issued", r.ID, r.Index, is.commit)
+				}
+				answers[r.ID]++
+			}
+		}
+		for id := range reads {
+			if answers[id] != 1 {
+				rt.Fatalf("read %d answered %d times, want once", id, answers[id])
+			}
+		}
+	})
+}
