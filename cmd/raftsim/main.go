@@ -1,0 +1,203 @@
+// Command raftsim runs a deterministic simulation of a pureraft cluster
+// under faults, checks the Raft safety properties on every step and the
+// client history for linearizability, prints a summary and writes an HTML
+// timeline of the run.
+//
+//	go run ./cmd/raftsim                       # the default 5-node scenario with faults, seed 1
+//	go run ./cmd/raftsim -scenario figure8 -seed 7
+//	go run ./cmd/raftsim -seeds 200 -nodes 3   # many seeds, one line each
+//	go run ./cmd/raftsim -list                 # the named scenarios
+//
+// Every field of the scenario has a flag (-nodes, -drop, -crash, ...; see
+// -help). A failing run prints the seed, the broken invariant, the last
+// trace events and the command that replays it. See docs/raftsim.md.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pureraft/raft/raftsim"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// scenarioArg finds the -scenario flag before the others are parsed, so
+// that they override the named scenario.
+func scenarioArg(args []string) string {
+	for i, a := range args {
+		a = strings.TrimLeft(a, "-")
+		if v, ok := strings.CutPrefix(a, "scenario="); ok {
+			return v
+		}
+		if a == "scenario" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return "default"
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	name := scenarioArg(args)
+	sc, ok := raftsim.ScenarioNamed(name)
+	if !ok {
+		fmt.Fprintf(stderr, "raftsim: unknown scenario %q (known: %s)\n", name, strings.Join(raftsim.ScenarioNames(), ", "))
+		return 2
+	}
+	fs := flag.NewFlagSet("raftsim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.String("scenario", "default", "named scenario: "+strings.Join(raftsim.ScenarioNames(), ", "))
+	seed := fs.Uint64("seed", 1, "seed of the (first) run")
+	seeds := fs.Int("seeds", 1, "run this many consecutive seeds from -seed, one summary line each")
+	out := fs.String("out", "raftsim-out", "directory for the HTML timeline and other files")
+	html := fs.Bool("html", true, "write the HTML timeline (single-seed runs and the first failure)")
+	trace := fs.Bool("trace", false, "print the whole text trace (ticks omitted)")
+	shrink := fs.Bool("shrink", false, "on failure, search for a simpler failing scenario with the same seed")
+	list := fs.Bool("list", false, "list the named scenarios and exit")
+	linTimeout := fs.Duration("lin-timeout", time.Minute, "wall-clock bound of the linearizability check (0: none)")
+	sc.RegisterFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: raftsim [flags]\n\nRuns a deterministic simulation of a pureraft cluster. Flags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "raftsim: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		return 2
+	}
+	if *list {
+		for _, n := range raftsim.ScenarioNames() {
+			s, _ := raftsim.ScenarioNamed(n)
+			fmt.Fprintf(stdout, "%-26s %d nodes, %d ticks, %d scripted faults, crash rate %g, partition rates %g/%g/%g, flap %g, drop %g\n",
+				n, s.Nodes, s.Ticks, len(s.Schedule), s.Faults.Crash, s.Faults.Partition, s.Faults.OneWay, s.Faults.Isolate, s.Faults.Flap, s.Network.Drop)
+		}
+		return 0
+	}
+	if err := sc.Validate(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	opts := raftsim.Options{LinearizabilityTimeout: *linTimeout}
+	if *seeds > 1 {
+		return runMany(sc, *seed, *seeds, opts, *out, *html, *shrink, stdout, stderr)
+	}
+	opts.FullTrace = *html || *trace
+	start := time.Now()
+	res, err := raftsim.Run(sc, *seed, opts)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	elapsed := time.Since(start)
+	if *trace {
+		w := bufio.NewWriter(stdout)
+		res.Trace.WriteText(w, false)
+		w.Flush()
+	}
+	res.WriteSummary(stdout)
+	fmt.Fprintf(stdout, "  wall clock: %v (%.0f node ticks/s)\n", elapsed.Round(time.Millisecond), float64(res.Stats.NodeTicks)/elapsed.Seconds())
+	if *html {
+		writeFiles(res, *out, stdout, stderr)
+	}
+	if res.Failed() {
+		fmt.Fprint(stdout, "\n"+res.Report())
+		if *shrink {
+			doShrink(sc, *seed, opts, res, stdout)
+		}
+		return 1
+	}
+	return 0
+}
+
+func runMany(sc raftsim.Scenario, first uint64, n int, opts raftsim.Options, out string, html, shrink bool, stdout, stderr io.Writer) int {
+	failed := 0
+	start := time.Now()
+	var ticks uint64
+	for seed := first; seed < first+uint64(n); seed++ {
+		res, err := raftsim.Run(sc, seed, opts)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		ticks += res.Stats.NodeTicks
+		verdict := "ok"
+		if res.Failed() {
+			verdict = "FAIL " + res.Violation.Error()
+		}
+		fmt.Fprintf(stdout, "seed %d: %d elections, commit %d, %d ops, %d crashes, linearizable %s: %s\n",
+			seed, res.Stats.Elections, res.Stats.MaxCommit, res.Stats.OpsDone, res.Stats.Crashes, res.Linearizable, verdict)
+		if res.Failed() {
+			failed++
+			if failed == 1 {
+				fmt.Fprint(stdout, res.Report())
+				if html {
+					full := opts
+					full.FullTrace = true
+					if again, err := raftsim.Run(sc, seed, full); err == nil {
+						writeFiles(again, out, stdout, stderr)
+					}
+				}
+				if shrink {
+					doShrink(sc, seed, opts, res, stdout)
+				}
+			}
+		}
+	}
+	el := time.Since(start)
+	fmt.Fprintf(stdout, "%d of %d seeds failed (%v, %.0f node ticks/s)\n", failed, n, el.Round(time.Millisecond), float64(ticks)/el.Seconds())
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+func doShrink(sc raftsim.Scenario, seed uint64, opts raftsim.Options, res *raftsim.Result, stdout io.Writer) {
+	fmt.Fprintln(stdout, "shrinking...")
+	s := raftsim.Shrink(sc, seed, opts, res, 60)
+	if len(s.Removed) == 0 {
+		fmt.Fprintf(stdout, "no simpler failing scenario found (%d runs)\n", s.Runs)
+		return
+	}
+	fmt.Fprintf(stdout, "still fails without: %s (%d runs)\n%v\nreplay: %s\n",
+		strings.Join(s.Removed, ", "), s.Runs, s.Result.Violation, s.Scenario.ReplayCommand(seed))
+}
+
+func writeFiles(res *raftsim.Result, out string, stdout, stderr io.Writer) {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		fmt.Fprintln(stderr, err)
+		return
+	}
+	base := filepath.Join(out, fmt.Sprintf("%s-seed%d", res.Scenario.Name, res.Seed))
+	f, err := os.Create(base + ".html")
+	if err == nil {
+		err = raftsim.WriteHTML(f, res)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "raftsim: writing the timeline:", err)
+	} else {
+		fmt.Fprintf(stdout, "HTML timeline: %s (open it in a browser)\n", base+".html")
+	}
+	if res.Violation != nil && res.Violation.Invariant == raftsim.Linearizability {
+		if err := res.WriteLinearizationHTML(base + "-porcupine.html"); err != nil {
+			fmt.Fprintln(stderr, "raftsim: writing the porcupine visualization:", err)
+		} else {
+			fmt.Fprintf(stdout, "porcupine visualization of the history: %s\n", base+"-porcupine.html")
+		}
+	}
+}

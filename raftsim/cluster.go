@@ -1,0 +1,634 @@
+package raftsim
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/pureraft/raft"
+)
+
+// Core is the part of a raft.Node the simulator drives; *raft.Node
+// implements it. Options.WrapNode may wrap it, which is how tests plant
+// bugs (and how a user could inject faults of their own between the
+// simulator and the node).
+type Core interface {
+	Tick()
+	Step(raft.Message) error
+	Propose(data []byte) (raft.Index, raft.Term, error)
+	Actions() []raft.Action
+	AckPersist(id uint64) error
+	Status() raft.Status
+}
+
+// Options are the parts of a run that are code rather than data.
+type Options struct {
+	// Workload supplies the state machine, the operations and the
+	// linearizability model; nil selects the key-value workload configured
+	// by Scenario.Workload.
+	Workload Workload
+	// WrapNode, if set, wraps every node (at start and at each restart).
+	WrapNode func(id raft.NodeID, n *raft.Node) Core
+	// FullTrace keeps every trace event (needed for the HTML timeline and
+	// the text trace); otherwise only the most recent ones are kept, for
+	// failure reports.
+	FullTrace bool
+	// SkipLinearizability skips the final porcupine check.
+	SkipLinearizability bool
+	// LinearizabilityTimeout bounds the porcupine check in wall-clock time
+	// (0: unbounded). A check that times out reports "unknown", not a
+	// failure; leave it 0 in tests to keep them deterministic.
+	LinearizabilityTimeout time.Duration
+
+	// lyingDisk (tests only) acknowledges every write as soon as it is
+	// queued, although it becomes durable only later: the bug of a disk
+	// that ignores fsync. The checker must catch what follows.
+	lyingDisk bool
+	// ignore (tests only) mutes invariants, to show that the others catch
+	// the consequences of a planted bug.
+	ignore []Invariant
+}
+
+type phase uint8
+
+const (
+	phaseFaulty  phase = iota // faults and workload
+	phaseHealing              // everything healed; waiting for liveness
+	phaseDone
+)
+
+// Sim is one simulated run. Build it with [New], run it with [Sim.Run];
+// [Run] does both.
+type Sim struct {
+	sc   Scenario
+	seed uint64
+	opts Options
+
+	now   Time
+	step  uint64
+	seq   uint64 // event sequence numbers
+	stamp int64  // porcupine timestamps
+	msgID uint64
+	queue eventQueue
+	phase phase
+
+	nodes   []*simNode
+	net     *simNetwork
+	work    Workload
+	model   porcupine.Model
+	clients []*client // [0] is the liveness probe
+	history []Operation
+	chk     *checker
+	trace   *Trace
+
+	diskRng, workRng                                  *Rand
+	crashRng, partRng, onewayRng, isolateRng, flapRng *Rand
+	newLeaderRng                                      *Rand
+	schedRng                                          *Rand
+	netGen                                            uint64
+	healAt, recoveredAt                               Time
+	probeDone                                         bool
+	faultsEnd                                         Time
+	nemesisOn                                         bool
+
+	// Stats are the run's counters.
+	Stats Stats
+}
+
+// Stats count what happened in a run.
+type Stats struct {
+	Steps      uint64
+	NodeTicks  uint64
+	Elections  int // terms in which a leader was seen
+	MaxTerm    raft.Term
+	MaxCommit  raft.Index
+	Applied    int
+	Persists   int
+	DiskWrites int
+	// Writes lost in crashes, and writes that survived a crash unacknowledged.
+	LostWrites, SurvivedWrites int
+	Crashes, Restarts          int
+	Partitions, OneWay         int
+	Isolations, Flaps          int
+	Sent, Delivered, Dropped   int
+	Duplicated, Reordered      int
+	RefusedForwards            int
+	// Overwritten counts log entries deleted by a later leader's entries;
+	// Figure8 those among them that had been durable on a majority of
+	// nodes, yet never committed (the situation of the paper's Figure 8).
+	Overwritten, Figure8     int
+	Ops, OpsDone, OpsPending int
+	Attempts, Timeouts       int
+	// RecoveryTime is how long after healing the liveness probe committed
+	// (-1 if it did not).
+	RecoveryTime Time
+}
+
+// simNode is one server: its core (nil while crashed), disk and state
+// machine.
+type simNode struct {
+	id      raft.NodeID
+	core    Core
+	disk    *simDisk
+	rep     *replica
+	period  Time
+	epoch   uint32 // incarnation; stale ticks and disk events carry an older one
+	waiters []waiter
+	last    raft.Status
+}
+
+// New prepares a run of scenario sc with seed.
+func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	sc.Schedule = append([]ScheduledFault(nil), sc.Schedule...)
+	root := NewRand(seed)
+	s := &Sim{
+		sc: sc, seed: seed, opts: opts,
+		chk:          newChecker(sc.Nodes),
+		trace:        newTrace(opts.FullTrace),
+		diskRng:      root.Stream("disk"),
+		workRng:      root.Stream("workload"),
+		crashRng:     root.Stream("crash"),
+		partRng:      root.Stream("partition"),
+		onewayRng:    root.Stream("oneway"),
+		isolateRng:   root.Stream("isolate"),
+		flapRng:      root.Stream("flap"),
+		newLeaderRng: root.Stream("new-leader"),
+		schedRng:     root.Stream("schedule"),
+		faultsEnd:    Ticks(sc.Ticks),
+	}
+	for _, inv := range opts.ignore {
+		s.chk.ignore[inv] = true
+	}
+	s.net = newNetwork(sc.Nodes, sc.Network, root.Stream("network"))
+	s.work = opts.Workload
+	if s.work == nil {
+		s.work = NewKVWorkload(sc.Workload)
+	}
+	s.model = s.work.Model()
+	s.Stats.RecoveryTime = -1
+
+	skew := root.Stream("skew")
+	ids := make([]raft.NodeID, sc.Nodes)
+	for i := range ids {
+		ids[i] = raft.NodeID(i + 1)
+	}
+	for _, id := range ids {
+		u := skew.Float64()*2 - 1
+		period := Time(float64(Tick)*(1+sc.TickSkew*u) + 0.5)
+		n := &simNode{id: id, disk: &simDisk{}, rep: newReplica(s.work.NewStateMachine()), period: max(1, period)}
+		node, err := raft.Bootstrap(s.nodeConfig(id, 0), ids)
+		if err != nil {
+			return nil, fmt.Errorf("raftsim: bootstrap node %d: %w", id, err)
+		}
+		n.core = s.wrap(id, node)
+		s.nodes = append(s.nodes, n)
+		s.push(event{at: Time(skew.Range(0, int64(n.period)-1)), kind: evTick, node: id})
+	}
+	s.clients = append(s.clients, &client{id: probeClient, rng: root.Stream("probe"), hist: -1})
+	for i := 1; i <= sc.Workload.Clients; i++ {
+		c := &client{id: i, rng: root.Stream("client/" + strconv.Itoa(i))}
+		s.clients = append(s.clients, c)
+		s.setTimer(c, Time(c.rng.Range(int64(sc.Workload.ThinkMin), int64(sc.Workload.ThinkMax))))
+	}
+	f := &sc.Faults
+	if f.Crash > 0 || f.Partition > 0 || f.OneWay > 0 || f.Isolate > 0 || f.Flap > 0 {
+		s.nemesisOn = true
+		s.push(event{at: Tick, kind: evNemesis})
+	}
+	for k, sf := range sc.Schedule {
+		if at := Ticks(sf.At); at < s.faultsEnd {
+			s.push(event{at: at, kind: evScheduled, gen: uint64(k)})
+		}
+	}
+	s.push(event{at: s.faultsEnd, kind: evEndFaults})
+	for _, n := range s.nodes {
+		s.drain(n) // the bootstrap persist
+	}
+	return s, nil
+}
+
+func (s *Sim) nodeConfig(id raft.NodeID, epoch uint32) raft.Config {
+	return s.sc.raftConfig(id, mix64(s.seed^uint64(id)<<40^uint64(epoch)))
+}
+
+func (s *Sim) wrap(id raft.NodeID, n *raft.Node) Core {
+	if s.opts.WrapNode != nil {
+		return s.opts.WrapNode(id, n)
+	}
+	return n
+}
+
+func (s *Sim) push(e event) {
+	s.seq++
+	e.seq = s.seq
+	s.queue.push(e)
+}
+
+func (s *Sim) record(e TraceEvent) {
+	e.Step, e.Time = s.step, s.now
+	s.trace.add(e)
+}
+
+// Run runs the scenario to the end, or to the first violation.
+func (s *Sim) Run() *Result {
+	for s.phase != phaseDone && s.chk.violation == nil && len(s.queue) > 0 {
+		ev := s.queue.pop()
+		s.now = ev.at
+		s.step++
+		s.chk.step, s.chk.now = s.step, s.now
+		s.handle(&ev)
+		if s.phase == phaseHealing && s.probeDone && s.clientsIdle() {
+			s.phase = phaseDone
+		}
+	}
+	return s.finish()
+}
+
+// Run runs scenario sc with seed; see [Sim].
+func Run(sc Scenario, seed uint64, opts Options) (*Result, error) {
+	s, err := New(sc, seed, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s.Run(), nil
+}
+
+func (s *Sim) clientsIdle() bool {
+	for _, c := range s.clients[1:] {
+		if c.busy {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Sim) handle(ev *event) {
+	switch ev.kind {
+	case evTick:
+		n := s.nodes[ev.node-1]
+		if n.core == nil || n.epoch != ev.epoch {
+			return
+		}
+		n.core.Tick()
+		s.Stats.NodeTicks++
+		s.record(TraceEvent{Kind: TrTick, Node: n.id})
+		s.drain(n)
+		s.push(event{at: s.now + n.period, kind: evTick, node: n.id, epoch: n.epoch})
+	case evDeliver:
+		s.deliver(ev)
+	case evDisk:
+		n := s.nodes[ev.node-1]
+		if n.core != nil && n.epoch == ev.epoch {
+			s.diskDone(n)
+		}
+	case evClient:
+		s.clientTimer(s.clients[ev.node], ev.gen)
+	case evNemesis:
+		s.nemesis()
+	case evScheduled:
+		s.scheduled(int(ev.gen))
+	case evRestart:
+		n := s.nodes[ev.node-1]
+		if n.core == nil && n.epoch == ev.epoch && s.phase == phaseFaulty {
+			s.restart(n)
+		}
+	case evNetHeal:
+		if ev.gen == s.netGen && s.phase == phaseFaulty {
+			s.net.healPartitions()
+			s.record(TraceEvent{Kind: TrHeal, Text: "network fault over"})
+		}
+	case evEndFaults:
+		s.endFaults()
+	case evDeadline:
+		if !s.probeDone {
+			s.chk.fail(Liveness, 0, "%s", s.livenessDetail())
+		}
+		s.phase = phaseDone
+	}
+}
+
+func (s *Sim) deliver(ev *event) {
+	m := &ev.msg
+	n := s.nodes[m.To-1]
+	switch {
+	case !s.net.Up(m.From, m.To, s.now):
+		s.Stats.Dropped++
+		s.recordMsg(TrDrop, m, ev.msgID, "link down in flight")
+		return
+	case n.core == nil:
+		s.Stats.Dropped++
+		s.recordMsg(TrDrop, m, ev.msgID, "receiver down")
+		return
+	}
+	s.Stats.Delivered++
+	s.recordMsg(TrDeliver, m, ev.msgID, "")
+	if err := n.core.Step(*m); err != nil {
+		s.stepError(n, m, err)
+	}
+	s.drain(n)
+}
+
+func (s *Sim) stepError(n *simNode, m *raft.Message, err error) {
+	if m.Type == raft.MsgProp && (errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrProposalDropped)) {
+		// A forwarded proposal reached a node that is no longer leader
+		// (or is full): the client will time out and retry.
+		s.Stats.RefusedForwards++
+		s.record(TraceEvent{Kind: TrStepErr, Node: n.id, Peer: m.From, Text: "forwarded proposal refused: " + err.Error()})
+		return
+	}
+	s.record(TraceEvent{Kind: TrStepErr, Node: n.id, Peer: m.From, Text: err.Error()})
+	s.chk.fail(Protocol, n.id, "node %d rejected %s from node %d, a correct peer: %v", n.id, m.Type, m.From, err)
+}
+
+func (s *Sim) recordMsg(k TraceKind, m *raft.Message, id uint64, text string) {
+	s.record(TraceEvent{
+		Kind: k, Node: m.From, Peer: m.To, Msg: m.Type, Term: m.Term, LogTerm: m.LogTerm,
+		Index: m.Index, Commit: m.Commit, N: len(m.Entries), Reject: m.Reject, Aux: id, Text: text,
+	})
+}
+
+// drain carries out every action node n has, until it has none, then
+// checks its state.
+func (s *Sim) drain(n *simNode) {
+	for n.core != nil {
+		acts := n.core.Actions()
+		if len(acts) == 0 {
+			break
+		}
+		var st raft.Status
+		for i := range acts {
+			a := &acts[i]
+			switch a.Kind {
+			case raft.ActionPersist:
+				if st.ID == 0 {
+					st = n.core.Status()
+				}
+				s.persist(n, &st, &a.Persist)
+			case raft.ActionSend:
+				s.send(n, &a.Message)
+			case raft.ActionApply:
+				if a.Apply.Snapshot != nil {
+					// raftsim never compacts, so no leader has a snapshot
+					// to send; see docs/raftsim.md, "Extending it".
+					s.chk.fail(Protocol, n.id, "node %d was told to apply a snapshot at %d, but no node compacted", n.id, a.Apply.Snapshot.Index)
+					continue
+				}
+				s.apply(n, a.Apply.Entries)
+			default:
+				s.chk.fail(Protocol, n.id, "node %d emitted an action of unknown kind %v", n.id, a.Kind)
+			}
+		}
+	}
+	if n.core != nil {
+		s.observe(n)
+	}
+}
+
+func (s *Sim) persist(n *simNode, st *raft.Status, p *raft.Persist) {
+	s.Stats.Persists++
+	s.chk.onPersist(n.id, st, p)
+	s.record(persistEvent(TrPersist, n.id, p))
+	if s.sc.Disk.Sync {
+		s.writeDurable(n, p)
+		if err := n.core.AckPersist(p.ID); err != nil {
+			s.chk.fail(Protocol, n.id, "node %d refused the acknowledgement of persist %d: %v", n.id, p.ID, err)
+		}
+		return
+	}
+	due := n.disk.enqueue(*p, s.now+Time(s.diskRng.Range(int64(s.sc.Disk.DelayMin), int64(s.sc.Disk.DelayMax))))
+	s.push(event{at: due, kind: evDisk, node: n.id, epoch: n.epoch})
+	if s.opts.lyingDisk {
+		if err := n.core.AckPersist(p.ID); err != nil {
+			s.chk.fail(Protocol, n.id, "node %d refused the acknowledgement of persist %d: %v", n.id, p.ID, err)
+		}
+	}
+}
+
+func persistEvent(k TraceKind, id raft.NodeID, p *raft.Persist) TraceEvent {
+	e := TraceEvent{Kind: k, Node: id, Aux: p.ID, N: len(p.Entries)}
+	if p.Sync {
+		e.Flags |= FlagSync
+	}
+	if p.HasHardState {
+		e.Flags |= FlagHardState
+		e.Term, e.Leader, e.Commit = p.HardState.Term, p.HardState.Vote, p.HardState.Commit
+	}
+	if len(p.Entries) > 0 {
+		e.Index, e.LogTerm = p.Entries[0].Index, p.Entries[len(p.Entries)-1].Term
+	}
+	if p.Snapshot != nil {
+		e.Flags |= FlagSnapshot
+		e.Aux2 = uint64(p.Snapshot.Index)
+	}
+	return e
+}
+
+// writeDurable makes p durable on n's disk.
+func (s *Sim) writeDurable(n *simNode, p *raft.Persist) {
+	before := n.disk.HardState()
+	if len(p.Entries) > 0 {
+		// Entries the write deletes from the disk (overwritten).
+		last := n.disk.LastIndex()
+		for i := max(p.Entries[0].Index, n.disk.snap.Index+1); i <= last; i++ {
+			n.chkLost(s, i)
+		}
+	}
+	if err := n.disk.write(p); err != nil {
+		s.chk.fail(Protocol, n.id, "node %d: %v", n.id, err)
+		return
+	}
+	s.Stats.DiskWrites++
+	s.chk.onDurable(n.id, before, n.disk, p)
+	s.record(persistEvent(TrDurable, n.id, p))
+}
+
+// diskDone completes node n's due writes, one at a time, acknowledging
+// each before the next is written (so a message the node releases on an
+// acknowledgement leaves while the disk holds exactly that write).
+func (s *Sim) diskDone(n *simNode) {
+	for n.core != nil && s.chk.violation == nil {
+		p, ok := n.disk.nextDue(s.now)
+		if !ok {
+			return
+		}
+		id := p.ID
+		s.writeDurable(n, p)
+		n.disk.popDue()
+		if err := n.core.AckPersist(id); err != nil {
+			s.chk.fail(Protocol, n.id, "node %d refused the acknowledgement of persist %d: %v", n.id, id, err)
+		}
+		s.drain(n)
+	}
+}
+
+func (s *Sim) send(n *simNode, m *raft.Message) {
+	s.chk.onSend(n.id, m, n.disk)
+	s.msgID++
+	s.Stats.Sent++
+	if m.To == n.id || m.To < 1 || int(m.To) > len(s.nodes) {
+		s.chk.fail(Protocol, n.id, "node %d sent %s to unknown node %d", n.id, m.Type, m.To)
+		return
+	}
+	if why := s.net.dropReason(m.From, m.To, s.now); why != "" {
+		s.Stats.Dropped++
+		s.recordMsg(TrDrop, m, s.msgID, why)
+		return
+	}
+	at, copies, _ := s.net.arrivals(m.From, m.To, s.now)
+	s.recordMsg(TrSend, m, s.msgID, "")
+	for c := 0; c < copies; c++ {
+		s.push(event{at: at[c], kind: evDeliver, msg: *m, msgID: s.msgID, sentAt: s.now})
+	}
+}
+
+func (s *Sim) apply(n *simNode, ents []raft.Entry) {
+	if len(ents) == 0 {
+		return
+	}
+	for i := range ents {
+		e := &ents[i]
+		s.chk.onApply(n.id, e, n.disk)
+		op := n.rep.apply(e)
+		s.onApplied(n, e, op)
+	}
+	s.Stats.Applied += len(ents)
+	s.record(TraceEvent{Kind: TrApply, Node: n.id, Index: ents[len(ents)-1].Index, N: len(ents)})
+}
+
+// observe checks node n's state at the end of a step and traces changes.
+func (s *Sim) observe(n *simNode) {
+	st := n.core.Status()
+	s.chk.onStatus(n.id, &st)
+	if st.Role != n.last.Role || st.Term != n.last.Term || st.Leader != n.last.Leader {
+		s.record(TraceEvent{Kind: TrRole, Node: n.id, Role: st.Role, Term: st.Term, Leader: st.Leader})
+		if st.Role == raft.RoleLeader && s.phase == phaseFaulty && len(s.nodes) > 1 && s.newLeaderRng.Chance(s.sc.Faults.IsolateNewLeader) {
+			s.Stats.Isolations++
+			s.netFault(isolateCuts(n.id, len(s.nodes)), s.faultTicks(s.newLeaderRng), fmt.Sprintf("isolate n%d, just elected leader of term %d", n.id, st.Term))
+		}
+	}
+	if st.Commit > n.last.Commit {
+		s.record(TraceEvent{Kind: TrCommit, Node: n.id, Index: st.Commit, Term: st.Term})
+	}
+	n.last = st
+	s.Stats.MaxTerm = max(s.Stats.MaxTerm, st.Term)
+	s.Stats.MaxCommit = max(s.Stats.MaxCommit, st.Commit)
+}
+
+func (n *simNode) chkLost(s *Sim, i raft.Index) {
+	if t, ok := n.disk.Term(i); ok {
+		s.chk.onDurableLost(n.id, entryKey{i, t})
+	}
+}
+
+// leader returns the up node that believes it leads the highest term.
+func (s *Sim) leader() *simNode {
+	var best *simNode
+	for _, n := range s.nodes {
+		if n.core != nil && n.last.Role == raft.RoleLeader && (best == nil || n.last.Term > best.last.Term) {
+			best = n
+		}
+	}
+	return best
+}
+
+func (s *Sim) down() int {
+	d := 0
+	for _, n := range s.nodes {
+		if n.core == nil {
+			d++
+		}
+	}
+	return d
+}
+
+// crash stops node n: its volatile state is gone, and so are the writes
+// its disk had not completed (but a prefix of them, with PartialLoss).
+func (s *Sim) crash(n *simNode, why string) {
+	if n.core == nil {
+		return
+	}
+	survive := 0
+	if pend := n.disk.Pending(); pend > 0 && s.sc.Disk.PartialLoss {
+		survive = s.diskRng.Intn(pend + 1)
+	}
+	lostBefore := n.disk.Lost
+	kept := n.disk.crash(survive)
+	lost := n.disk.Lost - lostBefore
+	for i := range kept {
+		s.writeDurable(n, &kept[i])
+	}
+	n.core, n.rep, n.waiters = nil, nil, nil
+	n.epoch++
+	n.last = raft.Status{}
+	s.chk.onCrash(n.id)
+	s.Stats.Crashes++
+	s.Stats.SurvivedWrites += len(kept)
+	s.Stats.LostWrites += lost
+	s.record(TraceEvent{Kind: TrCrash, Node: n.id, N: lost, Aux: uint64(len(kept)), Text: why})
+}
+
+// restart rebuilds node n from its disk: a new state machine with the
+// durable committed entries replayed into it, and raft.NewNode from the
+// durable state with that applied index.
+func (s *Sim) restart(n *simNode) {
+	if n.core != nil {
+		return
+	}
+	st := n.disk.State(0)
+	s.chk.onRestart(n.id, &st)
+	rep := newReplica(s.work.NewStateMachine())
+	commit := max(st.HardState.Commit, st.Snapshot.Index)
+	if commit > n.disk.LastIndex() {
+		s.chk.fail(Durability, n.id, "node %d cannot restart: durable commit %d beyond durable log end %d", n.id, commit, n.disk.LastIndex())
+		return
+	}
+	for i := st.Snapshot.Index + 1; i <= commit; i++ {
+		e := n.disk.Entry(i)
+		s.chk.onApply(n.id, e, n.disk)
+		rep.apply(e)
+	}
+	st.Applied = commit
+	node, err := raft.NewNode(s.nodeConfig(n.id, n.epoch), st)
+	if err != nil {
+		s.chk.fail(Protocol, n.id, "node %d cannot restart from its own durable state: %v", n.id, err)
+		return
+	}
+	n.core, n.rep = s.wrap(n.id, node), rep
+	s.Stats.Restarts++
+	s.record(TraceEvent{Kind: TrRestart, Node: n.id, Term: st.HardState.Term, Commit: commit, Index: n.disk.LastIndex()})
+	s.drain(n)
+	s.push(event{at: s.now + n.period, kind: evTick, node: n.id, epoch: n.epoch})
+}
+
+// endFaults ends the faulty phase: every fault is healed, and the
+// liveness probe starts.
+func (s *Sim) endFaults() {
+	s.phase = phaseHealing
+	s.healAt = s.now
+	s.netGen++
+	s.net.healAll()
+	s.record(TraceEvent{Kind: TrHeal, Text: "end of the faulty phase: every fault healed"})
+	for _, n := range s.nodes {
+		s.restart(n)
+	}
+	p := s.clients[probeClient]
+	p.seq++
+	p.op, p.busy = Op{}, true
+	s.traceClient(TrInvoke, p, 0, "liveness probe")
+	s.attempt(p, s.pickNode(p))
+	s.push(event{at: s.now + Ticks(s.sc.LivenessTicks), kind: evDeadline})
+}
+
+func (s *Sim) livenessDetail() string {
+	l := s.leader()
+	who := "no leader"
+	if l != nil {
+		who = fmt.Sprintf("node %d leads term %d, commit %d", l.id, l.last.Term, l.last.Commit)
+	}
+	return fmt.Sprintf("no new proposal committed within %d ticks after every fault was healed (%s)", s.sc.LivenessTicks, who)
+}

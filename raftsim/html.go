@@ -1,0 +1,444 @@
+package raftsim
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/pureraft/raft"
+)
+
+// This file renders a run as a self-contained HTML page: one lane per
+// node along a time axis, coloured by role and labelled with terms,
+// messages as arrows between lanes (lost ones crossed out), crashes,
+// partitions and link flaps marked, one lane per client with its
+// operations, and the text trace of the visible window. Everything is
+// inline (SVG drawn by a small script); the page needs no network.
+
+// timeline is the data the page's script draws.
+type timeline struct {
+	Title     string     `json:"title"`
+	Summary   string     `json:"summary"`
+	Violation string     `json:"violation"`
+	Replay    string     `json:"replay"`
+	Nodes     int        `json:"nodes"`
+	Clients   int        `json:"clients"`
+	End       Time       `json:"end"`
+	HealAt    Time       `json:"healAt"`
+	ViolAt    Time       `json:"violAt"`
+	Partial   bool       `json:"partial"`
+	Roles     [][]any    `json:"roles"`  // node, start, end, role, term
+	Down      [][]Time   `json:"down"`   // node, start, end
+	Msgs      [][]any    `json:"msgs"`   // from, to, sent, arrived, type, term, fate(0 ok, 1 lost in flight, 2 lost at send), detail, send step, arrival step, ID
+	Faults    [][]any    `json:"faults"` // start, end, text
+	Flaps     [][]any    `json:"flaps"`  // from, to, start, end
+	Ops       [][]any    `json:"ops"`    // client, call, return (-1: never), text, attempts
+	Events    [][]any    `json:"events"` // time, step, kind, node, text: everything but ticks and messages
+	MsgTypes  []string   `json:"msgTypes"`
+	RoleNames []string   `json:"roleNames"`
+	Legend    [][]string `json:"legend"`
+}
+
+func msgDetail(e *TraceEvent) string {
+	switch e.Msg {
+	case raft.MsgApp:
+		return fmt.Sprintf("prev %d/%d, %d entries, commit %d", e.Index, e.LogTerm, e.N, e.Commit)
+	case raft.MsgAppResp:
+		if e.Reject {
+			return fmt.Sprintf("REJECT index %d", e.Index)
+		}
+		return fmt.Sprintf("index %d", e.Index)
+	case raft.MsgHeartbeat:
+		return fmt.Sprintf("commit %d", e.Commit)
+	case raft.MsgVote, raft.MsgPreVote:
+		return fmt.Sprintf("last %d/%d", e.Index, e.LogTerm)
+	case raft.MsgVoteResp, raft.MsgPreVoteResp:
+		if e.Reject {
+			return "rejected"
+		}
+		return "granted"
+	case raft.MsgProp:
+		return fmt.Sprintf("%d entries", e.N)
+	}
+	return ""
+}
+
+func buildTimeline(r *Result) *timeline {
+	sc := &r.Scenario
+	tl := &timeline{
+		Title:   fmt.Sprintf("raftsim: scenario %s, seed %d", sc.Name, r.Seed),
+		Replay:  sc.ReplayCommand(r.Seed),
+		Nodes:   sc.Nodes,
+		Clients: sc.Workload.Clients,
+		End:     r.End,
+		HealAt:  Ticks(sc.Ticks),
+		ViolAt:  -1,
+		Partial: !r.Trace.full,
+		// Empty, not nil: the script iterates over every one.
+		Roles: [][]any{}, Down: [][]Time{}, Msgs: [][]any{}, Faults: [][]any{},
+		Flaps: [][]any{}, Ops: [][]any{}, Events: [][]any{},
+	}
+	var sum bytes.Buffer
+	r.WriteSummary(&sum)
+	tl.Summary = sum.String()
+	if r.Violation != nil {
+		tl.Violation = r.Violation.Error()
+		tl.ViolAt = r.Violation.Time
+	}
+	for t := raft.MessageType(0); t < 16; t++ {
+		tl.MsgTypes = append(tl.MsgTypes, t.String())
+	}
+	for ro := raft.Role(0); ro < 4; ro++ {
+		tl.RoleNames = append(tl.RoleNames, ro.String())
+	}
+	type roleState struct {
+		start Time
+		role  raft.Role
+		term  raft.Term
+		up    bool
+	}
+	roles := make([]roleState, sc.Nodes+1)
+	downSince := make([]Time, sc.Nodes+1)
+	for i := range roles {
+		roles[i].up = true
+		downSince[i] = -1
+	}
+	closeRole := func(n raft.NodeID, at Time) {
+		rs := &roles[n]
+		if rs.up && at > rs.start {
+			tl.Roles = append(tl.Roles, []any{n, rs.start, at, rs.role, rs.term})
+		}
+		rs.start = at
+	}
+	type sent struct {
+		at Time
+		e  *TraceEvent
+	}
+	sends := map[uint64]sent{}
+	delivered := map[uint64]bool{}
+	var faultStart Time = -1
+	var faultText string
+	closeFault := func(at Time) {
+		if faultStart >= 0 {
+			tl.Faults = append(tl.Faults, []any{faultStart, at, faultText})
+			faultStart = -1
+		}
+	}
+	type opKey struct {
+		client int
+		seq    uint64
+	}
+	attempts := map[opKey]int{}
+	evs := r.Trace.Events()
+	for i := range evs {
+		e := &evs[i]
+		switch e.Kind {
+		case TrTick, TrSend, TrDeliver, TrDrop:
+		default:
+			tl.Events = append(tl.Events, []any{e.Time, e.Step, e.Kind.String(), e.Node, eventText(e)})
+		}
+		switch e.Kind {
+		case TrRole:
+			closeRole(e.Node, e.Time)
+			roles[e.Node].role, roles[e.Node].term = e.Role, e.Term
+		case TrCrash:
+			closeRole(e.Node, e.Time)
+			roles[e.Node].up = false
+			downSince[e.Node] = e.Time
+		case TrRestart:
+			if downSince[e.Node] >= 0 {
+				tl.Down = append(tl.Down, []Time{Time(e.Node), downSince[e.Node], e.Time})
+				downSince[e.Node] = -1
+			}
+			roles[e.Node] = roleState{start: e.Time, role: raft.RoleFollower, term: e.Term, up: true}
+		case TrSend:
+			sends[e.Aux] = sent{e.Time, e}
+		case TrDeliver, TrDrop:
+			s, ok := sends[e.Aux]
+			switch {
+			case e.Kind == TrDrop && !ok: // lost when sent
+				tl.Msgs = append(tl.Msgs, []any{e.Node, e.Peer, e.Time, -1, e.Msg, e.Term, 2, msgDetail(e) + " — " + e.Text, e.Step, e.Step, e.Aux})
+			case ok:
+				fate := 0
+				detail := msgDetail(s.e)
+				if e.Kind == TrDrop {
+					fate = 1
+					detail += " — " + e.Text
+				}
+				if delivered[e.Aux] {
+					detail += " (duplicate)"
+				}
+				delivered[e.Aux] = true
+				tl.Msgs = append(tl.Msgs, []any{e.Node, e.Peer, s.at, e.Time, e.Msg, e.Term, fate, detail, s.e.Step, e.Step, e.Aux})
+			}
+		case TrFault:
+			if e.Peer != 0 { // a link flap
+				tl.Flaps = append(tl.Flaps, []any{e.Node, e.Peer, e.Time, e.Time + Ticks(int(e.Aux))})
+				continue
+			}
+			closeFault(e.Time)
+			faultStart, faultText = e.Time, e.Text
+		case TrHeal:
+			closeFault(e.Time)
+		case TrAttempt:
+			attempts[opKey{int(e.Aux), e.Aux2}]++
+		}
+	}
+	for n := 1; n <= sc.Nodes; n++ {
+		closeRole(raft.NodeID(n), r.End)
+		if downSince[n] >= 0 {
+			tl.Down = append(tl.Down, []Time{Time(n), downSince[n], r.End})
+		}
+	}
+	closeFault(r.End)
+	sort.SliceStable(tl.Msgs, func(i, j int) bool { return tl.Msgs[i][2].(Time) < tl.Msgs[j][2].(Time) })
+	for i := range r.History {
+		h := &r.History[i]
+		text := fmt.Sprintf("client %d op %d", h.Client, h.Seq)
+		if r.model.DescribeOperation != nil {
+			if h.Done() {
+				text += ": " + r.model.DescribeOperation(h.Input, h.Output)
+			} else if d := describeInput(r.model, h.Input); d != "" {
+				text += ": " + d + " (no answer)"
+			}
+		}
+		tl.Ops = append(tl.Ops, []any{h.Client, h.Call, h.Return, text, attempts[opKey{h.Client, h.Seq}]})
+	}
+	return tl
+}
+
+// eventText is the trace line without its step and time columns.
+func eventText(e *TraceEvent) string {
+	s := e.String()
+	if len(s) > 20 {
+		return strings.TrimLeft(s[20:], " ")
+	}
+	return s
+}
+
+// WriteHTML writes the run's timeline as a self-contained HTML page. The
+// run should have kept its full trace (Options.FullTrace); otherwise only
+// the last events are drawn.
+func WriteHTML(w io.Writer, r *Result) error {
+	data, err := json.Marshal(buildTimeline(r))
+	if err != nil {
+		return err
+	}
+	return htmlPage.Execute(w, struct {
+		Title string
+		Data  template.JS
+	}{fmt.Sprintf("raftsim %s seed %d", r.Scenario.Name, r.Seed), template.JS(data)})
+}
+
+var htmlPage = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
+<style>
+body{font:13px/1.4 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#222;background:#fafafa}
+header{padding:10px 16px;background:#263238;color:#eceff1}
+header h1{font-size:17px;margin:0 0 4px}
+header code{background:#37474f;padding:1px 5px;border-radius:3px;color:#fff}
+#viol{color:#ffab91;font-weight:600}
+#controls{padding:8px 16px;background:#eceff1;border-bottom:1px solid #cfd8dc;display:flex;flex-wrap:wrap;gap:12px;align-items:center;position:sticky;top:0;z-index:2}
+#controls label{white-space:nowrap}
+#pos{width:320px}
+#chart{padding:6px 16px;overflow-x:auto}
+svg text{font-size:11px;pointer-events:none}
+#legend span{display:inline-block;margin-right:12px}
+#legend i{display:inline-block;width:12px;height:12px;vertical-align:-2px;margin-right:4px;border:1px solid #999}
+details{margin:6px 16px}
+pre{margin:0;font:12px/1.35 ui-monospace,Menlo,Consolas,monospace}
+#trace{max-height:340px;overflow:auto;background:#fff;border:1px solid #cfd8dc;padding:6px}
+#trace .v{color:#c62828;font-weight:700}
+#trace .f{color:#6a1b9a}
+#help{color:#455a64;max-width:1100px}
+</style></head><body>
+<header><h1 id="title"></h1><div id="viol"></div><div>replay: <code id="replay"></code></div></header>
+<div id="controls">
+ <button id="prev" title="earlier (left arrow)">&#9664;</button>
+ <input id="pos" type="range" min="0" max="1000" value="0">
+ <button id="next" title="later (right arrow)">&#9654;</button>
+ <label>window <select id="win"><option>5</option><option selected>10</option><option>25</option><option>50</option><option>100</option><option>250</option><option>1000</option><option value="0">all</option></select> ticks</label>
+ <span id="range"></span>
+ <label><input type="checkbox" id="shb" checked> heartbeats</label>
+ <label><input type="checkbox" id="sapp" checked> appends</label>
+ <label><input type="checkbox" id="svote" checked> votes</label>
+ <label><input type="checkbox" id="sprop" checked> proposals</label>
+ <label><input type="checkbox" id="sdisk"> disk writes</label>
+ <label><input type="checkbox" id="sapply" checked> commits/applies</label>
+ <button id="goviol" hidden>jump to violation</button>
+ <button id="goheal">jump to healing</button>
+</div>
+<div id="legend" style="padding:4px 16px"></div>
+<div id="chart"></div>
+<details open><summary>trace of the visible window</summary><div id="trace"><pre id="tracepre"></pre></div></details>
+<details><summary>run summary</summary><pre id="summary"></pre></details>
+<details><summary>how to read this page</summary><div id="help">
+<p>Time runs left to right in ticks (a node's tick is its clock step; nodes tick at slightly different rates). Each node has a lane, coloured by its role in the current term: grey follower, yellow pre-candidate, orange candidate, green leader; the term is written where it changes ("t3 L" = leader of term 3). A red hatched stretch is a crash: the node is down, and the writes its disk had not completed are lost; it restarts from what was durable.</p>
+<p>Arrows are messages, from the sender's lane at the send time to the receiver's lane at the arrival time. Blue: AppendEntries (MsgApp) and answers; grey: heartbeats; orange/red: (pre-)votes; green: forwarded proposals. A dashed arrow ending in a cross was lost: dropped by the network, cut by a partition while in flight, or sent to a crashed node. Hover over anything for details.</p>
+<p>The purple band at the top is a network fault (partition, one-way cut, isolation); thin purple bars on a lane show a flapping link from that node. Small squares on a lane are persist actions handed to the disk (light) and writes that became durable and were acknowledged (dark); green ticks are commits and applies. Below the nodes, one lane per client shows each operation from invocation to response; a grey bar never got an answer.</p>
+<p>Things to look for: an election (pre-vote and vote arrows, then a green lane); a leader cut off in a minority that keeps its role until check-quorum makes it step down; a follower that acknowledges entries only after its disk made them durable; a restarted node catching up.</p>
+</div></details>
+<script>
+const D = {{.Data}};
+const $ = id => document.getElementById(id);
+$("title").textContent = D.title;
+$("replay").textContent = D.replay;
+$("summary").textContent = D.summary;
+if (D.violation) { $("viol").textContent = "VIOLATION: " + D.violation; $("goviol").hidden = false; }
+if (D.partial) { $("viol").textContent += " (only the last events were recorded: rerun with the full trace)"; }
+const T = 1000, LANE = 38, CLANE = 16, LEFT = 70, TOP = 22;
+const roleFill = ["#dfe6ee", "#fff3b0", "#ffcc80", "#a5d6a7"];
+const roleShort = ["F", "PC", "C", "L"];
+const msgColor = t => ({1:"#1565c0",2:"#64b5f6",3:"#9e9e9e",4:"#c7c7c7",5:"#e65100",6:"#ff8a65",7:"#8e24aa",8:"#ce93d8",9:"#2e7d32"})[t] || "#555";
+const legend = [["Follower", roleFill[0]], ["PreCandidate", roleFill[1]], ["Candidate", roleFill[2]], ["Leader", roleFill[3]], ["down (crashed)", "#ef9a9a"],
+  ["MsgApp", msgColor(1)], ["MsgAppResp", msgColor(2)], ["heartbeat", msgColor(3)], ["vote", msgColor(5)], ["pre-vote", msgColor(7)], ["proposal", msgColor(9)], ["network fault", "#ce93d8"]];
+$("legend").innerHTML = legend.map(([n, c]) => '<span><i style="background:' + c + '"></i>' + n + '</span>').join("");
+const fmt = t => (t / T).toFixed(3).replace(/\.?0+$/, "");
+let t0 = 0, win = 10 * T;
+const esc = s => String(s).replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"})[c]);
+function show(type) {
+  if (type === 3 || type === 4) return $("shb").checked;
+  if (type === 1 || type === 2) return $("sapp").checked;
+  if (type >= 5 && type <= 8) return $("svote").checked;
+  if (type === 9) return $("sprop").checked;
+  return true;
+}
+function draw() {
+  const W = Math.max(600, $("chart").clientWidth - 40);
+  const span = win > 0 ? win : D.end + 1;
+  const t1 = t0 + span;
+  const X = t => LEFT + (t - t0) / span * W;
+  const laneY = n => TOP + (n - 1) * LANE;
+  const clientY = c => TOP + D.nodes * LANE + 14 + (c - 1) * CLANE;
+  const H = clientY(D.clients + 1) + 10;
+  const vis = (a, b) => b >= t0 && a <= t1;
+  const out = [];
+  out.push('<svg xmlns="http://www.w3.org/2000/svg" width="' + (W + LEFT + 10) + '" height="' + H + '">');
+  out.push('<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffcdd2"/><line x1="0" y1="0" x2="0" y2="6" stroke="#e57373" stroke-width="3"/></pattern>');
+  for (let t = 0; t < 16; t++) out.push('<marker id="a' + t + '" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="' + msgColor(t) + '"/></marker>');
+  out.push('</defs>');
+  // time axis
+  const step = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].find(s => span / T / s <= 12) || 1000;
+  for (let k = Math.ceil(t0 / T / step) * step; k * T <= t1; k += step) {
+    const x = X(k * T);
+    out.push('<line x1="' + x + '" y1="' + (TOP - 4) + '" x2="' + x + '" y2="' + (H - 6) + '" stroke="#eceff1"/><text x="' + (x + 2) + '" y="12" fill="#607d8b">' + k + '</text>');
+  }
+  // lanes
+  for (let n = 1; n <= D.nodes; n++) {
+    out.push('<rect x="' + LEFT + '" y="' + (laneY(n) + 8) + '" width="' + W + '" height="' + (LANE - 16) + '" fill="#f5f5f5"/>');
+    out.push('<text x="4" y="' + (laneY(n) + LANE / 2 + 4) + '" style="font-size:13px;font-weight:600">node ' + n + '</text>');
+  }
+  for (const [n, a, b, role, term] of D.roles) {
+    if (!vis(a, b)) continue;
+    const x0 = Math.max(LEFT, X(a)), x1 = Math.min(LEFT + W, X(b));
+    out.push('<rect x="' + x0 + '" y="' + (laneY(n) + 8) + '" width="' + Math.max(0.5, x1 - x0) + '" height="' + (LANE - 16) + '" fill="' + roleFill[role] + '"><title>node ' + n + ': ' + D.roleNames[role] + ' in term ' + term + ' from ' + fmt(a) + ' to ' + fmt(b) + '</title></rect>');
+    if (x1 - x0 > 22 && a >= t0) out.push('<text x="' + (x0 + 2) + '" y="' + (laneY(n) + LANE - 11) + '" fill="#37474f">t' + term + ' ' + roleShort[role] + '</text>');
+  }
+  for (const [n, a, b] of D.down) {
+    if (!vis(a, b)) continue;
+    const x0 = Math.max(LEFT, X(a)), x1 = Math.min(LEFT + W, X(b));
+    out.push('<rect x="' + x0 + '" y="' + (laneY(n) + 8) + '" width="' + Math.max(1, x1 - x0) + '" height="' + (LANE - 16) + '" fill="url(#hatch)"><title>node ' + n + ' down from ' + fmt(a) + ' to ' + fmt(b) + '</title></rect>');
+  }
+  // network faults
+  for (const [a, b, text] of D.faults) {
+    if (!vis(a, b)) continue;
+    const x0 = Math.max(LEFT, X(a)), x1 = Math.min(LEFT + W, X(b));
+    out.push('<rect x="' + x0 + '" y="' + (TOP - 6) + '" width="' + Math.max(1, x1 - x0) + '" height="8" fill="#ce93d8" opacity="0.8"><title>' + esc(text) + ' (' + fmt(a) + ' to ' + fmt(b) + ')</title></rect>');
+    out.push('<text x="' + (x0 + 2) + '" y="' + (TOP + 1) + '" fill="#4a148c" style="font-size:9px">' + esc(text) + '</text>');
+  }
+  for (const [f, to, a, b] of D.flaps) {
+    if (!vis(a, b)) continue;
+    const x0 = Math.max(LEFT, X(a)), x1 = Math.min(LEFT + W, X(b));
+    out.push('<rect x="' + x0 + '" y="' + (laneY(f) + LANE - 8) + '" width="' + Math.max(1, x1 - x0) + '" height="3" fill="#8e24aa"><title>link ' + f + '->' + to + ' down from ' + fmt(a) + ' to ' + fmt(b) + '</title></rect>');
+  }
+  // marks
+  for (let i = firstEvent(t0); i < D.events.length; i++) {
+    const [t, stepNo, kind, n, text] = D.events[i];
+    if (t > t1) break;
+    if (kind === "VIOLATION") { out.push('<line x1="' + X(t) + '" y1="' + TOP + '" x2="' + X(t) + '" y2="' + (H - 6) + '" stroke="#c62828" stroke-width="2"><title>' + esc(text) + '</title></line>'); continue; }
+    if (!n || n > D.nodes) continue;
+    const x = X(t), y = laneY(n);
+    switch (kind) {
+      case "persist": if ($("sdisk").checked) out.push('<rect x="' + (x - 2) + '" y="' + (y + 2) + '" width="4" height="4" fill="#b0bec5"><title>' + esc(text) + '</title></rect>'); break;
+      case "durable": if ($("sdisk").checked) out.push('<rect x="' + (x - 2) + '" y="' + (y + 2) + '" width="4" height="4" fill="#37474f"><title>' + esc(text) + '</title></rect>'); break;
+      case "commit": if ($("sapply").checked) out.push('<path d="M' + (x - 3) + ',' + (y + LANE - 2) + 'l3,-5l3,5z" fill="#2e7d32"><title>' + esc(text) + '</title></path>'); break;
+      case "apply": if ($("sapply").checked) out.push('<rect x="' + (x - 1) + '" y="' + (y + LANE - 7) + '" width="2" height="6" fill="#66bb6a"><title>' + esc(text) + '</title></rect>'); break;
+      case "crash": out.push('<text x="' + (x - 5) + '" y="' + (y + LANE / 2 + 5) + '" style="font-size:16px;font-weight:700" fill="#c62828">✕</text><circle cx="' + x + '" cy="' + (y + LANE / 2) + '" r="8" fill="transparent" style="pointer-events:all"><title>' + esc(text) + '</title></circle>'); break;
+      case "restart": out.push('<path d="M' + x + ',' + (y + 10) + 'l8,9l-8,9z" fill="#2e7d32"><title>' + esc(text) + '</title></path>'); break;
+      case "step-error": out.push('<text x="' + (x - 2) + '" y="' + (y + 8) + '" fill="#e65100" style="font-weight:700">!</text><circle cx="' + x + '" cy="' + (y + 4) + '" r="5" fill="transparent" style="pointer-events:all"><title>' + esc(text) + '</title></circle>');
+    }
+  }
+  // messages
+  let drawn = 0;
+  for (let i = firstMsg(t0 - 20 * T); i < D.msgs.length; i++) {
+    const [f, to, a, b, type, term, fate, detail] = D.msgs[i];
+    if (a > t1) break;
+    const end = b < 0 ? a + 0.3 * T : b;
+    if (!vis(a, end) || !show(type)) continue;
+    if (++drawn > 6000) break;
+    const y0 = laneY(f) + LANE / 2, y1 = laneY(to) + LANE / 2;
+    let x0 = X(a), x1 = X(end), yy1 = y1;
+    if (fate !== 0) { yy1 = y0 + (y1 - y0) * (fate === 2 ? 0.25 : 0.6); x1 = fate === 2 ? x0 + (x1 - x0) * 0.25 : x0 + (x1 - x0) * 0.6; }
+    const c = msgColor(type);
+    const title = '<title>' + D.msgTypes[type] + ' ' + f + '→' + to + ' term ' + term + ': ' + esc(detail) + '\nsent ' + fmt(a) + (b >= 0 ? (fate ? ', lost at ' : ', arrived ') + fmt(b) : ', lost when sent') + '</title>';
+    if (fate === 0) out.push('<line x1="' + x0 + '" y1="' + y0 + '" x2="' + x1 + '" y2="' + y1 + '" stroke="' + c + '" stroke-width="1.2" marker-end="url(#a' + type + ')">' + title + '</line>');
+    else out.push('<line x1="' + x0 + '" y1="' + y0 + '" x2="' + x1 + '" y2="' + yy1 + '" stroke="' + c + '" stroke-width="1.2" stroke-dasharray="3,2">' + title + '</line><text x="' + (x1 - 4) + '" y="' + (yy1 + 4) + '" fill="#c62828" style="font-weight:700">×</text>');
+  }
+  // clients
+  for (let c = 1; c <= D.clients; c++) out.push('<text x="4" y="' + (clientY(c) + 11) + '" fill="#455a64">client ' + c + '</text>');
+  for (const [c, a, b, text, attempts] of D.ops) {
+    const end = b < 0 ? D.end : b;
+    if (!vis(a, end)) continue;
+    const x0 = Math.max(LEFT, X(a)), x1 = Math.min(LEFT + W, X(end));
+    out.push('<rect x="' + x0 + '" y="' + (clientY(c) + 2) + '" width="' + Math.max(1, x1 - x0) + '" height="' + (CLANE - 4) + '" rx="3" fill="' + (b < 0 ? "#bdbdbd" : attempts > 1 ? "#ffb74d" : "#90caf9") + '" stroke="#546e7a" stroke-width="0.5"><title>' + esc(text) + '\n' + fmt(a) + ' → ' + (b < 0 ? "no answer" : fmt(b)) + ', ' + attempts + ' attempt(s)</title></rect>');
+    if (x1 - x0 > 60) out.push('<text x="' + (x0 + 3) + '" y="' + (clientY(c) + 11) + '" style="font-size:9px">' + esc(text.replace(/^client \d+ op \d+: /, "").slice(0, Math.floor((x1 - x0) / 5))) + '</text>');
+  }
+  if (D.healAt >= t0 && D.healAt <= t1) out.push('<line x1="' + X(D.healAt) + '" y1="' + TOP + '" x2="' + X(D.healAt) + '" y2="' + (H - 6) + '" stroke="#2e7d32" stroke-dasharray="6,3"><title>every fault healed</title></line>');
+  out.push('</svg>');
+  $("chart").innerHTML = out.join("");
+  $("range").textContent = "ticks " + fmt(t0) + " – " + fmt(Math.min(t1, D.end)) + " of " + fmt(D.end) + (drawn > 6000 ? " (too many messages: narrow the window)" : "");
+  $("pos").value = Math.round(t0 / Math.max(1, D.end) * 1000);
+  // text trace of the window: the events, and a line for each message
+  // sent and each message delivered or lost
+  const rows = [];
+  for (let i = firstEvent(t0); i < D.events.length && rows.length < 4000; i++) {
+    const [t, stepNo, kind, n, text] = D.events[i];
+    if (t > t1) break;
+    const cls = kind === "VIOLATION" ? "v" : (/crash|restart|fault|heal/.test(kind) ? "f" : "");
+    rows.push([stepNo, t, cls, text]);
+  }
+  for (let i = firstMsg(t0 - 20 * T); i < D.msgs.length && rows.length < 8000; i++) {
+    const [f, to, a, b, type, term, fate, detail, s0, s1, id] = D.msgs[i];
+    if (a > t1) break;
+    if (!show(type)) continue;
+    const what = D.msgTypes[type] + ' #' + id + ' ' + f + '->' + to + ' term=' + term + ' ' + detail;
+    if (fate === 2) { if (a >= t0) rows.push([s0, a, "", 'drop    ' + what]); continue; }
+    if (a >= t0) rows.push([s0, a, "", 'send    ' + what]);
+    if (b >= t0 && b <= t1) rows.push([s1, b, "", (fate ? 'lost    ' : 'deliver ') + what]);
+  }
+  rows.sort((p, q) => p[0] - q[0]);
+  $("tracepre").innerHTML = rows.map(([stepNo, t, cls, text]) => '<span class="' + cls + '">' + String(stepNo).padStart(7) + ' ' + fmt(t).padStart(9) + '  ' + esc(text) + '</span>').join("\n");
+}
+// firstEvent and firstMsg find, by binary search, the first event or
+// message at or after t (both arrays are in time order).
+function lowerBound(arr, t, col) { let lo = 0, hi = arr.length; while (lo < hi) { const m = (lo + hi) >> 1; if (arr[m][col] < t) lo = m + 1; else hi = m; } return lo; }
+const firstEvent = t => lowerBound(D.events, t, 0);
+const firstMsg = t => lowerBound(D.msgs, t, 2);
+function setStart(t) { t0 = Math.max(0, Math.min(t, Math.max(0, D.end - (win > 0 ? win : D.end)))); draw(); }
+$("win").onchange = () => { win = +$("win").value * T; setStart(t0); };
+$("pos").oninput = () => setStart(+$("pos").value / 1000 * D.end);
+$("prev").onclick = () => setStart(t0 - (win > 0 ? win : D.end) * 0.8);
+$("next").onclick = () => setStart(t0 + (win > 0 ? win : D.end) * 0.8);
+$("goviol").onclick = () => setStart(D.violAt - win * 0.8);
+$("goheal").onclick = () => setStart(D.healAt - win * 0.2);
+for (const id of ["shb", "sapp", "svote", "sprop", "sdisk", "sapply"]) $(id).onchange = draw;
+document.addEventListener("keydown", e => { if (e.key === "ArrowLeft") $("prev").click(); if (e.key === "ArrowRight") $("next").click(); });
+window.addEventListener("resize", draw);
+if (D.violAt >= 0) setStart(D.violAt - win * 0.8); else setStart(0);
+</script>
+</body></html>
+`))

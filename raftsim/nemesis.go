@@ -1,0 +1,242 @@
+package raftsim
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pureraft/raft"
+)
+
+// This file is the fault injector ("nemesis"): random faults at the rates
+// of Scenario.Faults, drawn every nominal tick, each kind from its own
+// random stream, and the scripted faults of Scenario.Schedule.
+
+func (s *Sim) nemesis() {
+	if s.phase != phaseFaulty {
+		return
+	}
+	f := &s.sc.Faults
+	if s.crashRng.Chance(f.Crash) && s.down() < s.sc.maxDown() {
+		if n := s.pickTarget(s.crashRng, f.LeaderBias); n != nil {
+			s.crash(n, "random crash")
+			s.scheduleRestart(n, int(s.crashRng.Range(int64(f.DownMin), int64(f.DownMax))))
+		}
+	}
+	if s.partRng.Chance(f.Partition) {
+		a, b := s.randomSplit(s.partRng)
+		s.Stats.Partitions++
+		s.netFault(splitCuts(a, b), s.faultTicks(s.partRng), "partition "+groupString(a)+" | "+groupString(b))
+	}
+	if s.onewayRng.Chance(f.OneWay) && len(s.nodes) > 1 {
+		k := 1 + s.onewayRng.Intn(len(s.nodes))
+		var cuts [][2]raft.NodeID
+		for range k {
+			from := raft.NodeID(1 + s.onewayRng.Intn(len(s.nodes)))
+			to := raft.NodeID(1 + s.onewayRng.Intn(len(s.nodes)-1))
+			if to >= from {
+				to++
+			}
+			cuts = append(cuts, [2]raft.NodeID{from, to})
+		}
+		s.Stats.OneWay++
+		s.netFault(cuts, s.faultTicks(s.onewayRng), "one-way cuts "+cutsString(cuts))
+	}
+	if s.isolateRng.Chance(f.Isolate) && len(s.nodes) > 1 {
+		if n := s.pickTarget(s.isolateRng, f.LeaderBias); n != nil {
+			s.Stats.Isolations++
+			s.netFault(isolateCuts(n.id, len(s.nodes)), s.faultTicks(s.isolateRng), fmt.Sprintf("isolate n%d", n.id))
+		}
+	}
+	if s.flapRng.Chance(f.Flap) && len(s.nodes) > 1 {
+		from := raft.NodeID(1 + s.flapRng.Intn(len(s.nodes)))
+		to := raft.NodeID(1 + s.flapRng.Intn(len(s.nodes)-1))
+		if to >= from {
+			to++
+		}
+		ticks := int(s.flapRng.Range(int64(f.FlapMin), int64(f.FlapMax)))
+		s.net.flap(from, to, s.now+Ticks(ticks))
+		s.Stats.Flaps++
+		s.record(TraceEvent{Kind: TrFault, Node: from, Peer: to, Aux: uint64(ticks), Text: fmt.Sprintf("link %d->%d down for %d ticks", from, to, ticks)})
+	}
+	if next := s.now + Tick; next < s.faultsEnd {
+		s.push(event{at: next, kind: evNemesis})
+	}
+}
+
+func (s *Sim) faultTicks(r *Rand) int {
+	return int(r.Range(int64(s.sc.Faults.FaultMin), int64(s.sc.Faults.FaultMax)))
+}
+
+// pickTarget picks the leader with probability bias (if there is one),
+// otherwise a random node that is up; nil if none is.
+func (s *Sim) pickTarget(r *Rand, bias float64) *simNode {
+	if r.Chance(bias) {
+		if l := s.leader(); l != nil {
+			return l
+		}
+	}
+	var up []*simNode
+	for _, n := range s.nodes {
+		if n.core != nil {
+			up = append(up, n)
+		}
+	}
+	if len(up) == 0 {
+		return nil
+	}
+	return up[r.Intn(len(up))]
+}
+
+func (s *Sim) scheduleRestart(n *simNode, ticks int) {
+	s.push(event{at: s.now + Ticks(max(ticks, 1)), kind: evRestart, node: n.id, epoch: n.epoch})
+}
+
+// netFault replaces the current network fault by cuts, for ticks (0: until
+// a later fault or the final healing).
+func (s *Sim) netFault(cuts [][2]raft.NodeID, ticks int, text string) {
+	s.netGen++
+	s.net.healPartitions()
+	for _, c := range cuts {
+		s.net.setCut(c[0], c[1], true)
+	}
+	s.record(TraceEvent{Kind: TrFault, Text: text})
+	if ticks > 0 {
+		s.push(event{at: s.now + Ticks(ticks), kind: evNetHeal, gen: s.netGen})
+	}
+}
+
+// randomSplit splits the nodes in two non-empty random groups.
+func (s *Sim) randomSplit(r *Rand) (a, b []raft.NodeID) {
+	ids := make([]raft.NodeID, len(s.nodes))
+	for i := range ids {
+		ids[i] = raft.NodeID(i + 1)
+	}
+	if len(ids) < 2 {
+		return ids, nil
+	}
+	shuffle(r, ids)
+	k := 1 + r.Intn(len(ids)-1)
+	return ids[:k], ids[k:]
+}
+
+func splitCuts(a, b []raft.NodeID) [][2]raft.NodeID {
+	var cuts [][2]raft.NodeID
+	for _, x := range a {
+		for _, y := range b {
+			cuts = append(cuts, [2]raft.NodeID{x, y}, [2]raft.NodeID{y, x})
+		}
+	}
+	return cuts
+}
+
+func isolateCuts(id raft.NodeID, n int) [][2]raft.NodeID {
+	var cuts [][2]raft.NodeID
+	for o := 1; o <= n; o++ {
+		if raft.NodeID(o) != id {
+			cuts = append(cuts, [2]raft.NodeID{id, raft.NodeID(o)}, [2]raft.NodeID{raft.NodeID(o), id})
+		}
+	}
+	return cuts
+}
+
+func groupString(g []raft.NodeID) string {
+	parts := make([]string, len(g))
+	for i, id := range g {
+		parts[i] = fmt.Sprint(id)
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+func cutsString(cuts [][2]raft.NodeID) string {
+	parts := make([]string, len(cuts))
+	for i, c := range cuts {
+		parts[i] = fmt.Sprintf("%d->%d", c[0], c[1])
+	}
+	return strings.Join(parts, " ")
+}
+
+// scheduled applies scripted fault k.
+func (s *Sim) scheduled(k int) {
+	if s.phase != phaseFaulty {
+		return
+	}
+	sf := s.sc.Schedule[k]
+	if sf.Every > 0 {
+		if next := s.now + Ticks(sf.Every); next < s.faultsEnd {
+			s.push(event{at: next, kind: evScheduled, gen: uint64(k)})
+		}
+	}
+	var target *simNode
+	switch {
+	case sf.Leader:
+		target = s.leader()
+		if target == nil {
+			s.record(TraceEvent{Kind: TrNote, Text: fmt.Sprintf("scripted %s skipped: no leader", sf.Kind)})
+			return
+		}
+	case sf.Node != 0:
+		target = s.nodes[sf.Node-1]
+	default:
+		target = s.pickTarget(s.schedRng, 0)
+	}
+	n := len(s.nodes)
+	switch sf.Kind {
+	case FaultCrash:
+		if target != nil && target.core != nil {
+			s.crash(target, "scripted crash")
+			if sf.Duration > 0 {
+				s.scheduleRestart(target, sf.Duration)
+			}
+		}
+	case FaultRestart:
+		if sf.Leader || sf.Node == 0 {
+			for _, x := range s.nodes {
+				s.restart(x)
+			}
+		} else {
+			s.restart(target)
+		}
+	case FaultIsolate:
+		if target != nil {
+			s.Stats.Isolations++
+			s.netFault(isolateCuts(target.id, n), sf.Duration, fmt.Sprintf("isolate n%d", target.id))
+		}
+	case FaultLeaderMinority:
+		l := s.leader()
+		if l == nil {
+			s.record(TraceEvent{Kind: TrNote, Text: "scripted leader-minority skipped: no leader"})
+			return
+		}
+		others := make([]raft.NodeID, 0, n-1)
+		for i := 1; i <= n; i++ {
+			if raft.NodeID(i) != l.id {
+				others = append(others, raft.NodeID(i))
+			}
+		}
+		shuffle(s.schedRng, others)
+		size := max(1, (n-1)/2) // the leader and size-1 followers
+		minority := append([]raft.NodeID{l.id}, others[:size-1]...)
+		s.Stats.Partitions++
+		s.netFault(splitCuts(minority, others[size-1:]), sf.Duration,
+			"leader minority "+groupString(minority)+" | "+groupString(others[size-1:]))
+	case FaultPartition:
+		a, b := s.randomSplit(s.schedRng)
+		s.Stats.Partitions++
+		s.netFault(splitCuts(a, b), sf.Duration, "partition "+groupString(a)+" | "+groupString(b))
+	case FaultOneWay:
+		if target != nil {
+			var cuts [][2]raft.NodeID
+			for o := 1; o <= n; o++ {
+				if raft.NodeID(o) != target.id {
+					cuts = append(cuts, [2]raft.NodeID{target.id, raft.NodeID(o)})
+				}
+			}
+			s.Stats.OneWay++
+			s.netFault(cuts, sf.Duration, fmt.Sprintf("n%d cannot send", target.id))
+		}
+	case FaultHeal:
+		s.netGen++
+		s.net.healPartitions()
+		s.record(TraceEvent{Kind: TrHeal, Text: "scripted heal"})
+	}
+}
