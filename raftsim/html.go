@@ -438,7 +438,11 @@ $("goheal").onclick = () => setStart(D.healAt - win * 0.2);
 for (const id of ["shb", "sapp", "svote", "sprop", "sdisk", "sapply"]) $(id).onchange = draw;
 document.addEventListener("keydown", e => { if (e.key === "ArrowLeft") $("prev").click(); if (e.key === "ArrowRight") $("next").click(); });
 window.addEventListener("resize", draw);
-if (D.violAt >= 0) setStart(D.violAt - win * 0.8); else setStart(0);
+// A fragment like #start=40&win=25 opens that window (ticks; win=0: all).
+const hash = new URLSearchParams(location.hash.slice(1));
+if (hash.has("win")) { win = +hash.get("win") * T; $("win").value = hash.get("win"); }
+if (hash.has("start")) setStart(+hash.get("start") * T);
+else if (D.violAt >= 0) setStart(D.violAt - win * 0.8); else setStart(0);
 </script>
 </body></html>
 `))
