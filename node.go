@@ -371,7 +371,12 @@ func (n *Node) send(m Message) {
 	if m.Term == 0 && m.Type != MsgProp {
 		m.Term = n.term
 	}
-	if m.Type.IsResponse() && n.persist.gate(n, m) {
+	// A vote request waits too: it speaks for the candidate's new term
+	// (and the log it describes), which must not be lost to a crash while
+	// the request collects grants, or the restarted candidate could win
+	// the same term again with them and a shorter log. Pre-votes bind
+	// nothing and go at once.
+	if (m.Type.IsResponse() || m.Type == MsgVote) && n.persist.gate(n, m) {
 		return
 	}
 	if m.To == n.id {

@@ -11,7 +11,10 @@ import "fmt"
 //     peer never learns of a vote or an entry this node could still forget
 //     in a crash (Figure 2: "persist before responding to RPCs").
 //   - A candidate's vote for itself is such a response, addressed to itself:
-//     it counts only once durable.
+//     it counts only once durable, and the candidate leads only once it
+//     has counted it. Its vote requests wait for the same write: a request
+//     speaking for a term a crash could erase would leave grants in flight
+//     for the restarted server's next candidacy in that same term.
 //   - A leader counts its own log toward the commit quorum only up to the
 //     acknowledged (stable) index, while its appends to followers go out at
 //     once, in parallel with its own write (thesis §10.2.1).

@@ -104,6 +104,34 @@ func TestPersistCandidateLeadsOnlyOnceItsTermIsDurable(t *testing.T) {
 	}
 }
 
+// Figure 2 (currentTerm is persistent; a candidate increments it before
+// sending RequestVote): a candidate's vote requests leave only once its new
+// term is durable. A request sent earlier would collect grants that a
+// crash, erasing the term, leaves in flight for the restarted server's
+// next candidacy in the same term, which may describe a shorter log.
+func TestPersistVoteRequestWaitsForAck(t *testing.T) {
+	n := restored(t, testCfg(noPreVote)(1), ids(3), HardState{Term: 2}, 1)
+	n.Campaign()
+	acts := take(n)
+	ps := persists(acts)
+	if len(ps) != 1 || ps[0].HardState.Term != 3 {
+		t.Fatalf("actions %v, want a persist of term 3", acts)
+	}
+	if got := msgs(acts); len(got) != 0 {
+		t.Fatalf("sent %v before term 3 was durable", got)
+	}
+	if err := n.AckPersist(ps[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	want := []Message{
+		{Type: MsgVote, From: 1, To: 2, Term: 3, Index: 1, LogTerm: 1},
+		{Type: MsgVote, From: 1, To: 3, Term: 3, Index: 1, LogTerm: 1},
+	}
+	if diff := cmp.Diff(want, msgs(take(n))); diff != "" {
+		t.Errorf("after the ack (-want +got):\n%s", diff)
+	}
+}
+
 // Figure 2: a follower persists new entries before acknowledging them.
 // Neither the first append's answer nor a duplicate's (which adds nothing
 // new but refers to the same, not yet durable, entries) leaves before the
@@ -422,5 +450,59 @@ func TestRestartAppliedBeyondStoredCommit(t *testing.T) {
 	tn.deliverAll()
 	if got := dataOf(tn.applied[2]); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Errorf("node 2 applied %q, want [a b c]", got)
+	}
+}
+
+// Restart (thesis §3.8, Leader Completeness §5.4): a candidate that crashes
+// before its new term and the entries its vote requests describe are
+// durable restarts in the older term with a shorter log. Campaigning again,
+// it reaches the same term; it must not win it with grants its earlier
+// incarnation collected for a longer log, or it would overwrite a committed
+// entry. (Found by TestPropertyClusterSafety.)
+func TestRestartCandidateCannotReuseGrantsOfLostTerm(t *testing.T) {
+	// Without check-quorum, so that nodes 1 and 2 hear node 3 out.
+	tn := newTestNet(t, 3, testCfg(classic))
+	tn.campaign(2)
+	tn.async = true
+	idx, _ := tn.propose(2, "x")
+	tn.deliverAll()
+	tn.ackAll(1)
+	tn.ackAll(2)
+	tn.deliverAll()
+	if got := tn.nodes[2].Status().Commit; got != idx {
+		t.Fatalf("leader commit %d, want %d: x durable on 1 and 2", got, idx)
+	}
+	// Node 3 holds x in memory only, and stands for term 2.
+	tn.nodes[3].Campaign()
+	tn.deliverAll()
+	tn.ackAll(1)
+	tn.ackAll(2)
+	tn.drainAll()
+	// Crash: x and term 2 were never durable on node 3.
+	tn.crash(3)
+	tn.restart(3)
+	if st := tn.nodes[3].Status(); st.Term != 1 || st.LastIndex != idx-1 {
+		t.Fatalf("restarted node 3: %+v, want term 1 without x", st)
+	}
+	tn.nodes[3].Campaign()
+	tn.ackAll(3)
+	tn.async = false
+	tn.deliverAll()
+	if st := tn.nodes[3].Status(); st.Role == RoleLeader {
+		t.Fatalf("node 3 leads term %d without committed entry %d", st.Term, idx)
+	}
+	for i := 0; i < 200 && len(tn.applied[3]) < int(idx); i++ {
+		tn.tickAll(1)
+	}
+	want := tn.applied[2][:idx] // what the leader of term 1 applied: the no-op and x
+	for _, id := range tn.ids {
+		got := tn.applied[id]
+		if len(got) < int(idx) {
+			t.Errorf("node %d applied %d entries, want at least %d", id, len(got), idx)
+			continue
+		}
+		if diff := cmp.Diff(want, got[:idx]); diff != "" {
+			t.Errorf("node %d applied (-leader of term 1 +node %d):\n%s", id, id, diff)
+		}
 	}
 }
