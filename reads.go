@@ -56,6 +56,8 @@ type forwardedRead struct {
 
 // readState is the leader's and follower's read bookkeeping.
 type readState struct {
+	// forwarded reads on a follower. First: a follower's Tick checks it.
+	forwarded []forwardedRead
 	// pending reads at the leader, in order of round.
 	pending []readRequest
 	// round is the last heartbeat round started; confirmed the last one
@@ -72,8 +74,6 @@ type readState struct {
 	// noLease is set once this leader sent MsgTimeoutNow in its term: a
 	// delayed one could start an election at any time, so no lease holds.
 	noLease bool
-	// forwarded reads on a follower.
-	forwarded []forwardedRead
 	// results to report in the next Actions call.
 	ready, failed []ReadResult
 }
