@@ -364,8 +364,22 @@ func (n *Node) hardState() HardState {
 }
 
 // promotable reports whether this node may campaign: it must be a voter and
-// not a witness (a witness holds no payloads, so it must never lead).
-func (n *Node) promotable() bool { return n.members.IsVoter(n.id) && !n.members.IsWitness(n.id) }
+// not a witness (a witness holds no payloads, so it must never lead). A
+// voter removed by a configuration entry not yet known committed may
+// campaign too: it may hold the only copy of that entry, which the
+// remaining voters need to leave a joint configuration (thesis §4.2.2: it
+// manages the cluster until the removal commits, then steps down).
+func (n *Node) promotable() bool {
+	if n.members.IsVoter(n.id) {
+		return !n.members.IsWitness(n.id)
+	}
+	last := n.configs.lastIndex()
+	if last == 0 || last <= n.log.committed {
+		return false
+	}
+	prev := n.configs.at(last - 1)
+	return prev.IsVoter(n.id) && !prev.IsWitness(n.id)
+}
 
 // send queues a message from this node. Responses wait for every persist
 // action emitted before them (see persistence.gate).

@@ -116,6 +116,9 @@ type checker struct {
 	entries   map[entryKey]entryInfo
 	committed []commitRec // index i at [i-1]; term 0: not known committed
 	applied   []logEntry  // index i at [i-1]; term 0: not applied yet
+	// snapHashes holds the hash of the state-machine snapshot any node
+	// took or installed at an index: all must agree.
+	snapHashes map[raft.Index]uint64
 
 	// step and now stamp violations; the simulator sets them.
 	step uint64
@@ -183,6 +186,8 @@ func newChecker(n int) *checker {
 		views:   make([]nodeView, n),
 		leaders: map[raft.Term]raft.NodeID{},
 		entries: map[entryKey]entryInfo{},
+
+		snapHashes: map[raft.Index]uint64{},
 	}
 	for i := range c.views {
 		c.views[i].up = true
@@ -520,4 +525,33 @@ func (c *checker) counts() map[Invariant]uint64 {
 		out[i] = c.checks[i]
 	}
 	return out
+}
+
+// onSnapshotTaken: node id snapshotted its state machine at d.index. Every
+// node's state at one applied index must be the same (state machine
+// safety, compared through the snapshots' hashes).
+func (c *checker) onSnapshotTaken(id raft.NodeID, d *smSnap) {
+	c.checks[StateMachineSafety]++
+	if h, ok := c.snapHashes[d.index]; ok && h != d.hash {
+		c.fail(StateMachineSafety, id, "node %d's state machine at index %d differs from another node's there (snapshot hashes differ)", id, d.index)
+		return
+	}
+	c.snapHashes[d.index] = d.hash
+	if i := int(d.index) - 1; i >= 0 && i < len(c.committed) {
+		if r := c.committed[i]; r.term != 0 && r.term != d.term {
+			c.fail(StateMachineSafety, id, "node %d snapshotted at index %d term %d, but the entry committed there has term %d", id, d.index, d.term, r.term)
+		}
+	}
+}
+
+// onApplySnapshot: node id restored its state machine from snapshot
+// meta (data d), which counts as applying every entry up to meta.Index.
+func (c *checker) onApplySnapshot(id raft.NodeID, meta *raft.SnapshotMeta, d *smSnap) {
+	v := c.view(id)
+	c.checks[StateMachineSafety]++
+	if meta.Index <= v.lastApplied {
+		c.fail(StateMachineSafety, id, "node %d applied snapshot %d after entry %d (it would apply entries twice)", id, meta.Index, v.lastApplied)
+	}
+	v.lastApplied = meta.Index
+	c.onSnapshotTaken(id, d)
 }

@@ -49,7 +49,7 @@ func (f *fixture) persist(id raft.NodeID, st raft.Status, term raft.Term, vote r
 	}
 	f.c.onPersist(id, &st, &p)
 	before := f.disks[id-1].HardState()
-	if err := f.disks[id-1].write(&p); err != nil {
+	if err := f.disks[id-1].write(&p, nil); err != nil {
 		f.t.Fatal(err)
 	}
 	f.c.onDurable(id, before, f.disks[id-1], &p)
@@ -541,6 +541,16 @@ func TestPlantedStaleReads(t *testing.T) {
 	if fi, err := os.Stat(path); err != nil || fi.Size() < 1000 {
 		t.Fatalf("visualization: %v", err)
 	}
+}
+
+func TestPlantedReadIndexNoWait(t *testing.T) {
+	// ReadIndex reads answered as soon as the read index is confirmed,
+	// without waiting for the state machine to apply that far: a follower
+	// that lags serves stale values, and porcupine says so.
+	sc := DefaultScenario()
+	sc.Ticks = 600
+	sc.Workload.Reads = readIndexNoWait
+	expectCaught(t, sc, Options{}, Linearizability, 40)
 }
 
 // TestShrink: a planted bug that needs no faults shrinks to a run with

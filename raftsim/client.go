@@ -33,8 +33,9 @@ type Op struct {
 	// Cmd is the command handed to StateMachine.Apply.
 	Cmd []byte
 	// Read marks an operation that does not change the state. Reads go
-	// through the read path of Scenario.Workload.Reads; with ReadLog (today
-	// the only one) they are proposed like writes.
+	// through the read path of Scenario.Workload.Reads: proposed like
+	// writes (ReadLog), or served through ReadIndex or LeaseRead from a
+	// state machine that implements Querier.
 	Read bool
 	// Input is the operation's porcupine input.
 	Input any
@@ -192,16 +193,43 @@ func (s *Sim) attempt(c *client, id raft.NodeID) {
 		s.retryLater(c, "node down")
 		return
 	}
-	// The read paths plug in here. ReadLog (today's only mode) proposes
-	// reads like writes; ReadIndex, lease and follower reads will ask the
-	// node for a read index instead and answer from StateMachine once it
-	// has applied that far.
+	// The read paths: ReadLog proposes reads like writes; ReadIndex and
+	// lease reads ask the node for a read index (a follower forwards the
+	// request to its leader) and answer from the state machine once it has
+	// applied that far.
 	if c.op.Read {
-		switch s.sc.Workload.Reads {
+		switch mode := s.sc.Workload.Reads; mode {
 		case ReadLog:
 		case readLocalUnsafe:
 			if q, ok := n.rep.sm.(Querier); ok {
 				s.complete(c, id, q.Query(c.op.Cmd))
+				return
+			}
+		case ReadMixed:
+			// Log, ReadIndex where the client is, ReadIndex on a random
+			// node (a follower read, usually), lease.
+			switch k := c.rng.Intn(4); k {
+			case 0:
+			case 2:
+				if m := s.nodes[c.rng.Intn(len(s.nodes))]; m.core != nil {
+					n = m
+					c.target, c.last = m.id, m.id
+				}
+				fallthrough
+			default:
+				if s.readAttempt(c, n, k == 3) {
+					return
+				}
+			}
+		default:
+			if mode == readIndexNoWait {
+				// The bug shows best on followers, which lag.
+				if m := s.nodes[c.rng.Intn(len(s.nodes))]; m.core != nil {
+					n = m
+					c.target, c.last = m.id, m.id
+				}
+			}
+			if s.readAttempt(c, n, mode == ReadLease) {
 				return
 			}
 		}
@@ -209,11 +237,18 @@ func (s *Sim) attempt(c *client, id raft.NodeID) {
 	data := encodeEnvelope(c.id, c.seq, c.op.Cmd)
 	idx, term, err := n.core.Propose(data)
 	s.drain(n)
-	var nl *raft.NotLeaderError
-	switch {
-	case err == nil:
+	if err == nil {
 		n.waiters = append(n.waiters, waiter{client: c.id, seq: c.seq, index: idx, term: term})
 		s.setTimer(c, s.sc.Workload.Timeout)
+		return
+	}
+	s.refused(c, id, err)
+}
+
+// refused handles node id's refusal of the client's attempt.
+func (s *Sim) refused(c *client, id raft.NodeID, err error) {
+	var nl *raft.NotLeaderError
+	switch {
 	case errors.As(err, &nl):
 		if nl.Leader != raft.None && nl.Leader != id {
 			// Follow the hint soon, but not at once: hints can be stale.

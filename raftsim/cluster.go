@@ -86,6 +86,7 @@ type Sim struct {
 	diskRng, workRng                                  *Rand
 	crashRng, partRng, onewayRng, isolateRng, flapRng *Rand
 	newLeaderRng                                      *Rand
+	compactRng, snapRng, memberRng, transferRng       *Rand
 	schedRng                                          *Rand
 	netGen                                            uint64
 	healAt, recoveredAt                               Time
@@ -115,6 +116,12 @@ type Stats struct {
 	Sent, Delivered, Dropped   int
 	Duplicated, Reordered      int
 	RefusedForwards            int
+	// Core features: compactions, snapshot transfers (sent, lost,
+	// installed), reads by path (ReadIndex, lease; served, failed),
+	// membership changes proposed and refused, leadership transfers.
+	Compactions, SnapshotsSent, SnapshotsLost, SnapshotsInstalled int
+	IndexReads, LeaseReads, ReadsServed, ReadsFailed              int
+	MembershipChanges, MembershipRefused, Transfers               int
 	// Overwritten counts log entries deleted by a later leader's entries;
 	// Figure8 those among them that had been durable on a majority of
 	// nodes, yet never committed (the situation of the paper's Figure 8).
@@ -137,6 +144,12 @@ type simNode struct {
 	epoch   uint32 // incarnation; stale ticks and disk events carry an older one
 	waiters []waiter
 	last    raft.Status
+	// Reads under way (volatile), and the read ID counter.
+	reads    []readWait
+	nextRead uint64
+	// latest is the last snapshot this node took (volatile); recv the
+	// last snapshot data received, stored aside until the node persists it.
+	latest, recv *smSnap
 }
 
 // New prepares a run of scenario sc with seed.
@@ -148,7 +161,7 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 	root := NewRand(seed)
 	s := &Sim{
 		sc: sc, seed: seed, opts: opts,
-		chk:          newChecker(sc.Nodes),
+		chk:          newChecker(sc.totalNodes()),
 		trace:        newTrace(opts.FullTrace),
 		diskRng:      root.Stream("disk"),
 		workRng:      root.Stream("workload"),
@@ -159,12 +172,16 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 		flapRng:      root.Stream("flap"),
 		newLeaderRng: root.Stream("new-leader"),
 		schedRng:     root.Stream("schedule"),
+		compactRng:   root.Stream("compact"),
+		snapRng:      root.Stream("snapshot"),
+		memberRng:    root.Stream("membership"),
+		transferRng:  root.Stream("transfer"),
 		faultsEnd:    Ticks(sc.Ticks),
 	}
 	for _, inv := range opts.ignore {
 		s.chk.ignore[inv] = true
 	}
-	s.net = newNetwork(sc.Nodes, sc.Network, root.Stream("network"))
+	s.net = newNetwork(sc.totalNodes(), sc.Network, root.Stream("network"))
 	s.work = opts.Workload
 	if s.work == nil {
 		s.work = NewKVWorkload(sc.Workload)
@@ -177,11 +194,19 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 	for i := range ids {
 		ids[i] = raft.NodeID(i + 1)
 	}
-	for _, id := range ids {
+	for k := 1; k <= sc.totalNodes(); k++ {
+		id := raft.NodeID(k)
 		u := skew.Float64()*2 - 1
 		period := Time(float64(Tick)*(1+sc.TickSkew*u) + 0.5)
 		n := &simNode{id: id, disk: &simDisk{}, rep: newReplica(s.work.NewStateMachine()), period: max(1, period)}
-		node, err := raft.Bootstrap(s.nodeConfig(id, 0), ids)
+		var node *raft.Node
+		var err error
+		if k <= sc.Nodes {
+			node, err = raft.Bootstrap(s.nodeConfig(id, 0), ids)
+		} else {
+			// A spare: outside the configuration, empty until added.
+			node, err = raft.NewNode(s.nodeConfig(id, 0), raft.PersistentState{})
+		}
 		if err != nil {
 			return nil, fmt.Errorf("raftsim: bootstrap node %d: %w", id, err)
 		}
@@ -196,7 +221,7 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 		s.setTimer(c, Time(c.rng.Range(int64(sc.Workload.ThinkMin), int64(sc.Workload.ThinkMax))))
 	}
 	f := &sc.Faults
-	if f.Crash > 0 || f.Partition > 0 || f.OneWay > 0 || f.Isolate > 0 || f.Flap > 0 {
+	if f.Crash > 0 || f.Partition > 0 || f.OneWay > 0 || f.Isolate > 0 || f.Flap > 0 || sc.Features.Membership > 0 || sc.Features.Transfer > 0 {
 		s.nemesisOn = true
 		s.push(event{at: Tick, kind: evNemesis})
 	}
@@ -278,6 +303,9 @@ func (s *Sim) handle(ev *event) {
 		s.Stats.NodeTicks++
 		s.record(TraceEvent{Kind: TrTick, Node: n.id})
 		s.drain(n)
+		if s.phase == phaseFaulty && s.sc.Features.Compact > 0 && s.compactRng.Chance(s.sc.Features.Compact) {
+			s.maybeCompact(n)
+		}
 		s.push(event{at: s.now + n.period, kind: evTick, node: n.id, epoch: n.epoch})
 	case evDeliver:
 		s.deliver(ev)
@@ -304,6 +332,10 @@ func (s *Sim) handle(ev *event) {
 		}
 	case evEndFaults:
 		s.endFaults()
+	case evSnapshot:
+		s.deliverSnapshot(ev)
+	case evSnapshotReport:
+		s.snapshotReport(ev)
 	case evDeadline:
 		if !s.probeDone {
 			s.chk.fail(Liveness, 0, "%s", s.livenessDetail())
@@ -341,6 +373,14 @@ func (s *Sim) stepError(n *simNode, m *raft.Message, err error) {
 		s.record(TraceEvent{Kind: TrStepErr, Node: n.id, Peer: m.From, Text: "forwarded proposal refused: " + err.Error()})
 		return
 	}
+	if f := n.feat(); f != nil && errors.Is(err, raft.ErrUnknownPeer) && (!isMember(f.Membership(), m.From) || !isVoter(f.Membership(), m.From)) {
+		// A server outside the receiver's configuration (removed, or
+		// not yet added as far as the receiver knows), or a vote from a
+		// non-voter: refused, rightly.
+		s.Stats.RefusedForwards++
+		s.record(TraceEvent{Kind: TrStepErr, Node: n.id, Peer: m.From, Text: "from a non-member: " + err.Error()})
+		return
+	}
 	s.record(TraceEvent{Kind: TrStepErr, Node: n.id, Peer: m.From, Text: err.Error()})
 	s.chk.fail(Protocol, n.id, "node %d rejected %s from node %d, a correct peer: %v", n.id, m.Type, m.From, err)
 }
@@ -373,12 +413,16 @@ func (s *Sim) drain(n *simNode) {
 				s.send(n, &a.Message)
 			case raft.ActionApply:
 				if a.Apply.Snapshot != nil {
-					// raftsim never compacts, so no leader has a snapshot
-					// to send; see docs/raftsim.md, "Extending it".
-					s.chk.fail(Protocol, n.id, "node %d was told to apply a snapshot at %d, but no node compacted", n.id, a.Apply.Snapshot.Index)
+					s.applySnapshot(n, a.Apply.Snapshot)
 					continue
 				}
 				s.apply(n, a.Apply.Entries)
+			case raft.ActionSendSnapshot:
+				s.sendSnapshot(n, &a.Message)
+			case raft.ActionReadReady:
+				s.readReady(n, &a.Read)
+			case raft.ActionReadFailed:
+				s.readFailed(n, &a.Read)
 			default:
 				s.chk.fail(Protocol, n.id, "node %d emitted an action of unknown kind %v", n.id, a.Kind)
 			}
@@ -393,14 +437,22 @@ func (s *Sim) persist(n *simNode, st *raft.Status, p *raft.Persist) {
 	s.Stats.Persists++
 	s.chk.onPersist(n.id, st, p)
 	s.record(persistEvent(TrPersist, n.id, p))
+	var data *smSnap
+	if p.Snapshot != nil && p.Snapshot.Index > 0 {
+		// A snapshot received from the leader: its data arrived first.
+		if data = n.snapFor(p.Snapshot); data == nil {
+			s.chk.fail(Protocol, n.id, "node %d persists snapshot %d/%d, whose data it never received", n.id, p.Snapshot.Index, p.Snapshot.Term)
+			return
+		}
+	}
 	if s.sc.Disk.Sync {
-		s.writeDurable(n, p)
+		s.writeDurable(n, p, data)
 		if err := n.core.AckPersist(p.ID); err != nil {
 			s.chk.fail(Protocol, n.id, "node %d refused the acknowledgement of persist %d: %v", n.id, p.ID, err)
 		}
 		return
 	}
-	due := n.disk.enqueue(*p, s.now+Time(s.diskRng.Range(int64(s.sc.Disk.DelayMin), int64(s.sc.Disk.DelayMax))))
+	due := n.disk.enqueue(*p, data, s.now+Time(s.diskRng.Range(int64(s.sc.Disk.DelayMin), int64(s.sc.Disk.DelayMax))))
 	s.push(event{at: due, kind: evDisk, node: n.id, epoch: n.epoch})
 	if s.opts.lyingDisk {
 		if err := n.core.AckPersist(p.ID); err != nil {
@@ -429,7 +481,7 @@ func persistEvent(k TraceKind, id raft.NodeID, p *raft.Persist) TraceEvent {
 }
 
 // writeDurable makes p durable on n's disk.
-func (s *Sim) writeDurable(n *simNode, p *raft.Persist) {
+func (s *Sim) writeDurable(n *simNode, p *raft.Persist, data *smSnap) {
 	before := n.disk.HardState()
 	if len(p.Entries) > 0 {
 		// Entries the write deletes from the disk (overwritten).
@@ -438,7 +490,7 @@ func (s *Sim) writeDurable(n *simNode, p *raft.Persist) {
 			n.chkLost(s, i)
 		}
 	}
-	if err := n.disk.write(p); err != nil {
+	if err := n.disk.write(p, data); err != nil {
 		s.chk.fail(Protocol, n.id, "node %d: %v", n.id, err)
 		return
 	}
@@ -452,12 +504,12 @@ func (s *Sim) writeDurable(n *simNode, p *raft.Persist) {
 // acknowledgement leaves while the disk holds exactly that write).
 func (s *Sim) diskDone(n *simNode) {
 	for n.core != nil && s.chk.violation == nil {
-		p, ok := n.disk.nextDue(s.now)
+		w, ok := n.disk.nextDue(s.now)
 		if !ok {
 			return
 		}
-		id := p.ID
-		s.writeDurable(n, p)
+		id := w.p.ID
+		s.writeDurable(n, &w.p, w.data)
 		n.disk.popDue()
 		if err := n.core.AckPersist(id); err != nil {
 			s.chk.fail(Protocol, n.id, "node %d refused the acknowledgement of persist %d: %v", n.id, id, err)
@@ -496,6 +548,7 @@ func (s *Sim) apply(n *simNode, ents []raft.Entry) {
 		op := n.rep.apply(e)
 		s.onApplied(n, e, op)
 	}
+	s.serveReads(n)
 	s.Stats.Applied += len(ents)
 	s.record(TraceEvent{Kind: TrApply, Node: n.id, Index: ents[len(ents)-1].Index, N: len(ents)})
 }
@@ -513,6 +566,9 @@ func (s *Sim) observe(n *simNode) {
 	}
 	if st.Commit > n.last.Commit {
 		s.record(TraceEvent{Kind: TrCommit, Node: n.id, Index: st.Commit, Term: st.Term})
+		if st.Role == raft.RoleLeader {
+			s.checkCommitQuorum(n, &st)
+		}
 	}
 	n.last = st
 	s.Stats.MaxTerm = max(s.Stats.MaxTerm, st.Term)
@@ -560,9 +616,10 @@ func (s *Sim) crash(n *simNode, why string) {
 	kept := n.disk.crash(survive)
 	lost := n.disk.Lost - lostBefore
 	for i := range kept {
-		s.writeDurable(n, &kept[i])
+		s.writeDurable(n, &kept[i].p, kept[i].data)
 	}
 	n.core, n.rep, n.waiters = nil, nil, nil
+	n.reads, n.latest, n.recv = nil, nil, nil
 	n.epoch++
 	n.last = raft.Status{}
 	s.chk.onCrash(n.id)
@@ -582,6 +639,13 @@ func (s *Sim) restart(n *simNode) {
 	st := n.disk.State(0)
 	s.chk.onRestart(n.id, &st)
 	rep := newReplica(s.work.NewStateMachine())
+	if st.Snapshot.Index > 0 {
+		if n.disk.snapData == nil || n.disk.snapData.index != st.Snapshot.Index {
+			s.chk.fail(Durability, n.id, "node %d cannot restart: no snapshot data for its durable snapshot at %d", n.id, st.Snapshot.Index)
+			return
+		}
+		rep = restoreReplica(s.work.NewStateMachine(), n.disk.snapData)
+	}
 	commit := max(st.HardState.Commit, st.Snapshot.Index)
 	if commit > n.disk.LastIndex() {
 		s.chk.fail(Durability, n.id, "node %d cannot restart: durable commit %d beyond durable log end %d", n.id, commit, n.disk.LastIndex())

@@ -21,6 +21,9 @@ type simDisk struct {
 	hs      raft.HardState
 	snap    raft.SnapshotMeta
 	entries []raft.Entry // entries after snap.Index
+	// snapData is the state-machine snapshot snap describes (nil for the
+	// empty snapshot at index 0).
+	snapData *smSnap
 
 	pending []pendingWrite
 	lastDue Time
@@ -30,8 +33,9 @@ type simDisk struct {
 }
 
 type pendingWrite struct {
-	p   raft.Persist
-	due Time
+	p    raft.Persist
+	data *smSnap // the snapshot data of p.Snapshot, if any
+	due  Time
 }
 
 // HardState returns the durable hard state.
@@ -79,11 +83,12 @@ func cloneSnapshot(s raft.SnapshotMeta) raft.SnapshotMeta {
 // entries (deleting the stored suffix they overwrite), then the hard state.
 // A persist that cannot be applied (entries leaving a gap) is a core bug,
 // reported as an error; nothing changes then.
-func (d *simDisk) write(p *raft.Persist) error {
-	snap, entries := d.snap, d.entries
+func (d *simDisk) write(p *raft.Persist, data *smSnap) error {
+	snap, entries, snapData := d.snap, d.entries, d.snapData
 	if p.Snapshot != nil {
 		snap = cloneSnapshot(*p.Snapshot)
 		entries = nil
+		snapData = data
 	}
 	if len(p.Entries) > 0 {
 		first := p.Entries[0].Index
@@ -96,7 +101,7 @@ func (d *simDisk) write(p *raft.Persist) error {
 		// overwritten in place.
 		entries = append(entries[:keep], p.Entries...)
 	}
-	d.snap, d.entries = snap, entries
+	d.snap, d.entries, d.snapData = snap, entries, snapData
 	if p.HasHardState {
 		d.hs = p.HardState
 	}
@@ -106,19 +111,19 @@ func (d *simDisk) write(p *raft.Persist) error {
 
 // enqueue queues p to complete no earlier than due and after every write
 // queued before it; it returns the completion time.
-func (d *simDisk) enqueue(p raft.Persist, due Time) Time {
+func (d *simDisk) enqueue(p raft.Persist, data *smSnap, due Time) Time {
 	due = max(due, d.lastDue)
 	d.lastDue = due
-	d.pending = append(d.pending, pendingWrite{p: p, due: due})
+	d.pending = append(d.pending, pendingWrite{p: p, data: data, due: due})
 	return due
 }
 
 // nextDue returns the oldest queued write if it is due at now.
-func (d *simDisk) nextDue(now Time) (*raft.Persist, bool) {
+func (d *simDisk) nextDue(now Time) (*pendingWrite, bool) {
 	if len(d.pending) == 0 || d.pending[0].due > now {
 		return nil, false
 	}
-	return &d.pending[0].p, true
+	return &d.pending[0], true
 }
 
 // popDue removes the oldest queued write (after it was written).
@@ -129,13 +134,24 @@ func (d *simDisk) popDue() {
 
 // crash discards the queued writes except the first survive of them, which
 // are returned to be written (they reached the disk before the power went).
-func (d *simDisk) crash(survive int) []raft.Persist {
-	var kept []raft.Persist
+func (d *simDisk) crash(survive int) []pendingWrite {
+	var kept []pendingWrite
 	for i := 0; i < survive && i < len(d.pending); i++ {
-		kept = append(kept, d.pending[i].p)
+		kept = append(kept, d.pending[i])
 	}
 	d.Lost += len(d.pending) - len(kept)
 	d.pending = nil
 	d.lastDue = 0
 	return kept
+}
+
+// compact stores the snapshot meta describes, with its data, atomically
+// (the caller's part of Compact), and deletes the entries it covers.
+func (d *simDisk) compact(meta raft.SnapshotMeta, data *smSnap) {
+	if meta.Index < d.snap.Index {
+		return
+	}
+	drop := min(int(meta.Index-d.snap.Index), len(d.entries))
+	d.entries = slices.Clone(d.entries[drop:])
+	d.snap, d.snapData = cloneSnapshot(meta), data
 }

@@ -7,7 +7,12 @@
 // ticks at its own slightly skewed rate; a network with per-link latency,
 // drops, duplicates, reordering, symmetric and one-way partitions and
 // flapping links; clients that put, append and get through any node and
-// retry elsewhere, with sessions so that a retried write applies once.
+// retry elsewhere, with sessions so that a retried write applies once,
+// and read through the log, ReadIndex (on the leader or a follower) or the
+// leader's lease. Nodes compact their logs and ship snapshots through the
+// faulty network; leaders change the membership (spare nodes join empty,
+// learners are promoted once caught up, voters are replaced through joint
+// configurations) and transfer leadership.
 // There are no goroutines, no wall clock and no global randomness in the
 // simulation: a seed replays bit for bit.
 //

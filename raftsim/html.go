@@ -72,7 +72,7 @@ func buildTimeline(r *Result) *timeline {
 	tl := &timeline{
 		Title:   fmt.Sprintf("raftsim: scenario %s, seed %d", sc.Name, r.Seed),
 		Replay:  sc.ReplayCommand(r.Seed),
-		Nodes:   sc.Nodes,
+		Nodes:   sc.totalNodes(),
 		Clients: sc.Workload.Clients,
 		End:     r.End,
 		HealAt:  Ticks(sc.Ticks),
@@ -101,8 +101,8 @@ func buildTimeline(r *Result) *timeline {
 		term  raft.Term
 		up    bool
 	}
-	roles := make([]roleState, sc.Nodes+1)
-	downSince := make([]Time, sc.Nodes+1)
+	roles := make([]roleState, sc.totalNodes()+1)
+	downSince := make([]Time, sc.totalNodes()+1)
 	for i := range roles {
 		roles[i].up = true
 		downSince[i] = -1
@@ -188,7 +188,7 @@ func buildTimeline(r *Result) *timeline {
 			attempts[opKey{int(e.Aux), e.Aux2}]++
 		}
 	}
-	for n := 1; n <= sc.Nodes; n++ {
+	for n := 1; n <= sc.totalNodes(); n++ {
 		closeRole(raft.NodeID(n), r.End)
 		if downSince[n] >= 0 {
 			tl.Down = append(tl.Down, []Time{Time(n), downSince[n], r.End})

@@ -16,6 +16,12 @@ func (s *Sim) nemesis() {
 		return
 	}
 	f := &s.sc.Faults
+	if s.sc.Features.Membership > 0 && s.memberRng.Chance(s.sc.Features.Membership) {
+		s.changeMembership()
+	}
+	if s.sc.Features.Transfer > 0 && s.transferRng.Chance(s.sc.Features.Transfer) {
+		s.transferLeadership()
+	}
 	if s.crashRng.Chance(f.Crash) && s.down() < s.sc.maxDown() {
 		if n := s.pickTarget(s.crashRng, f.LeaderBias); n != nil {
 			s.crash(n, "random crash")

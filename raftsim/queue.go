@@ -5,16 +5,18 @@ import "github.com/pureraft/raft"
 type evKind uint8
 
 const (
-	evTick      evKind = iota + 1 // node ticks (node, epoch)
-	evDeliver                     // a message arrives (msg)
-	evDisk                        // node's disk may have completed writes (node, epoch)
-	evClient                      // client timer (node = client ID, gen)
-	evNemesis                     // the random fault injector's clock
-	evScheduled                   // a scripted fault (gen = index in Schedule)
-	evRestart                     // a crashed node restarts (node, epoch)
-	evNetHeal                     // a network fault ends (gen)
-	evEndFaults                   // the faulty phase ends: heal everything
-	evDeadline                    // the liveness deadline
+	evTick           evKind = iota + 1 // node ticks (node, epoch)
+	evDeliver                          // a message arrives (msg)
+	evDisk                             // node's disk may have completed writes (node, epoch)
+	evClient                           // client timer (node = client ID, gen)
+	evNemesis                          // the random fault injector's clock
+	evScheduled                        // a scripted fault (gen = index in Schedule)
+	evRestart                          // a crashed node restarts (node, epoch)
+	evNetHeal                          // a network fault ends (gen)
+	evEndFaults                        // the faulty phase ends: heal everything
+	evDeadline                         // the liveness deadline
+	evSnapshot                         // snapshot data and its message arrive (msg, snap; node, epoch: sender)
+	evSnapshotReport                   // a snapshot transfer's outcome reaches the sender (node, epoch; gen: receiver; msgID != 0: failed)
 )
 
 // event is something scheduled to happen at a simulated time. Events at
@@ -31,6 +33,7 @@ type event struct {
 	msgID  uint64
 	sentAt Time
 	msg    raft.Message
+	snap   *smSnap
 }
 
 // eventQueue is a binary min-heap of events ordered by (at, seq).

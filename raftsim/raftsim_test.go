@@ -65,8 +65,10 @@ func TestSeeds(t *testing.T) {
 				for seed := first + uint64(shard); seed < first+uint64(seeds); seed += sweepShards {
 					sc := base
 					sc.Nodes, sc.Ticks = nodes, ticks
-					// A quarter of the runs use synchronous disks.
+					// A quarter of the runs use synchronous disks; half
+					// of them use lease reads.
 					sc.Disk.Sync = seed%4 == 0
+					sc.Raft.EnableLeaseReads = seed%2 == 1
 					res, err := Run(sc, seed, Options{})
 					if err != nil {
 						t.Fatal(err)
@@ -115,11 +117,23 @@ func TestNamedScenarios(t *testing.T) {
 func TestFaultsHappen(t *testing.T) {
 	var total Stats
 	for seed := uint64(1); seed <= 10; seed++ {
-		res, err := Run(DefaultScenario(), seed, Options{})
+		sc := DefaultScenario()
+		sc.Raft.EnableLeaseReads = seed%2 == 1
+		res, err := Run(sc, seed, Options{})
 		if err != nil || res.Failed() {
 			t.Fatalf("seed %d: %v %v", seed, err, res.Report())
 		}
 		s := res.Stats
+		total.Compactions += s.Compactions
+		total.SnapshotsSent += s.SnapshotsSent
+		total.SnapshotsLost += s.SnapshotsLost
+		total.SnapshotsInstalled += s.SnapshotsInstalled
+		total.IndexReads += s.IndexReads
+		total.LeaseReads += s.LeaseReads
+		total.ReadsServed += s.ReadsServed
+		total.ReadsFailed += s.ReadsFailed
+		total.MembershipChanges += s.MembershipChanges
+		total.Transfers += s.Transfers
 		total.Crashes += s.Crashes
 		total.LostWrites += s.LostWrites
 		total.SurvivedWrites += s.SurvivedWrites
@@ -138,6 +152,11 @@ func TestFaultsHappen(t *testing.T) {
 		"partitions": total.Partitions, "one-way cuts": total.OneWay, "isolations": total.Isolations, "flaps": total.Flaps,
 		"drops": total.Dropped, "duplicates": total.Duplicated, "reorderings": total.Reordered,
 		"client timeouts": total.Timeouts, "re-elections": total.Elections - 10,
+		"compactions": total.Compactions, "snapshot transfers": total.SnapshotsSent,
+		"lost snapshot transfers": total.SnapshotsLost, "snapshot installs": total.SnapshotsInstalled,
+		"ReadIndex reads": total.IndexReads, "lease reads": total.LeaseReads, "reads served": total.ReadsServed,
+		"failed reads": total.ReadsFailed, "membership changes": total.MembershipChanges,
+		"leadership transfers": total.Transfers,
 	} {
 		if n == 0 {
 			t.Errorf("no %s in 10 runs of the default scenario", name)

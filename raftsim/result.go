@@ -171,6 +171,9 @@ func (r *Result) WriteSummary(w io.Writer) {
 	fmt.Fprintf(w, "  network: %d messages sent, %d delivered, %d dropped, %d duplicated, %d held back; %d forwarded proposals refused\n",
 		s.Sent, s.Delivered, s.Dropped, s.Duplicated, s.Reordered, s.RefusedForwards)
 	fmt.Fprintf(w, "  disks: %d persists, %d writes made durable\n", s.Persists, s.DiskWrites)
+	fmt.Fprintf(w, "  features: %d compactions, %d snapshot transfers (%d lost, %d installed); reads: %d ReadIndex, %d lease, %d served, %d failed; %d membership changes (%d refused), %d leadership transfers\n",
+		s.Compactions, s.SnapshotsSent, s.SnapshotsLost, s.SnapshotsInstalled, s.IndexReads, s.LeaseReads, s.ReadsServed, s.ReadsFailed,
+		s.MembershipChanges, s.MembershipRefused, s.Transfers)
 	if r.Violation == nil {
 		fmt.Fprintf(w, "  checks passed:")
 	} else {

@@ -79,6 +79,28 @@ type Scenario struct {
 	Faults   FaultOptions
 	Schedule []ScheduledFault
 	Workload WorkloadOptions
+	Features FeatureOptions
+}
+
+// FeatureOptions drive the core's optional features during the faulty
+// phase: log compaction and snapshot transfer, membership changes and
+// leadership transfers. Rates are probabilities per nominal tick (per node
+// for Compact), each drawn from its own random stream.
+type FeatureOptions struct {
+	// Compact: a node snapshots its state machine at its applied index and
+	// calls Compact, keeping Retain entries.
+	Compact float64
+	Retain  int
+	// Spares adds nodes N+1..N+Spares that start outside the
+	// configuration, with empty disks, and may be added later.
+	Spares int
+	// Membership: the leader proposes a random membership change (add,
+	// remove, learner, promotion of a caught-up learner, joint
+	// replacement).
+	Membership float64
+	// Transfer: the leader transfers leadership (to a random voter or to
+	// the best one).
+	Transfer float64
 }
 
 // RaftOptions configures every node (see raft.Config).
@@ -93,6 +115,8 @@ type RaftOptions struct {
 	// defaults.
 	MaxMsgBytes     uint64
 	MaxInflightMsgs int
+	// EnableLeaseReads lets LeaseRead use the leader's lease.
+	EnableLeaseReads bool
 }
 
 // NetworkOptions describe the links. Every directed link gets a base
@@ -201,9 +225,8 @@ type ScheduledFault struct {
 	Node   raft.NodeID
 }
 
-// ReadMode says how clients read. Today every read is a log entry; the
-// ReadIndex, lease and follower reads the core will provide plug in here
-// (see client.go).
+// ReadMode says how clients read: through the log, or through the core's
+// ReadIndex, lease and follower reads (see client.go).
 type ReadMode uint8
 
 const (
@@ -211,6 +234,22 @@ const (
 	// entry is applied.
 	ReadLog ReadMode = iota
 
+	// ReadIndex asks the node for a read index (a follower forwards it to
+	// its leader) and answers from the state machine once it has applied
+	// that far.
+	ReadIndex
+	// ReadLease is ReadIndex through LeaseRead (a leader holding a lease
+	// answers without a message round; needs RaftOptions.EnableLeaseReads
+	// for the lease to be used).
+	ReadLease
+	// ReadMixed picks, per attempt, the log, ReadIndex on the leader,
+	// ReadIndex on a random node (a follower read) or LeaseRead.
+	ReadMixed
+
+	// readIndexNoWait (tests only) asks for a read index but answers as
+	// soon as it is ready, from whatever the node has applied: the bug of
+	// ignoring Read.Index.
+	readIndexNoWait ReadMode = 254
 	// readLocalUnsafe (tests only) answers a read at once from the state
 	// of whichever node the client asked: the classic stale-read bug the
 	// linearizability check must catch.
@@ -252,6 +291,7 @@ func DefaultScenario() Scenario {
 			Flap: 0.01, FlapMin: 1, FlapMax: 10, IsolateNewLeader: 0.1,
 		},
 		Workload: defaultWorkload(),
+		Features: FeatureOptions{Compact: 0.02, Retain: 5, Spares: 2, Membership: 0.01, Transfer: 0.003},
 	}
 }
 
@@ -259,7 +299,7 @@ func defaultWorkload() WorkloadOptions {
 	return WorkloadOptions{
 		Clients: 4, Keys: 5, Puts: 3, Appends: 3, Gets: 4,
 		ThinkMin: 0, ThinkMax: Ticks(3), Timeout: Ticks(20),
-		BackoffMin: Tick / 2, BackoffMax: Ticks(8),
+		BackoffMin: Tick / 2, BackoffMax: Ticks(8), Reads: ReadMixed,
 	}
 }
 
@@ -276,7 +316,7 @@ func calm(name string) Scenario {
 
 // ScenarioNames lists the named scenarios.
 func ScenarioNames() []string {
-	return []string{"default", "calm", "leader-crash", "leader-partition-minority", "flapping-links", "figure8"}
+	return []string{"default", "calm", "leader-crash", "leader-partition-minority", "flapping-links", "figure8", "churn"}
 }
 
 // ScenarioNamed returns the named scenario.
@@ -298,6 +338,10 @@ func ScenarioNames() []string {
 //     entries of old terms reach a majority through later leaders without
 //     being committed, and are then overwritten (about once or twice a run;
 //     see Stats.Figure8). Pre-vote is off so terms move fast.
+//   - churn: the core features at high rates: membership changes every
+//     few dozen ticks (two spares), leadership transfers, compaction with
+//     no retained entries (so lagging followers get snapshots), lease
+//     reads, with crashes and message loss.
 func ScenarioNamed(name string) (Scenario, bool) {
 	switch name {
 	case "default", "":
@@ -318,6 +362,13 @@ func ScenarioNamed(name string) (Scenario, bool) {
 		s.Network.Reorder = 0.05
 		s.Network.ReorderDelay = Ticks(2)
 		s.Faults = FaultOptions{Flap: 0.5, FlapMin: 1, FlapMax: 8, OneWay: 0.01, FaultMin: 5, FaultMax: 30}
+		return s, true
+	case "churn":
+		s := calm("churn")
+		s.Raft.EnableLeaseReads = true
+		s.Network.Drop = 0.05
+		s.Faults = FaultOptions{Crash: 0.01, DownMin: 5, DownMax: 40, LeaderBias: 0.3, Flap: 0.02, FlapMin: 1, FlapMax: 10}
+		s.Features = FeatureOptions{Compact: 0.05, Retain: 0, Spares: 2, Membership: 0.04, Transfer: 0.01}
 		return s, true
 	case "figure8":
 		// Tuned so that the Figure 8 situation — entries of an old term
@@ -363,6 +414,8 @@ func (s *Scenario) Validate() error {
 	case s.Faults.DownMin < 0 || s.Faults.DownMax < s.Faults.DownMin || s.Faults.FaultMin < 0 || s.Faults.FaultMax < s.Faults.FaultMin ||
 		s.Faults.FlapMin < 0 || s.Faults.FlapMax < s.Faults.FlapMin || s.Faults.MaxDown < 0:
 		return bad("fault durations must satisfy 0 <= Min <= Max")
+	case s.Features.Spares < 0 || s.Nodes+s.Features.Spares > 11 || s.Features.Retain < 0:
+		return bad("Spares (%d) must be >= 0 with Nodes+Spares <= 11, Retain (%d) >= 0", s.Features.Spares, s.Features.Retain)
 	case s.Workload.Clients < 0 || s.Workload.Clients > 1000:
 		return bad("Clients is %d, must be 0..1000", s.Workload.Clients)
 	case s.Workload.Keys < 1:
@@ -374,7 +427,8 @@ func (s *Scenario) Validate() error {
 		return bad("client timers must satisfy 0 <= ThinkMin <= ThinkMax, Timeout >= 1, 1 <= BackoffMin <= BackoffMax")
 	}
 	for _, p := range []float64{s.Network.Drop, s.Network.Duplicate, s.Network.Reorder, s.Faults.Crash,
-		s.Faults.LeaderBias, s.Faults.Partition, s.Faults.OneWay, s.Faults.Isolate, s.Faults.Flap, s.Faults.IsolateNewLeader} {
+		s.Faults.LeaderBias, s.Faults.Partition, s.Faults.OneWay, s.Faults.Isolate, s.Faults.Flap, s.Faults.IsolateNewLeader,
+		s.Features.Compact, s.Features.Membership, s.Features.Transfer} {
 		if !(p >= 0 && p <= 1) {
 			return bad("probability %v outside [0, 1]", p)
 		}
@@ -391,6 +445,9 @@ func (s *Scenario) Validate() error {
 	return nil
 }
 
+// totalNodes counts the voters at start and the spare nodes.
+func (s *Scenario) totalNodes() int { return s.Nodes + s.Features.Spares }
+
 func (s *Scenario) maxDown() int {
 	if s.Faults.MaxDown > 0 {
 		return min(s.Faults.MaxDown, s.Nodes)
@@ -405,7 +462,7 @@ func (s *Scenario) raftConfig(id raft.NodeID, seed uint64) raft.Config {
 		DisablePreVote: s.Raft.DisablePreVote, DisableCheckQuorum: s.Raft.DisableCheckQuorum,
 		DisableProposalForwarding: s.Raft.DisableProposalForwarding,
 		MaxMsgBytes:               s.Raft.MaxMsgBytes, MaxInflightMsgs: s.Raft.MaxInflightMsgs,
-		MaxEntryBytes: s.Raft.MaxMsgBytes,
+		MaxEntryBytes: s.Raft.MaxMsgBytes, EnableLeaseReads: s.Raft.EnableLeaseReads,
 	}
 }
 
@@ -518,6 +575,24 @@ var scenarioFlags = []scenarioFlag{
 	intFlag("gets", "relative weight of gets", func(s *Scenario) *int { return &s.Workload.Gets }),
 	timeFlag("think-max", "longest pause between a client's operations", func(s *Scenario) *Time { return &s.Workload.ThinkMax }),
 	timeFlag("timeout", "client retry timeout", func(s *Scenario) *Time { return &s.Workload.Timeout }),
+	{"reads", "read path: 0 log, 1 ReadIndex, 2 LeaseRead, 3 mixed",
+		func(s *Scenario) string { return strconv.Itoa(int(s.Workload.Reads)) },
+		func(s *Scenario, v string) error {
+			n, err := strconv.Atoi(v)
+			if err == nil && (n < 0 || n > int(ReadMixed)) {
+				err = fmt.Errorf("read mode %d out of range", n)
+			}
+			if err == nil {
+				s.Workload.Reads = ReadMode(n)
+			}
+			return err
+		}, false},
+	boolFlag("lease-reads", "enable lease reads (EnableLeaseReads)", func(s *Scenario) *bool { return &s.Raft.EnableLeaseReads }),
+	floatFlag("compact", "per-node per-tick probability of compacting the log", func(s *Scenario) *float64 { return &s.Features.Compact }),
+	intFlag("retain", "entries kept before the compaction index", func(s *Scenario) *int { return &s.Features.Retain }),
+	intFlag("spares", "spare nodes outside the initial configuration", func(s *Scenario) *int { return &s.Features.Spares }),
+	floatFlag("membership", "per-tick probability of a membership change", func(s *Scenario) *float64 { return &s.Features.Membership }),
+	floatFlag("transfer", "per-tick probability of a leadership transfer", func(s *Scenario) *float64 { return &s.Features.Transfer }),
 }
 
 // flagValue adapts one scenarioFlag to flag.Value, writing into *s.

@@ -43,6 +43,10 @@ var shrinkSteps = []shrinkStep{
 	{"partial write loss", func(s *Scenario) bool { c := s.Disk.PartialLoss; s.Disk.PartialLoss = false; return c }},
 	{"clock skew", func(s *Scenario) bool { return zeroF(&s.TickSkew) }},
 	{"asynchronous disks", func(s *Scenario) bool { c := !s.Disk.Sync; s.Disk.Sync = true; return c }},
+	{"membership changes", func(s *Scenario) bool { return zeroF(&s.Features.Membership) }},
+	{"leadership transfers", func(s *Scenario) bool { return zeroF(&s.Features.Transfer) }},
+	{"compaction", func(s *Scenario) bool { return zeroF(&s.Features.Compact) }},
+	{"lease reads", func(s *Scenario) bool { c := s.Raft.EnableLeaseReads; s.Raft.EnableLeaseReads = false; return c }},
 	{"half the clients", func(s *Scenario) bool {
 		if s.Workload.Clients <= 1 {
 			return false

@@ -1,0 +1,528 @@
+package raftsim
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/pureraft/raft"
+)
+
+// This file drives the core's optional features: log compaction and
+// snapshot transfer, ReadIndex / follower / lease reads, membership changes
+// and leadership transfers.
+
+// featureCore is the part of *raft.Node beyond Core that the features use.
+// A Core that does not implement it (a user's wrapper) simply runs without
+// them.
+type featureCore interface {
+	Compact(index raft.Index, retain uint64) (raft.SnapshotMeta, error)
+	ReportSnapshot(to raft.NodeID, err error)
+	ReadIndex(id uint64) error
+	LeaseRead(id uint64) error
+	ProposeMembershipChange(changes ...raft.MembershipChange) (raft.Index, raft.Term, error)
+	ProposeJointMembershipChange(autoLeave bool, changes ...raft.MembershipChange) (raft.Index, raft.Term, error)
+	LeaveJoint() (raft.Index, raft.Term, error)
+	CaughtUp(id raft.NodeID, maxLag uint64) bool
+	Membership() raft.Membership
+	TransferLeadership(to raft.NodeID) error
+	TransferToBestVoter() (raft.NodeID, error)
+}
+
+func (n *simNode) feat() featureCore {
+	f, _ := n.core.(featureCore)
+	return f
+}
+
+// Snapshotter is implemented by state machines that can be snapshotted,
+// which log compaction needs: Snapshot serializes the whole state,
+// Restore (called on a fresh state machine) loads it.
+type Snapshotter interface {
+	Snapshot() []byte
+	Restore(data []byte)
+}
+
+// smSnap is a state-machine snapshot as of index: the state machine's
+// serialized state and the session table. It is immutable once taken.
+type smSnap struct {
+	index    raft.Index
+	term     raft.Term
+	data     []byte
+	sessions []session
+	hash     uint64
+}
+
+func (r *replica) snapshot(term raft.Term) *smSnap {
+	sn, ok := r.sm.(Snapshotter)
+	if !ok {
+		return nil
+	}
+	d := &smSnap{index: r.applied, term: term, data: sn.Snapshot(), sessions: slices.Clone(r.sessions)}
+	h := uint64(14695981039346656037)
+	mixb := func(b byte) { h ^= uint64(b); h *= 1099511628211 }
+	mix := func(x uint64) {
+		for i := 0; i < 8; i++ {
+			mixb(byte(x >> (8 * i)))
+		}
+	}
+	for _, b := range d.data {
+		mixb(b)
+	}
+	for _, s := range d.sessions {
+		mix(s.seq)
+		mix(uint64(len(s.result)))
+		for _, b := range s.result {
+			mixb(b)
+		}
+	}
+	d.hash = h
+	return d
+}
+
+func restoreReplica(sm StateMachine, d *smSnap) *replica {
+	sm.(Snapshotter).Restore(d.data)
+	return &replica{sm: sm, applied: d.index, sessions: slices.Clone(d.sessions)}
+}
+
+// Snapshot implements Snapshotter: the keys in order, each with its value.
+func (kv *KV) Snapshot() []byte {
+	keys := make([]string, 0, len(kv.data))
+	for k := range kv.data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := []byte{}
+	for _, k := range keys {
+		e := EncodeKV(KVPut, k, kv.data[k])
+		out = append(out, byte(len(e)>>24), byte(len(e)>>16), byte(len(e)>>8), byte(len(e)))
+		out = append(out, e...)
+	}
+	return out
+}
+
+// Restore implements Snapshotter.
+func (kv *KV) Restore(data []byte) {
+	kv.data = map[string]string{}
+	for len(data) >= 4 {
+		n := int(data[0])<<24 | int(data[1])<<16 | int(data[2])<<8 | int(data[3])
+		data = data[4:]
+		if _, k, v, ok := decodeKV(data[:n]); ok {
+			kv.data[k] = v
+		}
+		data = data[n:]
+	}
+}
+
+// ---- Compaction and snapshot transfer ----
+
+var errSnapshotLost = errors.New("raftsim: snapshot transfer lost")
+
+// maybeCompact: node n snapshots its state machine at its applied index,
+// stores it durably and tells the node (docs/snapshots.md, "Taking a
+// snapshot").
+func (s *Sim) maybeCompact(n *simNode) {
+	f := n.feat()
+	if f == nil || n.rep == nil || n.rep.applied <= n.disk.snap.Index {
+		return
+	}
+	term, ok := n.disk.Term(n.rep.applied)
+	if !ok {
+		s.chk.fail(Durability, n.id, "node %d applied entry %d, which is not on its disk", n.id, n.rep.applied)
+		return
+	}
+	data := n.rep.snapshot(term)
+	if data == nil {
+		return
+	}
+	meta, err := f.Compact(data.index, uint64(s.sc.Features.Retain))
+	if err != nil {
+		// Refused while a received snapshot awaits application: fine.
+		s.record(TraceEvent{Kind: TrNote, Node: n.id, Text: "compact refused: " + err.Error()})
+		return
+	}
+	if meta.Index != data.index || meta.Term != term {
+		s.chk.fail(Protocol, n.id, "node %d: Compact(%d) returned a snapshot at %d term %d, want term %d", n.id, data.index, meta.Index, meta.Term, term)
+		return
+	}
+	n.disk.compact(meta, data)
+	n.latest = data
+	s.chk.onSnapshotTaken(n.id, data)
+	s.Stats.Compactions++
+	s.record(TraceEvent{Kind: TrNote, Node: n.id, Index: meta.Index, Term: meta.Term, Text: "compact"})
+	s.drain(n)
+}
+
+// snapFor returns node n's data for the snapshot meta describes.
+func (n *simNode) snapFor(meta *raft.SnapshotMeta) *smSnap {
+	for _, d := range []*smSnap{n.latest, n.disk.snapData, n.recv} {
+		if d != nil && d.index == meta.Index && d.term == meta.Term {
+			return d
+		}
+	}
+	return nil
+}
+
+// sendSnapshot ships a snapshot's data with its message through the
+// network. The transfer may be lost (reported as failed, or never
+// reported: the leader's timeout path) or arrive (reported, or not).
+func (s *Sim) sendSnapshot(n *simNode, m *raft.Message) {
+	if m.Snapshot == nil {
+		s.chk.fail(Protocol, n.id, "node %d asked to send a snapshot without metadata", n.id)
+		return
+	}
+	data := n.snapFor(m.Snapshot)
+	if data == nil {
+		s.chk.fail(Protocol, n.id, "node %d asked to send snapshot %d/%d, which it never took or received", n.id, m.Snapshot.Index, m.Snapshot.Term)
+		return
+	}
+	s.msgID++
+	s.Stats.SnapshotsSent++
+	if m.To == n.id || m.To < 1 || int(m.To) > len(s.nodes) {
+		s.chk.fail(Protocol, n.id, "node %d sent a snapshot to unknown node %d", n.id, m.To)
+		return
+	}
+	if why := s.net.dropReason(m.From, m.To, s.now); why != "" {
+		s.recordMsg(TrDrop, m, s.msgID, "snapshot: "+why)
+		s.snapshotOutcome(n.id, n.epoch, m.To, errSnapshotLost)
+		return
+	}
+	at, _, _ := s.net.arrivals(m.From, m.To, s.now)
+	s.recordMsg(TrSend, m, s.msgID, "snapshot")
+	// The data takes a while longer than a message.
+	s.push(event{at: at[0] + Ticks(1), kind: evSnapshot, node: n.id, epoch: n.epoch, msg: *m, msgID: s.msgID, sentAt: s.now, snap: data})
+}
+
+// snapshotOutcome reports a transfer's outcome to the sender, most of the
+// time: a transfer never reported is retried after the node's timeout.
+func (s *Sim) snapshotOutcome(from raft.NodeID, epoch uint32, to raft.NodeID, err error) {
+	if err != nil {
+		s.Stats.SnapshotsLost++
+	}
+	if s.snapRng.Intn(4) == 0 {
+		return
+	}
+	ev := event{at: s.now + Tick/2, kind: evSnapshotReport, node: from, epoch: epoch, gen: uint64(to)}
+	if err != nil {
+		ev.msgID = 1
+	}
+	s.push(ev)
+}
+
+func (s *Sim) deliverSnapshot(ev *event) {
+	m := &ev.msg
+	n := s.nodes[m.To-1]
+	switch {
+	case !s.net.Up(m.From, m.To, s.now):
+		s.recordMsg(TrDrop, m, ev.msgID, "snapshot: link down in flight")
+		s.snapshotOutcome(ev.node, ev.epoch, m.To, errSnapshotLost)
+		return
+	case n.core == nil:
+		s.recordMsg(TrDrop, m, ev.msgID, "snapshot: receiver down")
+		s.snapshotOutcome(ev.node, ev.epoch, m.To, errSnapshotLost)
+		return
+	}
+	s.recordMsg(TrDeliver, m, ev.msgID, "snapshot")
+	// The data arrived: store it aside, then pass the message to Step.
+	n.recv = ev.snap
+	s.snapshotOutcome(ev.node, ev.epoch, m.To, nil)
+	if err := n.core.Step(*m); err != nil {
+		s.stepError(n, m, err)
+	}
+	s.drain(n)
+}
+
+func (s *Sim) snapshotReport(ev *event) {
+	n := s.nodes[ev.node-1]
+	if n.core == nil || n.epoch != ev.epoch {
+		return
+	}
+	f := n.feat()
+	if f == nil {
+		return
+	}
+	var err error
+	if ev.msgID != 0 {
+		err = errSnapshotLost
+	}
+	f.ReportSnapshot(raft.NodeID(ev.gen), err)
+	s.drain(n)
+}
+
+// applySnapshot restores node n's state machine from the snapshot meta
+// describes, which must be durable on its disk.
+func (s *Sim) applySnapshot(n *simNode, meta *raft.SnapshotMeta) {
+	d := n.disk.snapData
+	if n.disk.snap.Index != meta.Index || n.disk.snap.Term != meta.Term || d == nil {
+		s.chk.fail(Durability, n.id, "node %d was told to apply snapshot %d/%d, but its disk holds snapshot %d/%d", n.id, meta.Index, meta.Term, n.disk.snap.Index, n.disk.snap.Term)
+		return
+	}
+	s.chk.onApplySnapshot(n.id, meta, d)
+	n.rep = restoreReplica(s.work.NewStateMachine(), d)
+	s.Stats.SnapshotsInstalled++
+	s.record(TraceEvent{Kind: TrNote, Node: n.id, Index: meta.Index, Term: meta.Term, Text: "install"})
+	s.serveReads(n)
+}
+
+// ---- Reads ----
+
+// readWait is a read a node is serving for a client.
+type readWait struct {
+	id     uint64
+	client int
+	seq    uint64
+	index  raft.Index
+	ready  bool
+}
+
+// readAttempt asks node n for a read index (or a lease read) for the
+// client's read; ok is false if the node cannot (the caller falls back to
+// the log).
+func (s *Sim) readAttempt(c *client, n *simNode, lease bool) bool {
+	f := n.feat()
+	if _, q := n.rep.sm.(Querier); f == nil || !q {
+		return false
+	}
+	n.nextRead++
+	id := n.nextRead
+	n.reads = append(n.reads, readWait{id: id, client: c.id, seq: c.seq})
+	var err error
+	if lease {
+		s.Stats.LeaseReads++
+		err = f.LeaseRead(id)
+	} else {
+		s.Stats.IndexReads++
+		err = f.ReadIndex(id)
+	}
+	if err != nil {
+		n.reads = n.reads[:len(n.reads)-1]
+		s.refused(c, n.id, err)
+		return true
+	}
+	s.setTimer(c, s.sc.Workload.Timeout)
+	s.drain(n)
+	return true
+}
+
+func (n *simNode) readWait(id uint64) int {
+	for i := range n.reads {
+		if n.reads[i].id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *Sim) readReady(n *simNode, r *raft.ReadResult) {
+	i := n.readWait(r.ID)
+	if i < 0 {
+		s.chk.fail(Protocol, n.id, "node %d reported read %d ready, which it was not asked or already answered", n.id, r.ID)
+		return
+	}
+	n.reads[i].ready, n.reads[i].index = true, r.Index
+	if s.sc.Workload.Reads == readIndexNoWait {
+		n.reads[i].index = 0
+	}
+	s.serveReads(n)
+}
+
+func (s *Sim) readFailed(n *simNode, r *raft.ReadResult) {
+	i := n.readWait(r.ID)
+	if i < 0 {
+		s.chk.fail(Protocol, n.id, "node %d reported read %d failed, which it was not asked or already answered", n.id, r.ID)
+		return
+	}
+	w := n.reads[i]
+	n.reads = slices.Delete(n.reads, i, i+1)
+	s.Stats.ReadsFailed++
+	c := s.client(w.client)
+	if c != nil && c.busy && c.seq == w.seq && c.target == n.id {
+		c.hint = raft.None
+		s.retryLater(c, "read failed: "+r.Err.Error())
+	}
+}
+
+// serveReads answers the ready reads node n has applied far enough for.
+func (s *Sim) serveReads(n *simNode) {
+	if len(n.reads) == 0 || n.rep == nil {
+		return
+	}
+	keep := n.reads[:0]
+	for _, w := range n.reads {
+		if !w.ready || n.rep.applied < w.index {
+			keep = append(keep, w)
+			continue
+		}
+		c := s.client(w.client)
+		if c != nil && c.busy && c.seq == w.seq {
+			s.Stats.ReadsServed++
+			s.complete(c, n.id, n.rep.sm.(Querier).Query(c.op.Cmd))
+		}
+	}
+	clear(n.reads[len(keep):])
+	n.reads = keep
+}
+
+// ---- Membership changes and leadership transfers ----
+
+func isIn(ids []raft.NodeID, id raft.NodeID) bool { return slices.Contains(ids, id) }
+
+func isVoter(m raft.Membership, id raft.NodeID) bool {
+	return isIn(m.Voters, id) || isIn(m.OutgoingVoters, id)
+}
+
+func isMember(m raft.Membership, id raft.NodeID) bool {
+	return isIn(m.Voters, id) || isIn(m.OutgoingVoters, id) || isIn(m.Learners, id) || isIn(m.Witnesses, id)
+}
+
+// changeMembership has the leader propose a random membership change.
+func (s *Sim) changeMembership() {
+	l := s.leader()
+	if l == nil {
+		return
+	}
+	f := l.feat()
+	if f == nil {
+		return
+	}
+	r := s.memberRng
+	m := f.Membership()
+	if m.IsJoint() {
+		if !m.AutoLeave {
+			s.memberResult(l, "leave joint", func() error { _, _, err := f.LeaveJoint(); return err })
+		}
+		return
+	}
+	var outside []raft.NodeID
+	for _, n := range s.nodes {
+		if !isIn(m.Voters, n.id) && !isIn(m.Learners, n.id) && !isIn(m.Witnesses, n.id) {
+			outside = append(outside, n.id)
+		}
+	}
+	pick := func(ids []raft.NodeID) raft.NodeID { return ids[r.Intn(len(ids))] }
+	minV, maxV := max(1, s.sc.Nodes-1), s.sc.Nodes+1
+	var ch []raft.MembershipChange
+	joint := false
+	switch k := r.Intn(7); {
+	case k == 0 && len(outside) > 0:
+		ch = append(ch, raft.MembershipChange{Type: raft.AddLearner, Node: pick(outside)})
+	case k == 1 && len(m.Learners) > 0 && len(m.Voters) < maxV:
+		id := pick(m.Learners)
+		if !f.CaughtUp(id, uint64(max(1, s.sc.Features.Retain))) {
+			return
+		}
+		ch = append(ch, raft.MembershipChange{Type: raft.AddVoter, Node: id})
+	case k == 2 && len(m.Voters) > minV:
+		ch = append(ch, raft.MembershipChange{Type: raft.RemoveMember, Node: pick(m.Voters)})
+	case k == 3 && len(m.Learners) > 0:
+		ch = append(ch, raft.MembershipChange{Type: raft.RemoveMember, Node: pick(m.Learners)})
+	case k == 4 && len(m.Voters) > minV:
+		ch = append(ch, raft.MembershipChange{Type: raft.AddLearner, Node: pick(m.Voters)})
+	case k == 5 && len(outside) > 0 && len(m.Voters) < maxV:
+		ch = append(ch, raft.MembershipChange{Type: raft.AddVoter, Node: pick(outside)})
+	case k == 6:
+		// Replace up to two voters by servers outside the voters.
+		cand := append(slices.Clone(outside), m.Learners...)
+		old := slices.Clone(m.Voters)
+		shuffle(r, cand)
+		shuffle(r, old)
+		for i := 0; i < 2 && i < len(cand) && i < len(old)-1; i++ {
+			ch = append(ch, raft.MembershipChange{Type: raft.RemoveMember, Node: old[i]},
+				raft.MembershipChange{Type: raft.AddVoter, Node: cand[i]})
+		}
+		joint = true
+	}
+	if len(ch) == 0 {
+		return
+	}
+	autoLeave := r.Intn(4) != 0
+	s.memberResult(l, fmt.Sprint(ch), func() error {
+		var err error
+		if joint {
+			_, _, err = f.ProposeJointMembershipChange(autoLeave, ch...)
+		} else {
+			_, _, err = f.ProposeMembershipChange(ch...)
+		}
+		return err
+	})
+}
+
+func (s *Sim) memberResult(l *simNode, what string, do func() error) {
+	err := do()
+	if err == nil {
+		s.Stats.MembershipChanges++
+		s.record(TraceEvent{Kind: TrNote, Node: l.id, Text: fmt.Sprintf("n%d proposes membership change %s", l.id, what)})
+	} else {
+		s.Stats.MembershipRefused++
+	}
+	s.drain(l)
+}
+
+// transferLeadership has the leader hand over leadership.
+func (s *Sim) transferLeadership() {
+	l := s.leader()
+	if l == nil {
+		return
+	}
+	f := l.feat()
+	if f == nil {
+		return
+	}
+	var err error
+	to := raft.None
+	if s.transferRng.Intn(2) == 0 {
+		to, err = f.TransferToBestVoter()
+	} else {
+		m := f.Membership()
+		to = m.Voters[s.transferRng.Intn(len(m.Voters))]
+		err = f.TransferLeadership(to)
+	}
+	if err == nil {
+		s.Stats.Transfers++
+		s.record(TraceEvent{Kind: TrNote, Node: l.id, Text: fmt.Sprintf("n%d transfers leadership to n%d", l.id, to)})
+	}
+	s.drain(l)
+}
+
+// checkCommitQuorum: a leader that advanced its commit index must have the
+// entry there durable on a quorum of the configuration in force (the
+// latest in its log, which it counts with; both halves of a joint one).
+// A node whose durable snapshot covers the index holds it.
+func (s *Sim) checkCommitQuorum(n *simNode, st *raft.Status) {
+	f := n.feat()
+	if f == nil {
+		return
+	}
+	le, ok := s.chk.view(n.id).entry(st.Commit)
+	if !ok {
+		return
+	}
+	holds := func(id raft.NodeID) bool {
+		if id < 1 || int(id) > len(s.nodes) {
+			return false
+		}
+		d := s.nodes[id-1].disk
+		if d.snap.Index >= st.Commit {
+			return true
+		}
+		t, ok := d.Term(st.Commit)
+		return ok && t == le.term
+	}
+	m := f.Membership()
+	for _, half := range [][]raft.NodeID{m.Voters, m.OutgoingVoters} {
+		if len(half) == 0 {
+			continue
+		}
+		s.chk.checks[Durability]++
+		k := 0
+		for _, id := range half {
+			if holds(id) {
+				k++
+			}
+		}
+		if 2*k <= len(half) {
+			s.chk.fail(Durability, n.id, "node %d, leader of term %d, commits entry %d (term %d), but only %d of the voters %v hold it durably", n.id, st.Term, st.Commit, le.term, k, half)
+			return
+		}
+	}
+}
