@@ -1,0 +1,185 @@
+package bench
+
+import (
+	"fmt"
+	"testing"
+
+	raft "github.com/pureraft/raft"
+)
+
+var libraries = []Library{Pureraft, Etcd, EtcdBatched}
+
+// TestThroughputHarness checks that every library replicates a small
+// workload to every node through the harness (no timing is asserted).
+func TestThroughputHarness(t *testing.T) {
+	for _, lib := range libraries {
+		for _, p := range []ThroughputParams{
+			{Nodes: 3, Batch: 1, Size: 16, Entries: 100},
+			{Nodes: 5, Batch: 64, Size: 1024, Entries: 1000},
+		} {
+			res, err := RunThroughput(lib, p)
+			if err != nil {
+				t.Fatalf("%s %s: %v", lib, p, err)
+			}
+			if res.Rounds == 0 || res.Messages == 0 {
+				t.Fatalf("%s %s: %+v", lib, p, res)
+			}
+		}
+	}
+}
+
+// TestPureStoreChunks checks the chunked store: appends across chunk
+// boundaries and a persist that replaces a stored suffix.
+func TestPureStoreChunks(t *testing.T) {
+	ents := func(first, n int, term raft.Term) []raft.Entry {
+		out := make([]raft.Entry, n)
+		for i := range out {
+			out[i] = raft.Entry{Index: raft.Index(first + i), Term: term}
+		}
+		return out
+	}
+	var s pureStore
+	for first := 1; first <= 10000; first += 1000 {
+		if err := s.write(&raft.Persist{Entries: ents(first, 1000, 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, cut := range []int{8193, 8192, 4097, 4096, 1} {
+		if err := s.write(&raft.Persist{Entries: ents(cut, 10, 2)}); err != nil {
+			t.Fatal(err)
+		}
+		if s.n != cut+9 {
+			t.Fatalf("after overwriting from %d: %d entries stored, want %d", cut, s.n, cut+9)
+		}
+		for i := range s.n {
+			e := s.chunks[i/storeChunk][i%storeChunk]
+			wantTerm := raft.Term(1)
+			if i+1 >= cut {
+				wantTerm = 2
+			}
+			if e.Index != raft.Index(i+1) || e.Term != wantTerm {
+				t.Fatalf("after overwriting from %d: entry %d is (index %d, term %d)", cut, i, e.Index, e.Term)
+			}
+		}
+	}
+	if err := s.write(&raft.Persist{Entries: ents(6000, 1, 2)}); err == nil {
+		t.Fatal("a persist leaving a gap was accepted")
+	}
+}
+
+// TestIdleHarness checks that idle groups of every library stay healthy
+// followers through the harness (no timing is asserted).
+func TestIdleHarness(t *testing.T) {
+	for _, lib := range []Library{Pureraft, Etcd} {
+		if _, err := RunIdle(lib, IdleParams{Groups: 50, Ticks: 3 * ElectionTicks}); err != nil {
+			t.Fatalf("%s: %v", lib, err)
+		}
+	}
+}
+
+// BenchmarkThroughput runs the throughput harness with b.N entries: ns/op
+// and allocs/op are per entry, over the whole cluster. It is the input for
+// benchstat; cmd/compare prints the side-by-side table.
+func BenchmarkThroughput(b *testing.B) {
+	for _, lib := range libraries {
+		for _, nodes := range []int{3} {
+			for _, batch := range []int{1, 64, 256} {
+				for _, size := range []int{16, 128, 1024} {
+					name := fmt.Sprintf("lib=%s/nodes=%d/B=%d/S=%d", lib, nodes, batch, size)
+					b.Run(name, func(b *testing.B) {
+						benchThroughput(b, lib, ThroughputParams{Nodes: nodes, Batch: batch, Size: size})
+					})
+				}
+			}
+		}
+	}
+}
+
+func benchThroughput(b *testing.B, lib Library, p ThroughputParams) {
+	c, err := newCluster(lib, p.Nodes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Entries = b.N
+	payloads := makePayloads(p.Batch, p.Size)
+	var res ThroughputResult
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	if err := replicate(c, p, payloads, &res); err != nil {
+		b.Fatal(err)
+	}
+	cpu = cpuTime() - cpu
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkIdleTick measures one Tick of one idle group among 10,000.
+func BenchmarkIdleTick(b *testing.B) {
+	for _, lib := range []Library{Pureraft, Etcd} {
+		b.Run("lib="+string(lib), func(b *testing.B) {
+			const groups = 10000
+			h, err := newIdleHost(lib, groups)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				g := i % groups
+				if g == 0 && i > 0 {
+					// Keep the groups healthy: one heartbeat round per
+					// tick round, untimed.
+					b.StopTimer()
+					for k := range groups {
+						if err := h.heartbeat(k); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.StartTimer()
+				}
+				h.tick(g)
+			}
+		})
+	}
+}
+
+// BenchmarkIdleHeartbeat measures one idle group among 10,000 stepping a
+// heartbeat and handling the resulting work.
+func BenchmarkIdleHeartbeat(b *testing.B) {
+	for _, lib := range []Library{Pureraft, Etcd} {
+		b.Run("lib="+string(lib), func(b *testing.B) {
+			const groups = 10000
+			h, err := newIdleHost(lib, groups)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := h.heartbeat(i % groups); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkIdleMemory reports the live heap per idle group (1,000 groups,
+// after warm-up) as heap-B/group; ns/op is the whole run and means little.
+func BenchmarkIdleMemory(b *testing.B) {
+	for _, lib := range []Library{Pureraft, Etcd} {
+		b.Run("lib="+string(lib), func(b *testing.B) {
+			var heap float64
+			for i := 0; i < b.N; i++ {
+				res, err := RunIdle(lib, IdleParams{Groups: 1000, Ticks: 1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				heap += res.HeapPerGroup
+			}
+			b.ReportMetric(heap/float64(b.N), "heap-B/group")
+		})
+	}
+}

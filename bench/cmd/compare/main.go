@@ -1,0 +1,160 @@
+// Command compare runs the throughput and idle-group harnesses of the bench
+// module for pureraft and etcd-io/raft and prints the medians side by side,
+// with ratios, as Markdown tables. Run it from the bench directory:
+//
+//	go run ./cmd/compare
+//
+// Every configuration is measured -runs times per library, the libraries
+// alternating in order, each run in a fresh cluster; the tables show the
+// median of each figure.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pureraft/raft/bench"
+)
+
+func main() {
+	var (
+		runs       = flag.Int("runs", 5, "runs per configuration and library (the median is shown)")
+		entries    = flag.Int("n", 100_000, "entries applied per throughput run")
+		nodesFlag  = flag.String("nodes", "3,5", "cluster sizes")
+		batchFlag  = flag.String("b", "1,64,256", "proposals per round (B)")
+		sizeFlag   = flag.String("s", "16,128,1024", "payload bytes (S)")
+		groupsFlag = flag.String("g", "1000,10000,100000", "idle groups (G)")
+		ticks      = flag.Int("ticks", 50, "ticks measured per idle run")
+		skipThru   = flag.Bool("no-throughput", false, "skip the throughput harness")
+		skipIdle   = flag.Bool("no-idle", false, "skip the idle-groups harness")
+	)
+	flag.Parse()
+	nodes, batches, sizes, groups := ints(*nodesFlag), ints(*batchFlag), ints(*sizeFlag), ints(*groupsFlag)
+
+	fmt.Printf("CPU: %s; nproc: %d; GOMAXPROCS: %d; %s %s/%s; %s\n\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0),
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	if !*skipThru {
+		throughput(*runs, *entries, nodes, batches, sizes)
+	}
+	if !*skipIdle {
+		idle(*runs, *ticks, groups)
+	}
+}
+
+func throughput(runs, entries int, nodes, batches, sizes []int) {
+	fmt.Printf("Throughput: N=%d entries applied on every node, median of %d runs. Ratios are pureraft/etcd: 'ratio' from wall-clock entries/s, 'ratio by CPU time' from entries per second of process CPU time (GC included), which a busy shared machine distorts less.\n\n", entries, runs)
+	fmt.Println("| nodes | B | S | pureraft entries/s | etcd entries/s | ratio | ratio by CPU time | pureraft allocs/entry | etcd allocs/entry | pureraft B/entry | etcd B/entry | etcd-batched entries/s | ratio |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	libs := []bench.Library{bench.Pureraft, bench.Etcd, bench.EtcdBatched}
+	for _, n := range nodes {
+		for _, b := range batches {
+			for _, s := range sizes {
+				p := bench.ThroughputParams{Nodes: n, Batch: b, Size: s, Entries: entries}
+				var rate, cpuRate, allocs, bytes [3][]float64
+				for r := range runs {
+					for k := range libs {
+						li := (k + r) % len(libs) // alternate the order
+						res, err := bench.RunThroughput(libs[li], p)
+						if err != nil {
+							fmt.Fprintf(os.Stderr, "%s %s: %v\n", libs[li], p, err)
+							os.Exit(1)
+						}
+						rate[li] = append(rate[li], res.EntriesPerSec())
+						cpuRate[li] = append(cpuRate[li], res.EntriesPerCPUSec())
+						allocs[li] = append(allocs[li], res.AllocsPerEntry())
+						bytes[li] = append(bytes[li], res.BytesPerEntry())
+					}
+				}
+				pr, er, br := median(rate[0]), median(rate[1]), median(rate[2])
+				fmt.Printf("| %d | %d | %d | %s | %s | %.2f× | %.2f× | %.3f | %.2f | %.0f | %.0f | %s | %.2f× |\n",
+					n, b, s, si(pr), si(er), pr/er, median(cpuRate[0])/median(cpuRate[1]), median(allocs[0]), median(allocs[1]),
+					median(bytes[0]), median(bytes[1]), si(br), pr/br)
+			}
+		}
+	}
+	fmt.Println()
+}
+
+func idle(runs, ticks int, groups []int) {
+	fmt.Printf("Idle groups: the host is a follower in G three-voter groups whose leader only sends heartbeats (one per tick); median of %d runs, %d ticks each. Ratios are etcd/pureraft (higher is better for pureraft).\n\n", runs, ticks)
+	fmt.Println("| G | pureraft heap/group | etcd heap/group | ratio | pureraft ns/tick | etcd ns/tick | ratio | pureraft CPU ns/tick | etcd CPU ns/tick | pureraft ns/heartbeat | etcd ns/heartbeat | ratio | pureraft allocs/heartbeat | etcd allocs/heartbeat |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	libs := []bench.Library{bench.Pureraft, bench.Etcd}
+	for _, g := range groups {
+		var heap, tick, tickCPU, beat, allocs [2][]float64
+		for r := range runs {
+			for k := range libs {
+				li := (k + r) % len(libs)
+				res, err := bench.RunIdle(libs[li], bench.IdleParams{Groups: g, Ticks: ticks})
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "%s G=%d: %v\n", libs[li], g, err)
+					os.Exit(1)
+				}
+				heap[li] = append(heap[li], res.HeapPerGroup)
+				tick[li] = append(tick[li], res.TickNs)
+				tickCPU[li] = append(tickCPU[li], res.TickCPUNs)
+				beat[li] = append(beat[li], res.HeartbeatNs)
+				allocs[li] = append(allocs[li], res.AllocsPerBeat)
+			}
+		}
+		ph, eh := median(heap[0]), median(heap[1])
+		pt, et := median(tick[0]), median(tick[1])
+		pb, eb := median(beat[0]), median(beat[1])
+		fmt.Printf("| %d | %.0f B | %.0f B | %.1f× | %.1f | %.1f | %.1f× | %.1f | %.1f | %.0f | %.0f | %.1f× | %.3f | %.2f |\n",
+			g, ph, eh, eh/ph, pt, et, et/pt, median(tickCPU[0]), median(tickCPU[1]), pb, eb, eb/pb, median(allocs[0]), median(allocs[1]))
+	}
+	fmt.Println()
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// si formats a rate with an SI suffix.
+func si(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.0fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func ints(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v <= 0 {
+			fmt.Fprintf(os.Stderr, "bad number %q in %q\n", f, s)
+			os.Exit(2)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// cpuModel reads the CPU model name from /proc/cpuinfo where there is one.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}

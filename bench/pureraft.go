@@ -1,0 +1,265 @@
+package bench
+
+import (
+	"fmt"
+
+	raft "github.com/pureraft/raft"
+)
+
+func pureConfig(id raft.NodeID) raft.Config {
+	return raft.Config{
+		ID:                  id,
+		Seed:                1,
+		ElectionTicks:       ElectionTicks,
+		HeartbeatTicks:      HeartbeatTicks,
+		MaxMsgBytes:         MaxMsgBytes,
+		MaxInflightMsgs:     MaxInflightMsgs,
+		MaxInflightBytes:    MaxInflightBytes,
+		MaxUncommittedBytes: MaxUncommittedBytes,
+		MaxApplyBytes:       MaxApplyBytes,
+		// Pre-vote and check-quorum are on by default.
+	}
+}
+
+// pureStore is the pureraft caller's stand-in for a disk: it applies
+// persist actions as the contract says — snapshot, then entries (replacing
+// any stored suffix from the first one on), then hard state — into memory.
+// Like a write-ahead log it only ever appends (or cuts a suffix): entries
+// go into fixed-size chunks, so storing the N-th entry never copies the
+// ones before it. It keeps the entries (not their payloads, which neither
+// library copies) in memory, as etcd's MemoryStorage does on the other side.
+type pureStore struct {
+	hs     raft.HardState
+	snap   raft.SnapshotMeta
+	chunks [][]raft.Entry // every chunk but the last is full
+	n      int            // entries stored, from snap.Index+1
+}
+
+const storeChunk = 4096
+
+func (s *pureStore) write(p *raft.Persist) error {
+	if p.Snapshot != nil {
+		s.snap = *p.Snapshot
+		s.truncate(0)
+	}
+	if len(p.Entries) > 0 {
+		keep := int(p.Entries[0].Index) - int(s.snap.Index) - 1
+		if keep < 0 || keep > s.n {
+			return fmt.Errorf("persist of entries from %d onto a store ending at %d", p.Entries[0].Index, s.snap.Index+raft.Index(s.n))
+		}
+		s.truncate(keep)
+		for ents := p.Entries; len(ents) > 0; {
+			if s.n == len(s.chunks)*storeChunk {
+				s.chunks = append(s.chunks, make([]raft.Entry, 0, storeChunk))
+			}
+			last := &s.chunks[len(s.chunks)-1]
+			k := min(len(ents), storeChunk-len(*last))
+			*last = append(*last, ents[:k]...)
+			ents = ents[k:]
+			s.n += k
+		}
+	}
+	if p.HasHardState {
+		s.hs = p.HardState
+	}
+	return nil
+}
+
+// truncate keeps the first n stored entries.
+func (s *pureStore) truncate(n int) {
+	if n == s.n {
+		return
+	}
+	s.chunks = s.chunks[:(n+storeChunk-1)/storeChunk]
+	if n%storeChunk != 0 {
+		last := &s.chunks[len(s.chunks)-1]
+		clear((*last)[n%storeChunk:])
+		*last = (*last)[:n%storeChunk]
+	}
+	s.n = n
+}
+
+// pureCluster is a pureraft cluster of voters 1..n with a synchronous
+// caller: every persist is written and acknowledged at once.
+type pureCluster struct {
+	nodes   []*raft.Node
+	stores  []pureStore
+	applied []raft.Index
+	start   raft.Index // leader's last index before the first proposal
+	queue   []raft.Message
+	next    []raft.Message
+}
+
+func newPureCluster(n int) (*pureCluster, error) {
+	c := &pureCluster{stores: make([]pureStore, n), applied: make([]raft.Index, n)}
+	voters := make([]raft.NodeID, n)
+	for i := range voters {
+		voters[i] = raft.NodeID(i + 1)
+	}
+	for _, id := range voters {
+		node, err := raft.Bootstrap(pureConfig(id), voters)
+		if err != nil {
+			return nil, err
+		}
+		c.nodes = append(c.nodes, node)
+	}
+	if err := c.nodes[0].Campaign(); err != nil {
+		return nil, err
+	}
+	for range 100 {
+		for i := range c.nodes {
+			if err := c.handle(i); err != nil {
+				return nil, err
+			}
+		}
+		if n, err := c.deliver(); err != nil {
+			return nil, err
+		} else if n == 0 {
+			break
+		}
+	}
+	st := c.nodes[0].Status()
+	if st.Role != raft.RoleLeader {
+		return nil, fmt.Errorf("node 1 is %s after campaigning", st.Role)
+	}
+	c.start = st.LastIndex
+	if !c.allApplied(0) {
+		return nil, fmt.Errorf("cluster did not settle after the election")
+	}
+	return c, nil
+}
+
+func (c *pureCluster) propose(payloads [][]byte) error {
+	for _, p := range payloads {
+		if _, _, err := c.nodes[0].Propose(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *pureCluster) handle(i int) error {
+	node := c.nodes[i]
+	for {
+		acts := node.Actions()
+		if len(acts) == 0 {
+			return nil
+		}
+		for k := range acts {
+			a := &acts[k]
+			switch a.Kind {
+			case raft.ActionPersist:
+				if err := c.stores[i].write(&a.Persist); err != nil {
+					return err
+				}
+				if err := node.AckPersist(a.Persist.ID); err != nil {
+					return err
+				}
+			case raft.ActionSend:
+				c.queue = append(c.queue, a.Message)
+			case raft.ActionApply:
+				if n := len(a.Apply.Entries); n > 0 {
+					c.applied[i] = a.Apply.Entries[n-1].Index
+				}
+			default:
+				return fmt.Errorf("unexpected action %s", a)
+			}
+		}
+	}
+}
+
+func (c *pureCluster) deliver() (int, error) {
+	c.queue, c.next = c.next[:0], c.queue
+	for k := range c.next {
+		m := &c.next[k]
+		if err := c.nodes[m.To-1].Step(*m); err != nil {
+			return 0, fmt.Errorf("node %d: step %v: %w", m.To, m, err)
+		}
+		*m = raft.Message{} // drop the references to entries
+	}
+	return len(c.next), nil
+}
+
+func (c *pureCluster) allApplied(proposed int) bool {
+	want := c.start + raft.Index(proposed)
+	for _, a := range c.applied {
+		if a < want {
+			return false
+		}
+	}
+	return true
+}
+
+// pureIdle hosts G groups; in each, node 1 (the measured one) follows a
+// simulated leader, node 2, of term 1.
+type pureIdle struct {
+	nodes  []*raft.Node
+	commit raft.Index
+}
+
+func newPureIdle(groups int) (*pureIdle, error) {
+	h := &pureIdle{nodes: make([]*raft.Node, groups), commit: 1}
+	voters := []raft.NodeID{1, 2, 3}
+	for i := range h.nodes {
+		// A member of an existing group restarting from a snapshot at
+		// index 0 (what Bootstrap persists), then hearing from the leader.
+		st := raft.PersistentState{
+			HardState: raft.HardState{Term: 1},
+			Snapshot:  raft.SnapshotMeta{Membership: raft.Membership{Voters: voters}},
+		}
+		node, err := raft.NewNode(pureConfig(1), st)
+		if err != nil {
+			return nil, err
+		}
+		h.nodes[i] = node
+		// The leader's first append: its no-op entry, already committed.
+		app := raft.Message{Type: raft.MsgApp, From: 2, To: 1, Term: 1, Commit: 1,
+			Entries: []raft.Entry{{Index: 1, Term: 1, Type: raft.EntryNoop}}}
+		if err := node.Step(app); err != nil {
+			return nil, err
+		}
+		if err := h.handle(i); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+func (h *pureIdle) tick(i int) { h.nodes[i].Tick() }
+
+func (h *pureIdle) heartbeat(i int) error {
+	node := h.nodes[i]
+	m := raft.Message{Type: raft.MsgHeartbeat, From: 2, To: 1, Term: 1, Commit: h.commit}
+	if err := node.Step(m); err != nil {
+		return err
+	}
+	return h.handle(i)
+}
+
+// handle carries out group i's actions. There is no store to write to:
+// the idle groups' durable state is not what is measured, and the node
+// keeps its own log in memory. Sends are dropped: the leader is simulated.
+func (h *pureIdle) handle(i int) error {
+	node := h.nodes[i]
+	for {
+		acts := node.Actions()
+		if len(acts) == 0 {
+			return nil
+		}
+		for k := range acts {
+			if a := &acts[k]; a.Kind == raft.ActionPersist {
+				if err := node.AckPersist(a.Persist.ID); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+func (h *pureIdle) check(i int) error {
+	st := h.nodes[i].Status()
+	if st.Role != raft.RoleFollower || st.Leader != 2 || st.Term != 1 || st.Applied != 1 {
+		return fmt.Errorf("pureraft group %d not idle-healthy: %+v", i, st)
+	}
+	return nil
+}
