@@ -1,0 +1,85 @@
+package host
+
+// The host's small state files: the address book and the boot record.
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+)
+
+func loadPeers(dir string) Peers {
+	p := Peers{}
+	b, err := os.ReadFile(filepath.Join(dir, "peers.json"))
+	if err == nil {
+		json.Unmarshal(b, &p)
+	}
+	return p
+}
+
+func savePeers(dir string, p Peers) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "peers.json"), b)
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// The boot file records the kernel boot ID at start-up and whether the
+// host shut down cleanly. A machine that syncs lazily (bbolt with NoSync)
+// is only suspect after an unclean shutdown *and* a reboot: a crashed
+// process loses nothing the kernel already had, a crashed kernel may.
+type bootState struct {
+	BootID string `json:"boot_id"`
+	Clean  bool   `json:"clean"`
+}
+
+func currentBootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return "unknown"
+	}
+	return string(b)
+}
+
+// checkBoot reports whether the machine's files may have lost writes, and
+// records this start (unclean until Close).
+func checkBoot(dir string) (suspect bool, err error) {
+	path := filepath.Join(dir, "boot.json")
+	var prev bootState
+	if b, err := os.ReadFile(path); err == nil {
+		if json.Unmarshal(b, &prev) == nil {
+			suspect = !prev.Clean && prev.BootID != currentBootID()
+		}
+	}
+	b, _ := json.Marshal(bootState{BootID: currentBootID()})
+	return suspect, writeFileAtomic(path, b)
+}
+
+func markClean(dir string) error {
+	b, _ := json.Marshal(bootState{BootID: currentBootID(), Clean: true})
+	return writeFileAtomic(filepath.Join(dir, "boot.json"), b)
+}

@@ -1,0 +1,410 @@
+package host
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pureraft/raft"
+)
+
+// The peer transport.
+//
+// Every node listens on its raft address. A node sends to a peer over one
+// persistent outgoing TCP connection that it dials itself (so each pair of
+// nodes has two connections, one per direction). A connection starts with a
+// handshake — the magic "PRKV", a version byte, the connection's kind and
+// the sender's node ID — and then carries frames: a 4-byte big-endian
+// length and that many bytes of one message in the core's binary codec.
+// Messages queued for a peer while a write is under way go out together in
+// the next write: one syscall per flush, however many messages.
+//
+// The receiving side bounds every frame by a size cap and decodes it with
+// the core's DecodeLimits; a frame over the cap, bytes that do not decode,
+// or a message whose sender is not the peer that shook hands, close the
+// connection and are logged. Nothing a peer sends can crash the server.
+//
+// A connection that fails is dropped with everything queued on it (Raft
+// tolerates lost messages and resends what matters) and redialled with
+// exponential backoff. Snapshot data goes over separate connections of
+// their own kind (snapshot.go), so a large transfer never delays
+// heartbeats.
+
+const (
+	connMagic    = "PRKV"
+	connVersion  = 1
+	kindMessages = 1
+	kindSnapshot = 2
+	kindRepair   = 3 // a follower that lost acknowledged entries asks the leader to step aside (repair.go)
+
+	handshakeSize = 4 + 1 + 1 + 8
+	// maxQueued bounds the messages waiting for one peer; more are dropped.
+	maxQueued = 8192
+)
+
+type transport struct {
+	id       raft.NodeID
+	ln       net.Listener
+	log      *slog.Logger
+	lim      raft.DecodeLimits
+	maxFrame uint32
+	addr     func(raft.NodeID) string
+	deliver  func([]raft.Message)
+	onSnap   func(conn net.Conn, br *bufio.Reader, from raft.NodeID)
+	onRepair func(conn net.Conn, from raft.NodeID)
+	metrics  *metrics
+
+	mu     sync.Mutex
+	peers  map[raft.NodeID]*peerConn
+	conns  map[net.Conn]struct{}
+	closed chan struct{}
+	wg     sync.WaitGroup
+}
+
+func newTransport(id raft.NodeID, ln net.Listener, lim raft.DecodeLimits, log *slog.Logger, m *metrics) *transport {
+	return &transport{
+		id:       id,
+		ln:       ln,
+		log:      log,
+		lim:      lim,
+		maxFrame: uint32(lim.MaxMessageBytes),
+		metrics:  m,
+		peers:    map[raft.NodeID]*peerConn{},
+		conns:    map[net.Conn]struct{}{},
+		closed:   make(chan struct{}),
+	}
+}
+
+func (t *transport) start() {
+	t.wg.Add(1)
+	go t.acceptLoop()
+}
+
+func (t *transport) acceptLoop() {
+	defer t.wg.Done()
+	for {
+		c, err := t.ln.Accept()
+		if err != nil {
+			select {
+			case <-t.closed:
+				return
+			default:
+			}
+			t.log.Warn("accept failed", "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		if !t.track(c) {
+			c.Close()
+			return
+		}
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			defer t.untrack(c)
+			t.serveConn(c)
+		}()
+	}
+}
+
+func (t *transport) track(c net.Conn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	select {
+	case <-t.closed:
+		return false
+	default:
+	}
+	t.conns[c] = struct{}{}
+	return true
+}
+
+func (t *transport) untrack(c net.Conn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
+	c.Close()
+}
+
+// errGarbage marks input from a peer that does not follow the protocol.
+var errGarbage = errors.New("peer sent garbage")
+
+func (t *transport) serveConn(c net.Conn) {
+	remote := c.RemoteAddr().String()
+	br := bufio.NewReaderSize(c, 64<<10)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var hs [handshakeSize]byte
+	if _, err := io.ReadFull(br, hs[:]); err != nil {
+		t.log.Warn("peer connection closed during handshake", "remote", remote, "err", err)
+		return
+	}
+	if string(hs[:4]) != connMagic || hs[4] != connVersion {
+		t.log.Warn("disconnecting peer: bad handshake", "remote", remote, "err", errGarbage)
+		t.metrics.garbage.Inc()
+		return
+	}
+	from := raft.NodeID(binary.BigEndian.Uint64(hs[6:]))
+	c.SetReadDeadline(time.Time{})
+	switch hs[5] {
+	case kindMessages:
+		err := t.readMessages(br, from)
+		if errors.Is(err, errGarbage) {
+			t.log.Warn("disconnecting peer", "remote", remote, "peer", from, "err", err)
+			t.metrics.garbage.Inc()
+		} else if err != nil && !errors.Is(err, io.EOF) && !isClosed(err) {
+			t.log.Debug("peer connection ended", "remote", remote, "peer", from, "err", err)
+		}
+	case kindSnapshot:
+		t.onSnap(c, br, from)
+	case kindRepair:
+		t.onRepair(c, from)
+	default:
+		t.log.Warn("disconnecting peer: unknown connection kind", "remote", remote, "kind", hs[5], "err", errGarbage)
+		t.metrics.garbage.Inc()
+	}
+}
+
+func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
+
+// readFrame reads one length-prefixed frame, bounded by max.
+func readFrame(br *bufio.Reader, max uint32) ([]byte, error) {
+	var lb [4]byte
+	if _, err := io.ReadFull(br, lb[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(lb[:])
+	if n > max {
+		return nil, fmt.Errorf("%w: frame of %d bytes exceeds the cap of %d", errGarbage, n, max)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(br, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+func (t *transport) readMessages(br *bufio.Reader, from raft.NodeID) error {
+	var batch []raft.Message
+	for {
+		buf, err := readFrame(br, t.maxFrame)
+		if err != nil {
+			return err
+		}
+		if len(buf) == 0 {
+			return fmt.Errorf("%w: empty frame", errGarbage)
+		}
+		t.metrics.recvBytes.Add(float64(len(buf) + 4))
+		var m raft.Message
+		if err := raft.Decode(buf, &m, t.lim); err != nil {
+			return fmt.Errorf("%w: %v", errGarbage, err)
+		}
+		if m.From != from || m.To != t.id {
+			return fmt.Errorf("%w: message %d->%d on a connection from %d to %d", errGarbage, m.From, m.To, from, t.id)
+		}
+		batch = append(batch, m)
+		// Deliver what arrived together as one batch: the node loop
+		// handles it before producing actions.
+		if br.Buffered() < 4 || len(batch) >= 256 {
+			t.deliver(batch)
+			batch = nil
+		}
+	}
+}
+
+// send queues m for its peer; it never blocks.
+func (t *transport) send(m raft.Message) {
+	p := t.peer(m.To)
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	if len(p.queue) >= maxQueued {
+		p.mu.Unlock()
+		t.metrics.dropped.Inc()
+		return
+	}
+	p.queue = append(p.queue, m)
+	p.mu.Unlock()
+	select {
+	case p.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (t *transport) peer(id raft.NodeID) *peerConn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.peers[id]; p != nil {
+		return p
+	}
+	select {
+	case <-t.closed:
+		return nil
+	default:
+	}
+	p := &peerConn{t: t, id: id, notify: make(chan struct{}, 1)}
+	t.peers[id] = p
+	t.wg.Add(1)
+	go p.run()
+	return p
+}
+
+// reachable reports whether the connection to peer id is up (as far as
+// the last write to it knows).
+func (t *transport) reachable(id raft.NodeID) bool {
+	t.mu.Lock()
+	p := t.peers[id]
+	t.mu.Unlock()
+	return p != nil && p.up.Load()
+}
+
+// dial opens a connection of kind to peer id and shakes hands.
+func (t *transport) dial(id raft.NodeID, kind byte) (net.Conn, error) {
+	addr := t.addr(id)
+	if addr == "" {
+		return nil, fmt.Errorf("no address known for node %d", id)
+	}
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	var hs [handshakeSize]byte
+	copy(hs[:], connMagic)
+	hs[4], hs[5] = connVersion, kind
+	binary.BigEndian.PutUint64(hs[6:], uint64(t.id))
+	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write(hs[:]); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (t *transport) close() {
+	t.mu.Lock()
+	select {
+	case <-t.closed:
+		t.mu.Unlock()
+		return
+	default:
+	}
+	close(t.closed)
+	for c := range t.conns {
+		c.Close()
+	}
+	t.mu.Unlock()
+	t.ln.Close()
+	t.wg.Wait()
+}
+
+// peerConn is the outgoing side to one peer.
+type peerConn struct {
+	t      *transport
+	id     raft.NodeID
+	notify chan struct{}
+
+	mu    sync.Mutex
+	queue []raft.Message
+
+	up atomic.Bool
+}
+
+func (p *peerConn) take(spare []raft.Message) []raft.Message {
+	p.mu.Lock()
+	q := p.queue
+	p.queue = spare[:0]
+	p.mu.Unlock()
+	return q
+}
+
+func (p *peerConn) run() {
+	t := p.t
+	defer t.wg.Done()
+	var (
+		conn    net.Conn
+		buf     []byte
+		spare   []raft.Message
+		backoff = 20 * time.Millisecond
+	)
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	for {
+		select {
+		case <-t.closed:
+			return
+		case <-p.notify:
+		}
+		if conn == nil {
+			c, err := t.dial(p.id, kindMessages)
+			if err != nil {
+				p.take(nil) // what was queued is stale by the time we get through
+				if p.up.Swap(false) || backoff == 20*time.Millisecond {
+					t.log.Info("cannot reach peer", "peer", p.id, "err", err)
+				}
+				select {
+				case <-t.closed:
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(2*backoff, time.Second)
+				select { // try again even if nothing new is queued
+				case p.notify <- struct{}{}:
+				default:
+				}
+				continue
+			}
+			if !p.up.Swap(true) {
+				t.log.Info("connected to peer", "peer", p.id)
+			}
+			conn, backoff = c, 20*time.Millisecond
+			if !t.track(conn) {
+				return
+			}
+		}
+		msgs := p.take(spare)
+		if len(msgs) == 0 {
+			spare = msgs
+			continue
+		}
+		buf = buf[:0]
+		for i := range msgs {
+			at := len(buf)
+			buf = append(buf, 0, 0, 0, 0)
+			var err error
+			buf, err = msgs[i].AppendBinary(buf)
+			if err != nil {
+				t.log.Error("cannot encode message", "err", err)
+				buf = buf[:at]
+				continue
+			}
+			binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
+			msgs[i] = raft.Message{}
+		}
+		spare = msgs
+		conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if _, err := conn.Write(buf); err != nil {
+			t.log.Info("lost connection to peer", "peer", p.id, "err", err)
+			p.up.Store(false)
+			t.untrack(conn)
+			conn = nil
+			continue
+		}
+		t.metrics.sentBytes.WithLabelValues(fmt.Sprint(p.id)).Add(float64(len(buf)))
+		if cap(buf) > 8<<20 {
+			buf = nil // do not keep a huge buffer after a burst
+		}
+	}
+}

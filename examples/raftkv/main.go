@@ -1,0 +1,354 @@
+// Command raftkv is a replicated key-value server built on pureraft.
+//
+// With no flags it starts a 3-node cluster in one process on loopback
+// ports, with its data in a fresh temporary directory, and prints curl
+// commands to try. With --id it runs one node of a multi-process cluster:
+//
+//	raftkv --id 1 --listen 127.0.0.1:7001 --http 127.0.0.1:8001 \
+//	       --peers 1=127.0.0.1:7001/127.0.0.1:8001,2=127.0.0.1:7002/127.0.0.1:8002,3=127.0.0.1:7003/127.0.0.1:8003 \
+//	       --data /var/lib/raftkv/1
+//
+// A new node joins a running cluster with --join (the HTTP address of any
+// member) and an empty --data directory; it is added as a learner and can
+// be promoted with POST /cluster/promote.
+//
+// `raftkv bench` is the load generator (see bench.go).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/pureraft/raft"
+	"github.com/pureraft/raft/examples/raftkv/host"
+	"github.com/pureraft/raft/examples/raftkv/kv"
+)
+
+func main() {
+	if os.Getenv("GOGC") == "" {
+		// The heap is small and short-lived garbage (requests, messages)
+		// dominates: collect less often, trading memory for CPU.
+		debug.SetGCPercent(400)
+	}
+	if len(os.Args) > 1 && os.Args[1] == "bench" {
+		os.Exit(runBench(os.Args[2:]))
+	}
+	os.Exit(runServer(os.Args[1:]))
+}
+
+type nodeOptions struct {
+	id              raft.NodeID
+	raftLn, httpLn  net.Listener
+	peers           host.Peers
+	dir             string
+	join            bool
+	tick            time.Duration
+	electionTicks   int
+	snapshotEntries uint64
+	snapshotRetain  uint64
+	segmentBytes    int64
+	log             *slog.Logger
+}
+
+type server struct {
+	h    *host.Host
+	http *http.Server
+	log  *slog.Logger
+}
+
+func startNode(o nodeOptions) (*server, error) {
+	if err := os.MkdirAll(o.dir, 0o755); err != nil {
+		return nil, err
+	}
+	dbPath := filepath.Join(o.dir, "kv.db")
+	m, err := kv.OpenMachine(dbPath)
+	if err != nil {
+		// The machine is derived state: put the broken file aside and
+		// start empty; the host restores the latest snapshot and the log
+		// replays the rest.
+		o.log.Warn("cannot open the store; rebuilding it from the snapshot and the log", "err", err)
+		if rerr := os.Rename(dbPath, dbPath+".broken"); rerr != nil {
+			return nil, err
+		}
+		if m, err = kv.OpenMachine(dbPath); err != nil {
+			return nil, err
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	log := o.log.With("node", uint64(o.id))
+	h, err := host.Open(host.Config{
+		ID: o.id, Dir: o.dir, Listener: o.raftLn, Peers: o.peers, Join: o.join, Machine: m,
+		TickInterval: o.tick, ElectionTicks: o.electionTicks, SnapshotEntries: o.snapshotEntries, SnapshotRetain: o.snapshotRetain,
+		SegmentBytes: o.segmentBytes, Logger: o.log, Registry: reg,
+	})
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	srv := &http.Server{
+		Handler:           kv.NewServer(h, m, reg, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := srv.Serve(o.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("HTTP server failed", "err", err)
+		}
+	}()
+	return &server{h: h, http: srv, log: log}, nil
+}
+
+// Close shuts the node down: leadership first, then clients, then the host.
+func (s *server) Close(ctx context.Context) error {
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	herr := make(chan error, 1)
+	go func() { herr <- s.h.Close(hctx) }()
+	sctx, cancel2 := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel2()
+	s.http.Shutdown(sctx)
+	return <-herr
+}
+
+// parsePeers parses "1=raftaddr/httpaddr,2=...".
+func parsePeers(s string) (host.Peers, error) {
+	peers := host.Peers{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		idStr, addrs, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("bad peer %q: want id=raftaddr/httpaddr", part)
+		}
+		id, err := strconv.ParseUint(idStr, 10, 64)
+		if err != nil || id == 0 {
+			return nil, fmt.Errorf("bad peer ID in %q", part)
+		}
+		ra, ha, _ := strings.Cut(addrs, "/")
+		peers[raft.NodeID(id)] = host.PeerAddr{Raft: ra, HTTP: ha}
+	}
+	return peers, nil
+}
+
+func newLogger(level, format string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func runServer(args []string) int {
+	fs := flag.NewFlagSet("raftkv", flag.ExitOnError)
+	id := fs.Uint64("id", 0, "this node's ID (omit to run a 3-node demo cluster in one process)")
+	listen := fs.String("listen", "", "raft (peer) address to listen on")
+	httpAddr := fs.String("http", "", "client (HTTP) address to listen on")
+	peersFlag := fs.String("peers", "", "cluster members: id=raftaddr/httpaddr,... (this node included)")
+	dataDir := fs.String("data", "", "data directory")
+	join := fs.String("join", "", "HTTP address of a member of the cluster to join (start with an empty --data)")
+	tick := fs.Duration("tick", 10*time.Millisecond, "raft tick")
+	electionTicks := fs.Int("election-ticks", 100, "election timeout in ticks")
+	snapEntries := fs.Uint64("snapshot-entries", 10000, "snapshot and compact after this many applied entries")
+	snapRetain := fs.Uint64("snapshot-retain", 1000, "log entries kept behind a snapshot for slow followers")
+	segBytes := fs.Int64("segment-bytes", 64<<20, "WAL segment size")
+	raftFD := fs.Int("raft-fd", 0, "use the inherited listening socket with this file descriptor for --listen (supervisors, tests)")
+	httpFD := fs.Int("http-fd", 0, "use the inherited listening socket with this file descriptor for --http")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "text or json")
+	fs.Parse(args)
+	log := newLogger(*logLevel, *logFormat)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if *id == 0 {
+		return runDemo(ctx, log, nodeOptions{tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log})
+	}
+	peers, err := parsePeers(*peersFlag)
+	if err != nil {
+		log.Error("bad --peers", "err", err)
+		return 2
+	}
+	self, ok := peers[raft.NodeID(*id)]
+	if !ok {
+		self = host.PeerAddr{Raft: *listen, HTTP: *httpAddr}
+		peers[raft.NodeID(*id)] = self
+	}
+	if *listen == "" {
+		*listen = self.Raft
+	}
+	if *httpAddr == "" {
+		*httpAddr = self.HTTP
+	}
+	if *listen == "" || *httpAddr == "" || *dataDir == "" {
+		log.Error("--listen, --http (or --peers naming this node) and --data are required")
+		return 2
+	}
+	raftLn, err := listenOn(*listen, *raftFD)
+	if err != nil {
+		log.Error("listen", "err", err)
+		return 1
+	}
+	httpLn, err := listenOn(*httpAddr, *httpFD)
+	if err != nil {
+		log.Error("listen", "err", err)
+		return 1
+	}
+	s, err := startNode(nodeOptions{
+		id: raft.NodeID(*id), raftLn: raftLn, httpLn: httpLn, peers: peers, dir: *dataDir, join: *join != "",
+		tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log,
+	})
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	log.Info("serving", "id", *id, "raft", raftLn.Addr().String(), "http", httpLn.Addr().String())
+	if *join != "" {
+		go askToJoin(ctx, log, *join, raft.NodeID(*id), host.PeerAddr{Raft: raftLn.Addr().String(), HTTP: httpLn.Addr().String()})
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	if err := s.Close(context.Background()); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// listenOn listens on addr, or takes over the inherited socket fd.
+func listenOn(addr string, fd int) (net.Listener, error) {
+	if fd <= 0 {
+		return net.Listen("tcp", addr)
+	}
+	f := os.NewFile(uintptr(fd), "listener")
+	defer f.Close()
+	return net.FileListener(f)
+}
+
+// askToJoin asks the cluster to add this node as a learner, retrying until
+// it succeeds or the cluster says it is already a member.
+func askToJoin(ctx context.Context, log *slog.Logger, member string, id raft.NodeID, self host.PeerAddr) {
+	if !strings.Contains(member, "://") {
+		member = "http://" + member
+	}
+	body := fmt.Sprintf(`{"id":%d,"raft":%q,"http":%q}`, id, self.Raft, self.HTTP)
+	for {
+		resp, err := http.Post(member+"/cluster/learners", "application/json", strings.NewReader(body))
+		if err == nil {
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case 200:
+				log.Info("joined the cluster as a learner", "via", member)
+				return
+			case 409:
+				log.Info("already a member of the cluster")
+				return
+			}
+			err = fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		log.Info("join request failed; retrying", "via", member, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func runDemo(ctx context.Context, log *slog.Logger, opts nodeOptions) int {
+	dir, err := os.MkdirTemp("", "raftkv-demo-")
+	if err != nil {
+		log.Error("temp dir", "err", err)
+		return 1
+	}
+	peers := host.Peers{}
+	var raftLns, httpLns []net.Listener
+	for i := 1; i <= 3; i++ {
+		rl, err1 := net.Listen("tcp", "127.0.0.1:0")
+		hl, err2 := net.Listen("tcp", "127.0.0.1:0")
+		if err := errors.Join(err1, err2); err != nil {
+			log.Error("listen", "err", err)
+			return 1
+		}
+		raftLns, httpLns = append(raftLns, rl), append(httpLns, hl)
+		peers[raft.NodeID(i)] = host.PeerAddr{Raft: rl.Addr().String(), HTTP: hl.Addr().String()}
+	}
+	var servers []*server
+	for i := 1; i <= 3; i++ {
+		o := opts
+		o.id, o.raftLn, o.httpLn, o.peers, o.dir = raft.NodeID(i), raftLns[i-1], httpLns[i-1], peers, filepath.Join(dir, fmt.Sprint(i))
+		s, err := startNode(o)
+		if err != nil {
+			log.Error("cannot start", "node", i, "err", err)
+			return 1
+		}
+		servers = append(servers, s)
+	}
+	// Wait for the first election, so the printed commands work at once.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if servers[0].h.Status().Leader != raft.None {
+			break
+		}
+	}
+	a1, a2, a3 := peers[1].HTTP, peers[2].HTTP, peers[3].HTTP
+	fmt.Printf(`
+raftkv: a 3-node cluster is running in this process (data in %s).
+
+  node 1: http://%s   node 2: http://%s   node 3: http://%s
+
+Try:
+  curl -X PUT http://%s/kv/hello -d world
+  curl http://%s/kv/hello                              # linearizable read on another node
+  curl 'http://%s/kv/hello?consistency=lease'
+  curl 'http://%s/kv/hello?consistency=stale'
+  curl -X PUT 'http://%s/kv/hello?prev_value=world' -d there   # compare-and-swap
+  curl 'http://%s/kv/?prefix=he'                        # list by prefix
+  curl -X DELETE http://%s/kv/hello
+  curl http://%s/cluster/status
+  curl -X POST http://%s/cluster/transfer -d '{"to":2}'
+  curl -X POST http://%s/cluster/snapshot
+  curl http://%s/metrics | grep raftkv_
+
+Press Ctrl-C to stop (leadership is handed over first; the data directory is removed).
+`, dir, a1, a2, a3, a1, a2, a3, a1, a1, a2, a3, a1, a1, a1, a1)
+	<-ctx.Done()
+	log.Info("shutting down")
+	// The leader goes first each time, so every shutdown hands leadership
+	// to a node that is still running.
+	for len(servers) > 0 {
+		i := 0
+		for j, s := range servers {
+			if s.h.Status().Role == raft.RoleLeader {
+				i = j
+			}
+		}
+		if err := servers[i].Close(context.Background()); err != nil {
+			log.Error("shutdown", "err", err)
+		}
+		servers = append(servers[:i], servers[i+1:]...)
+	}
+	os.RemoveAll(dir)
+	return 0
+}
