@@ -68,6 +68,8 @@ type testNet struct {
 	// reads records the read results (ActionReadReady and
 	// ActionReadFailed) each node emitted, in order.
 	reads map[NodeID][]ReadResult
+	// safety checks the Raft safety properties after every step.
+	safety *safetyChecker
 }
 
 func defaultTestConfig(id NodeID) Config {
@@ -84,6 +86,7 @@ func newTestNet(t testing.TB, n int, cfg func(NodeID) Config) *testNet {
 		t: t, cfg: cfg,
 		nodes: map[NodeID]*Node{}, storage: map[NodeID]*memStorage{}, applied: map[NodeID][]Entry{},
 		cut: map[NodeID]map[NodeID]bool{}, pending: map[NodeID][]Persist{}, dropTypes: map[MessageType]bool{},
+		safety: newSafetyChecker(t),
 	}
 	for i := 1; i <= n; i++ {
 		tn.ids = append(tn.ids, NodeID(i))
@@ -137,9 +140,13 @@ func (tn *testNet) drain(id NodeID) bool {
 			if s := a.Apply.Snapshot; s != nil {
 				tn.applied[id] = tn.snapshotState(s.Index)
 			}
+			for _, e := range a.Apply.Entries {
+				tn.safety.noteApplied(id, node, e)
+			}
 			tn.applied[id] = append(tn.applied[id], a.Apply.Entries...)
 		}
 	}
+	tn.safety.check(tn.nodes)
 	return len(acts) > 0
 }
 
@@ -212,6 +219,7 @@ func (tn *testNet) deliver(m Message) {
 	if err := node.Step(m); err != nil && !errors.Is(err, ErrUnknownPeer) {
 		tn.t.Fatalf("node %d step %v: %v", m.To, m, err)
 	}
+	tn.safety.check(tn.nodes)
 }
 
 func (tn *testNet) tick(id NodeID, n int) {

@@ -153,13 +153,8 @@ type sim struct {
 	net     []Message
 	props   int
 
-	// leaders[term] is the one leader seen in term.
-	leaders map[Term]NodeID
-	// committed[i] is the entry seen committed at index i, and seenTerm[i]
-	// the term of the first server seen with it committed: it was
-	// committed by a leader of that term or an earlier one.
-	committed map[Index]Entry
-	seenTerm  map[Index]Term
+	// safety checks the Raft safety properties after every step.
+	safety *safetyChecker
 	// common is the longest sequence applied by any server; every server's
 	// applied sequence must be a prefix of it.
 	common []Entry
@@ -171,9 +166,9 @@ func newSim(t *rapid.T) *sim {
 	size := rapid.SampledFrom([]int{3, 5}).Draw(t, "cluster size")
 	base := genConfig(t, 1)
 	s := &sim{
+		safety: newSafetyChecker(t),
 		t: t, ids: ids(size), cfg: map[NodeID]Config{}, sync: map[NodeID]bool{},
 		nodes: map[NodeID]*Node{}, store: map[NodeID]*memStorage{}, pending: map[NodeID][]Persist{}, applied: map[NodeID][]Entry{},
-		leaders: map[Term]NodeID{}, committed: map[Index]Entry{}, seenTerm: map[Index]Term{},
 	}
 	for _, id := range s.ids {
 		c := base
@@ -245,7 +240,7 @@ func (s *sim) apply(id NodeID, ents []Entry) {
 		if int(e.Index) > len(st.entries) || st.entries[e.Index-1].Term != e.Term {
 			s.t.Fatalf("node %d applied entry (%d, %d) not durable in its storage", id, e.Index, e.Term)
 		}
-		s.noteCommitted(id, e)
+		s.safety.noteApplied(id, s.nodes[id], e)
 		if int(e.Index) <= len(s.common) {
 			if c := s.common[e.Index-1]; !sameEntry(c, e) {
 				s.t.Fatalf("node %d applied %v at %d, another server applied %v", id, e, e.Index, c)
@@ -261,67 +256,8 @@ func sameEntry(a, b Entry) bool {
 	return a.Index == b.Index && a.Term == b.Term && a.Type == b.Type && bytes.Equal(a.Data, b.Data)
 }
 
-// noteCommitted records that e is committed, as seen by node id, failing
-// if another entry was seen committed at its index.
-func (s *sim) noteCommitted(id NodeID, e Entry) {
-	if c, ok := s.committed[e.Index]; ok {
-		if !sameEntry(c, e) {
-			s.t.Fatalf("two entries committed at index %d: %v and %v (node %d)", e.Index, c, e, id)
-		}
-		return
-	}
-	s.committed[e.Index] = e
-	s.seenTerm[e.Index] = s.nodes[id].term
-}
-
 // check verifies the safety properties on the current state.
-func (s *sim) check() {
-	for _, id := range s.ids {
-		n := s.nodes[id]
-		n.log.checkInvariants(n.pendingApply != nil)
-		// State Machine Safety, at the log: committed entries agree.
-		for i := n.log.firstIndex(); i <= n.log.committed; i++ {
-			s.noteCommitted(id, *n.log.entry(i))
-		}
-		if n.role != RoleLeader {
-			continue
-		}
-		// Election Safety: at most one leader per term.
-		if l, ok := s.leaders[n.term]; ok && l != id {
-			s.t.Fatalf("two leaders in term %d: %d and %d", n.term, l, id)
-		}
-		s.leaders[n.term] = id
-		// Leader Completeness: a leader holds every entry committed in an
-		// earlier term.
-		for i, seen := range s.seenTerm {
-			if seen >= n.term {
-				continue
-			}
-			if t, ok := n.log.term(i); !ok || t != s.committed[i].Term {
-				s.t.Fatalf("leader %d of term %d lacks entry %d (term %d), committed by term %d", id, n.term, i, s.committed[i].Term, seen)
-			}
-		}
-	}
-}
-
-// checkLogMatching verifies the Log Matching property: two logs with an
-// entry of the same index and term are identical up to it.
-func (s *sim) checkLogMatching() {
-	for x, a := range s.ids {
-		for _, b := range s.ids[x+1:] {
-			la, lb := s.nodes[a].log.entries, s.nodes[b].log.entries
-			k := min(len(la), len(lb))
-			for k > 0 && la[k-1].Term != lb[k-1].Term {
-				k--
-			}
-			for i := 0; i < k; i++ {
-				if !sameEntry(la[i], lb[i]) {
-					s.t.Fatalf("nodes %d and %d agree on (%d, %d) but differ at %d: %v vs %v", a, b, la[k-1].Index, la[k-1].Term, i+1, la[i], lb[i])
-				}
-			}
-		}
-	}
-}
+func (s *sim) check() { s.safety.check(s.nodes) }
 
 // deliver hands message k to its receiver; a duplicate leaves it queued.
 func (s *sim) deliver(k int, duplicate bool) {
@@ -434,12 +370,8 @@ func runSchedule(t *rapid.T) *sim {
 		}
 		s.drain()
 		s.check()
-		if i%16 == 0 {
-			s.checkLogMatching()
-		}
 	}
-	s.checkLogMatching()
-	s.chaosLeaders, s.chaosCommitted = len(s.leaders), len(s.committed)
+	s.chaosLeaders, s.chaosCommitted = len(s.safety.leaders), len(s.safety.committed)
 
 	// Liveness: no more faults, and the network and disks are fast
 	// compared with the election timeout (§5.6's timing requirement):
@@ -458,7 +390,6 @@ func runSchedule(t *rapid.T) *sim {
 			proposedAt = round
 		}
 		if s.allApplied("final") {
-			s.checkLogMatching()
 			return s
 		}
 	}
