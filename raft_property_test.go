@@ -166,9 +166,9 @@ func newSim(t *rapid.T) *sim {
 	size := rapid.SampledFrom([]int{3, 5}).Draw(t, "cluster size")
 	base := genConfig(t, 1)
 	s := &sim{
-		safety: newSafetyChecker(t),
 		t: t, ids: ids(size), cfg: map[NodeID]Config{}, sync: map[NodeID]bool{},
 		nodes: map[NodeID]*Node{}, store: map[NodeID]*memStorage{}, pending: map[NodeID][]Persist{}, applied: map[NodeID][]Entry{},
+		safety: newSafetyChecker(t),
 	}
 	for _, id := range s.ids {
 		c := base
