@@ -14,23 +14,49 @@ import (
 	"github.com/pureraft/raft"
 )
 
-func (h *Host) finish(seq uint64, r waitResult) {
+func (h *Host) finish(seq uint64, r waitResult) { h.answer(h.waiters, seq, r) }
+
+func (h *Host) finishRead(id uint64, r waitResult) { h.answer(h.readWaiters, id, r) }
+
+// answer hands r to the waiter registered under id in m, if it still waits.
+func (h *Host) answer(m map[uint64]chan waitResult, id uint64, r waitResult) {
 	h.waitMu.Lock()
-	ch := h.waiters[seq]
-	delete(h.waiters, seq)
+	ch := m[id]
+	delete(m, id)
 	h.waitMu.Unlock()
 	if ch != nil {
 		ch <- r
 	}
 }
 
-func (h *Host) finishRead(id uint64, r waitResult) {
+// call registers a waiter under id in m, hands req to the node loop on c
+// and waits for the answer. Giving up (the context ends, the host stops)
+// removes the waiter, so a late answer is dropped.
+func call[T any](h *Host, ctx context.Context, m map[uint64]chan waitResult, id uint64, c chan<- T, req T) (waitResult, error) {
+	ch := make(chan waitResult, 1)
 	h.waitMu.Lock()
-	ch := h.readWaiters[id]
-	delete(h.readWaiters, id)
+	m[id] = ch
 	h.waitMu.Unlock()
-	if ch != nil {
-		ch <- r
+	giveUp := func(err error) (waitResult, error) {
+		h.waitMu.Lock()
+		delete(m, id)
+		h.waitMu.Unlock()
+		return waitResult{}, err
+	}
+	select {
+	case c <- req:
+	case <-ctx.Done():
+		return giveUp(ctx.Err())
+	case <-h.stopc:
+		return giveUp(ErrStopped)
+	}
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-ctx.Done():
+		return giveUp(ctx.Err())
+	case <-h.stopc:
+		return giveUp(ErrStopped)
 	}
 }
 
@@ -69,37 +95,14 @@ func (h *Host) proposeEntry(ctx context.Context, kind byte, body []byte) (Result
 	data = binary.AppendUvarint(data, uint64(h.id))
 	data = binary.AppendUvarint(data, seq)
 	data = append(data, body...)
-	ch := make(chan waitResult, 1)
-	h.waitMu.Lock()
-	h.waiters[seq] = ch
-	h.waitMu.Unlock()
-	cancel := func() {
-		h.waitMu.Lock()
-		delete(h.waiters, seq)
-		h.waitMu.Unlock()
+	r, err := call(h, ctx, h.waiters, seq, h.propc, proposal{data: data, seq: seq})
+	if err != nil {
+		return Result{}, err
 	}
-	select {
-	case h.propc <- proposal{data: data, seq: seq}:
-	case <-ctx.Done():
-		cancel()
-		return Result{}, ctx.Err()
-	case <-h.stopc:
-		cancel()
-		return Result{}, ErrStopped
+	if r.err == nil {
+		h.metrics.proposal.Observe(time.Since(start).Seconds())
 	}
-	select {
-	case r := <-ch:
-		if r.err == nil {
-			h.metrics.proposal.Observe(time.Since(start).Seconds())
-		}
-		return r.res, r.err
-	case <-ctx.Done():
-		cancel()
-		return Result{}, ctx.Err()
-	case <-h.stopc:
-		cancel()
-		return Result{}, ErrStopped
-	}
+	return r.res, r.err
 }
 
 func parseEntry(b []byte) (kind byte, proposer raft.NodeID, seq uint64, body []byte, ok bool) {
@@ -180,34 +183,11 @@ func (h *Host) readIndex(ctx context.Context, lease bool) (uint64, error) {
 		return 0, ErrStopped
 	}
 	id := h.readSeq.Add(1)
-	ch := make(chan waitResult, 1)
-	h.waitMu.Lock()
-	h.readWaiters[id] = ch
-	h.waitMu.Unlock()
-	cancel := func() {
-		h.waitMu.Lock()
-		delete(h.readWaiters, id)
-		h.waitMu.Unlock()
+	r, err := call(h, ctx, h.readWaiters, id, h.readc, readReq{id: id, lease: lease})
+	if err != nil {
+		return 0, err
 	}
-	select {
-	case h.readc <- readReq{id: id, lease: lease}:
-	case <-ctx.Done():
-		cancel()
-		return 0, ctx.Err()
-	case <-h.stopc:
-		cancel()
-		return 0, ErrStopped
-	}
-	select {
-	case r := <-ch:
-		return r.res.Index, r.err
-	case <-ctx.Done():
-		cancel()
-		return 0, ctx.Err()
-	case <-h.stopc:
-		cancel()
-		return 0, ErrStopped
-	}
+	return r.res.Index, r.err
 }
 
 // AddLearner adds node id, reachable at addr, as a learner: it records the
