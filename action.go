@@ -29,6 +29,7 @@ const (
 	ActionReadFailed
 )
 
+// String returns the kind's name, as used in logs and traces.
 func (k ActionKind) String() string {
 	switch k {
 	case ActionPersist:
@@ -53,13 +54,22 @@ func (k ActionKind) String() string {
 // rewrites an entry slice it has handed out), so an asynchronous caller may
 // keep them until the work is done.
 type Action struct {
-	Kind    ActionKind
+	// Kind says what to do, and so which one of the fields below is set.
+	Kind ActionKind
+	// Persist is the state to make durable, for ActionPersist.
 	Persist Persist
+	// Message is the message to deliver, for ActionSend, or the snapshot
+	// message to ship with the snapshot's data, for ActionSendSnapshot.
 	Message Message
-	Apply   Apply
-	Read    ReadResult
+	// Apply holds the committed entries or snapshot, for ActionApply.
+	Apply Apply
+	// Read is the outcome of a read, for ActionReadReady and
+	// ActionReadFailed.
+	Read ReadResult
 }
 
+// String describes the action in one line for logs and test failures;
+// entries are shown by index range, not content.
 func (a Action) String() string {
 	switch a.Kind {
 	case ActionPersist:
@@ -91,15 +101,26 @@ func (a Action) String() string {
 // stable storage (fsync) before acknowledging; when false only the commit
 // index changed, which may be lost in a crash without harm.
 type Persist struct {
-	ID           uint64
+	// ID numbers persist actions in the order they are emitted; pass it to
+	// Node.AckPersist once this write (and every earlier one) is durable.
+	ID uint64
+	// HasHardState says whether HardState changed and must be written; a
+	// write that carries only entries leaves the stored hard state alone.
 	HasHardState bool
-	HardState    HardState
+	// HardState is the term, vote and commit index to store, when
+	// HasHardState is set.
+	HardState HardState
 	// Snapshot, when set, replaces everything stored before it: write it
 	// before the entries. Bootstrap emits one at index 0 holding the
 	// initial configuration.
 	Snapshot *SnapshotMeta
-	Entries  []Entry
-	Sync     bool
+	// Entries are log entries to append, in index order, after deleting
+	// any stored entry at or after Entries[0].Index.
+	Entries []Entry
+	// Sync says whether the write must reach stable storage before it is
+	// acknowledged. It is false only when nothing but the commit index
+	// changed.
+	Sync bool
 }
 
 func (p *Persist) describe() string {
@@ -121,7 +142,10 @@ type Apply struct {
 	// Snapshot, when set, replaces the state machine's state with the
 	// snapshot received from the leader; Entries is then empty.
 	Snapshot *SnapshotMeta
-	Entries  []Entry
+	// Entries are committed entries to apply, in index order. Entries of
+	// type EntryNoop and EntryConfig are included so that the applied
+	// index advances; the state machine skips them.
+	Entries []Entry
 }
 
 func describeEntries(ents []Entry) string {

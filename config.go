@@ -182,9 +182,15 @@ func (c Config) withDefaults() Config {
 // joint (C_old,new of thesis §4.3): decisions need a majority of Voters and,
 // separately, a majority of OutgoingVoters.
 type Membership struct {
-	Voters         []NodeID
+	// Voters are the servers whose majority decides elections and
+	// commitment; in a joint configuration, the new half (C_new).
+	Voters []NodeID
+	// OutgoingVoters, when non-empty, are the old half (C_old) of a joint
+	// configuration, whose separate majority is needed too.
 	OutgoingVoters []NodeID
-	Learners       []NodeID
+	// Learners receive the log but neither vote nor count toward
+	// commitment: new servers catch up as learners before promotion.
+	Learners []NodeID
 	// Witnesses lists the voters (of either half) that are witnesses
 	// (thesis §11.7.2): they vote and count toward commitment but receive
 	// entries without payloads, keep no state machine and never lead.

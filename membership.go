@@ -29,6 +29,7 @@ const (
 	AddWitness
 )
 
+// String returns the change type's name, as used in logs and errors.
 func (t ChangeType) String() string {
 	switch t {
 	case AddVoter:
@@ -45,7 +46,9 @@ func (t ChangeType) String() string {
 
 // MembershipChange changes one server's part in the cluster.
 type MembershipChange struct {
+	// Type is what happens to the server.
 	Type ChangeType
+	// Node is the server being added, removed, promoted or demoted.
 	Node NodeID
 }
 

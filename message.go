@@ -68,6 +68,8 @@ var msgTypeNames = [...]string{
 	MsgTimeoutNow: "MsgTimeoutNow", MsgQuiesce: "MsgQuiesce",
 }
 
+// String returns the message type's name (such as "MsgApp"), as used in
+// logs and traces.
 func (t MessageType) String() string {
 	if t > 0 && t < msgTypeCount {
 		return msgTypeNames[t]
@@ -87,13 +89,29 @@ func (t MessageType) IsResponse() bool {
 // Message is the one message type of the protocol; which fields matter
 // depends on Type (see the MessageType constants).
 type Message struct {
-	Type    MessageType
-	From    NodeID
-	To      NodeID
-	Term    Term
+	// Type says which RPC or response this is.
+	Type MessageType
+	// From is the sender.
+	From NodeID
+	// To is the receiver: the transport delivers the message to this node.
+	To NodeID
+	// Term is the sender's term (§5.1): a receiver with an older term
+	// adopts it, one with a newer term rejects or ignores the message. It
+	// is 0 on a forwarded MsgProp, which is not bound to a term.
+	Term Term
+	// LogTerm is the term of the entry at Index: the entry preceding
+	// Entries on MsgApp, the candidate's last entry on votes, the hint's
+	// term on a rejected MsgAppResp.
 	LogTerm Term
-	Index   Index
-	Commit  Index
+	// Index is a log index whose meaning depends on Type (see the
+	// MessageType constants).
+	Index Index
+	// Commit is the commit index the leader passes on: on MsgApp and
+	// MsgQuiesce its own, on MsgHeartbeat capped at what the receiver is
+	// known to hold.
+	Commit Index
+	// Entries are the log entries carried by MsgApp, or the payloads of a
+	// forwarded MsgProp.
 	Entries []Entry
 	// Reject marks a negative response.
 	Reject bool
@@ -109,6 +127,8 @@ type Message struct {
 	Snapshot *SnapshotMeta
 }
 
+// String describes the message in one line for logs and test failures;
+// entries are counted, not shown.
 func (m Message) String() string {
 	s := fmt.Sprintf("%s %d->%d term=%d logterm=%d index=%d commit=%d entries=%d reject=%t hint=%d ctx=%d",
 		m.Type, m.From, m.To, m.Term, m.LogTerm, m.Index, m.Commit, len(m.Entries), m.Reject, m.RejectHint, m.Context)

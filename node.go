@@ -10,12 +10,21 @@ import (
 type Role uint8
 
 const (
+	// RoleFollower is where every server starts: it answers the leader and
+	// candidates, and campaigns only when it stops hearing from a leader.
 	RoleFollower Role = iota
+	// RolePreCandidate asks for pre-votes (thesis §9.6) without raising its
+	// term, to learn whether it could win before disturbing anyone.
 	RolePreCandidate
+	// RoleCandidate has raised its term and voted for itself, and is
+	// collecting votes (§5.2).
 	RoleCandidate
+	// RoleLeader takes proposals and reads and replicates the log (§5.3);
+	// there is at most one per term.
 	RoleLeader
 )
 
+// String returns the role's name, as used in logs and traces.
 func (r Role) String() string {
 	switch r {
 	case RoleFollower:
@@ -103,6 +112,8 @@ type vote struct {
 // PersistentState is what a restarting node reads back from its storage:
 // everything its persist actions wrote.
 type PersistentState struct {
+	// HardState is the last hard state a persist action wrote, or the zero
+	// value if none was.
 	HardState HardState
 	// Snapshot is the last snapshot's metadata; for a bootstrapped cluster
 	// that never compacted, the index-0 snapshot Bootstrap persisted.

@@ -19,6 +19,7 @@ const (
 	ProgressSnapshot
 )
 
+// String returns the state's name, as used in logs and traces.
 func (s ProgressState) String() string {
 	switch s {
 	case ProgressProbe:
@@ -38,7 +39,9 @@ type Progress struct {
 	// member.
 	Match Index
 	// Next is the index of the next entry to send.
-	Next  Index
+	Next Index
+	// State says how the leader replicates to the member now: probing,
+	// streaming, or waiting for a snapshot transfer.
 	State ProgressState
 	// RecentActive is set when the member answered since the last
 	// check-quorum round.

@@ -67,6 +67,7 @@ const (
 	entryTypeCount
 )
 
+// String returns the type's name, as used in logs and traces.
 func (t EntryType) String() string {
 	switch t {
 	case EntryNormal:
@@ -84,10 +85,17 @@ func (t EntryType) String() string {
 // The node never copies Data: the slice handed to Propose or received in a
 // message is the one that appears in persist, send and apply actions.
 type Entry struct {
+	// Index is the entry's position in the log.
 	Index Index
-	Term  Term
-	Type  EntryType
-	Data  []byte
+	// Term is the leader's term when the entry was created; with Index it
+	// identifies the entry (§5.3, Log Matching).
+	Term Term
+	// Type says whether the entry is a command, a no-op or a membership
+	// change.
+	Type EntryType
+	// Data is the command for EntryNormal (the bytes given to Propose) and
+	// the encoded membership for EntryConfig; it is empty for EntryNoop.
+	Data []byte
 }
 
 // entryOverhead approximates the bytes an entry costs besides its payload; it
@@ -103,8 +111,13 @@ func (e *Entry) size() uint64 { return uint64(len(e.Data)) + entryOverhead }
 // already knew to be committed without waiting for the leader; losing it is
 // harmless.
 type HardState struct {
-	Term   Term
-	Vote   NodeID
+	// Term is the latest term the server has seen.
+	Term Term
+	// Vote is the candidate this server voted for in Term, or None. Keeping
+	// it across restarts is what stops a server voting twice in one term.
+	Vote NodeID
+	// Commit is the highest index the server knew to be committed when
+	// the state was written.
 	Commit Index
 }
 
@@ -116,8 +129,13 @@ func (h HardState) IsZero() bool { return h == HardState{} }
 // that entry. A new cluster starts from a snapshot at index 0 whose
 // membership is the initial voter set (see [Bootstrap]).
 type SnapshotMeta struct {
-	Index      Index
-	Term       Term
+	// Index is the last log index the snapshot covers.
+	Index Index
+	// Term is the term of the entry at Index, kept so that the entry after
+	// the snapshot can still be checked against its predecessor (§5.3).
+	Term Term
+	// Membership is the configuration in force at Index; it replaces the
+	// configuration entries the snapshot compacted away.
 	Membership Membership
 }
 
@@ -154,9 +172,12 @@ var (
 // NotLeaderError is returned by requests that need the leader. Leader is the
 // leader this node knows of in its current term, or None.
 type NotLeaderError struct {
+	// Leader is the leader to retry with, or None when none is known.
 	Leader NodeID
 }
 
+// Error says that this node is not the leader and names the leader when
+// known.
 func (e *NotLeaderError) Error() string {
 	if e.Leader == None {
 		return "raft: not the leader (no leader known)"

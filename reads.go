@@ -33,9 +33,13 @@ var (
 // once the state machine has applied Index; on ActionReadFailed, Err says
 // why it cannot be served.
 type ReadResult struct {
-	ID    uint64
+	// ID is the id the caller passed to ReadIndex or LeaseRead.
+	ID uint64
+	// Index is the read index, on ActionReadReady: the state machine must
+	// have applied at least this index before the read is served.
 	Index Index
-	Err   error
+	// Err says why the read failed, on ActionReadFailed.
+	Err error
 }
 
 // readRequest is a read waiting at the leader.

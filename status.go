@@ -3,10 +3,15 @@ package raft
 // Status is a snapshot of a node's state for monitoring and tests.
 // Building it does not allocate.
 type Status struct {
-	ID     NodeID
-	Role   Role
-	Term   Term
-	Vote   NodeID
+	// ID is the node's own ID.
+	ID NodeID
+	// Role is the node's part in the protocol now.
+	Role Role
+	// Term is the node's current term.
+	Term Term
+	// Vote is the candidate the node voted for in Term, or None.
+	Vote NodeID
+	// Leader is the leader the node knows of in Term, or None.
 	Leader NodeID
 	// Commit is the highest index known committed.
 	Commit Index
@@ -14,10 +19,13 @@ type Status struct {
 	Applied Index
 	// Stable is the last index known durable locally.
 	Stable Index
-	// FirstIndex and LastIndex bound the entries held in memory.
+	// FirstIndex is the first entry held in memory: the caller may delete
+	// stored entries before it (see Node.Compact).
 	FirstIndex Index
-	LastIndex  Index
-	LastTerm   Term
+	// LastIndex is the last entry in the log, durable or not.
+	LastIndex Index
+	// LastTerm is the term of the entry at LastIndex.
+	LastTerm Term
 	// ElectionElapsed counts ticks since the node last heard from a leader
 	// (or, on a leader, since the last check-quorum round): the staleness
 	// bound for reads a caller chooses to serve locally.
