@@ -58,6 +58,8 @@ var invariantNames = [...]string{
 	Linearizability: "linearizability", Liveness: "liveness",
 }
 
+// String returns the invariant's name, as used in reports and on the
+// command line.
 func (i Invariant) String() string {
 	if int(i) < len(invariantNames) && invariantNames[i] != "" {
 		return invariantNames[i]
@@ -76,13 +78,15 @@ func Invariants() []Invariant {
 
 // Violation is a broken invariant: which, where, when, and what was seen.
 type Violation struct {
-	Invariant Invariant
+	Invariant Invariant   // the invariant broken
 	Node      raft.NodeID // the node whose action or state broke it, if any
-	Step      uint64
-	Time      Time
-	Detail    string
+	Step      uint64      // the simulator step that broke it
+	Time      Time        // the simulated time of that step
+	Detail    string      // what was observed, with the values involved
 }
 
+// Error describes the violation in one line: invariant, node, step, time
+// and detail.
 func (v *Violation) Error() string {
 	where := ""
 	if v.Node != 0 {

@@ -45,14 +45,14 @@ type Op struct {
 // when (if ever) it returned, in simulated time, and its porcupine input and
 // output.
 type Operation struct {
-	Client   int
-	Seq      uint64
-	Read     bool
-	Input    any
-	Output   any
-	Call     Time
-	Return   Time // -1 if it never returned
-	Attempts int
+	Client   int    // the client that invoked it
+	Seq      uint64 // the client's sequence number, the same on every retry
+	Read     bool   // the operation is a read (it does not change the state)
+	Input    any    // the workload's description of the operation
+	Output   any    // the workload's description of the answer
+	Call     Time   // when it was invoked
+	Return   Time   // -1 if it never returned
+	Attempts int    // how many nodes were tried
 	// call and ret order every invocation and response of the run; they
 	// are porcupine's timestamps.
 	call, ret int64

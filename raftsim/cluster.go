@@ -15,11 +15,18 @@ import (
 // bugs (and how a user could inject faults of their own between the
 // simulator and the node).
 type Core interface {
+	// Tick advances the node's clock, as raft.Node.Tick.
 	Tick()
+	// Step hands the node a delivered message, as raft.Node.Step.
 	Step(raft.Message) error
+	// Propose submits a client command, as raft.Node.Propose.
 	Propose(data []byte) (raft.Index, raft.Term, error)
+	// Actions collects the node's pending work, as raft.Node.Actions.
 	Actions() []raft.Action
+	// AckPersist reports a write durable, as raft.Node.AckPersist.
 	AckPersist(id uint64) error
+	// Status reports the node's state, which the checker compares with
+	// what it observed, as raft.Node.Status.
 	Status() raft.Status
 }
 
@@ -100,34 +107,64 @@ type Sim struct {
 
 // Stats count what happened in a run.
 type Stats struct {
-	Steps      uint64
-	NodeTicks  uint64
-	Elections  int // terms in which a leader was seen
-	MaxTerm    raft.Term
-	MaxCommit  raft.Index
-	Applied    int
-	Persists   int
+	// Steps counts the simulator's events (ticks, deliveries, disk
+	// completions, client and fault events), the unit of trace positions.
+	Steps uint64
+	// NodeTicks counts Tick calls, summed over the nodes.
+	NodeTicks uint64
+	Elections int // terms in which a leader was seen
+	// MaxTerm is the highest term any node reported.
+	MaxTerm raft.Term
+	// MaxCommit is the highest commit index any node reported.
+	MaxCommit raft.Index
+	// Applied counts entries applied, summed over the nodes (replays after
+	// a restart included).
+	Applied int
+	// Persists counts persist actions handed to the disks.
+	Persists int
+	// DiskWrites counts the persist actions that reached the disks (the
+	// others were lost in crashes).
 	DiskWrites int
 	// Writes lost in crashes, and writes that survived a crash unacknowledged.
 	LostWrites, SurvivedWrites int
-	Crashes, Restarts          int
-	Partitions, OneWay         int
-	Isolations, Flaps          int
-	Sent, Delivered, Dropped   int
-	Duplicated, Reordered      int
-	RefusedForwards            int
-	// Core features: compactions, snapshot transfers (sent, lost,
-	// installed), reads by path (ReadIndex, lease; served, failed),
-	// membership changes proposed and refused, leadership transfers.
+	// Crashes and Restarts count nodes going down and coming back.
+	Crashes, Restarts int
+	// Partitions and OneWay count partitions and one-way link cuts begun
+	// (scheduled and random ones alike).
+	Partitions, OneWay int
+	// Isolations counts nodes cut off, Flaps links taken down briefly.
+	Isolations, Flaps int
+	// Sent counts messages the nodes sent; Delivered those handed to
+	// Step; Dropped those lost (link down or receiver down).
+	Sent, Delivered, Dropped int
+	// Duplicated and Reordered count messages the network copied or held
+	// back.
+	Duplicated, Reordered int
+	// RefusedForwards counts messages a node rightly refused: forwarded
+	// proposals that reached a node no longer leader, and messages from
+	// servers outside the receiver's configuration.
+	RefusedForwards int
+	// Compactions counts log compactions; SnapshotsSent counts snapshot
+	// transfers started, SnapshotsLost those that failed on the way, and
+	// SnapshotsInstalled snapshots a node applied.
 	Compactions, SnapshotsSent, SnapshotsLost, SnapshotsInstalled int
-	IndexReads, LeaseReads, ReadsServed, ReadsFailed              int
-	MembershipChanges, MembershipRefused, Transfers               int
+	// IndexReads and LeaseReads count reads requested by each path;
+	// ReadsServed and ReadsFailed their outcomes.
+	IndexReads, LeaseReads, ReadsServed, ReadsFailed int
+	// MembershipChanges counts changes proposed and MembershipRefused those
+	// the leader refused; Transfers counts leadership transfers begun.
+	MembershipChanges, MembershipRefused, Transfers int
 	// Overwritten counts log entries deleted by a later leader's entries;
 	// Figure8 those among them that had been durable on a majority of
 	// nodes, yet never committed (the situation of the paper's Figure 8).
-	Overwritten, Figure8     int
+	Overwritten, Figure8 int
+	// Ops counts client operations invoked; OpsDone those that returned;
+	// OpsPending those that never did (linearizability allows either
+	// outcome for them).
 	Ops, OpsDone, OpsPending int
-	Attempts, Timeouts       int
+	// Attempts counts the nodes tried, summed over operations; Timeouts
+	// the attempts abandoned for lack of an answer.
+	Attempts, Timeouts int
 	// RecoveryTime is how long after healing the liveness probe committed
 	// (-1 if it did not).
 	RecoveryTime Time

@@ -39,7 +39,9 @@ func (n *simNode) feat() featureCore {
 // which log compaction needs: Snapshot serializes the whole state,
 // Restore (called on a fresh state machine) loads it.
 type Snapshotter interface {
+	// Snapshot returns the whole state, serialized.
 	Snapshot() []byte
+	// Restore replaces the state with a serialized one.
 	Restore(data []byte)
 }
 

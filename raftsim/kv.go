@@ -12,11 +12,16 @@ import (
 type KVOp uint8
 
 const (
+	// KVGet reads a key's value (the empty string if unset).
 	KVGet KVOp = iota + 1
+	// KVPut sets a key's value.
 	KVPut
+	// KVAppend appends to a key's value: unlike puts, appends make lost
+	// or duplicated writes visible in later reads.
 	KVAppend
 )
 
+// String returns the operation's name, as shown in traces and histories.
 func (o KVOp) String() string {
 	switch o {
 	case KVGet:
@@ -31,13 +36,19 @@ func (o KVOp) String() string {
 
 // KVInput is the porcupine input of a key-value operation.
 type KVInput struct {
-	Op         KVOp
+	// Op is the operation.
+	Op KVOp
+	// Key is the key operated on; Value is the value written (empty for
+	// gets).
 	Key, Value string
 }
 
 // KVOutput is the porcupine output of a key-value operation: the value read
 // (gets only).
-type KVOutput struct{ Value string }
+type KVOutput struct {
+	// Value is the key's value as the get saw it.
+	Value string
+}
 
 // EncodeKV encodes a key-value command for [KV.Apply].
 func EncodeKV(op KVOp, key, value string) []byte {
@@ -103,7 +114,9 @@ func (kv *KV) Get(key string) string { return kv.data[key] }
 // random keys, each write with a value unique to the operation so that any
 // anomaly shows in what later reads return.
 type KVWorkload struct {
-	Keys                int
+	// Keys is the number of distinct keys; fewer keys, more contention.
+	Keys int
+	// Puts, Appends and Gets are the relative weights of the operations.
 	Puts, Appends, Gets int
 }
 

@@ -14,8 +14,10 @@ import (
 
 // Result is the outcome of a run.
 type Result struct {
+	// Scenario is what ran.
 	Scenario Scenario
-	Seed     uint64
+	// Seed is the seed it ran with: with Scenario, it replays the run.
+	Seed uint64
 	// Violation is the first invariant broken, nil if the run passed.
 	Violation *Violation
 	// Linearizable is porcupine's verdict on the client history: "ok",
@@ -23,9 +25,14 @@ type Result struct {
 	// of an earlier violation or by option).
 	Linearizable string
 	// Checks counts the evaluations of each invariant.
-	Checks  map[Invariant]uint64
-	Stats   Stats
-	Trace   *Trace
+	Checks map[Invariant]uint64
+	// Stats counts what happened.
+	Stats Stats
+	// Trace holds the run's events: all of them with Options.FullTrace,
+	// otherwise the most recent ones.
+	Trace *Trace
+	// History is every client operation, in invocation order: what the
+	// linearizability check judged.
 	History []Operation
 	// End is the simulated time the run stopped at.
 	End Time

@@ -73,12 +73,19 @@ type Scenario struct {
 	// from Tick: node periods are fixed at start in Tick*(1±TickSkew).
 	TickSkew float64
 
-	Raft     RaftOptions
-	Network  NetworkOptions
-	Disk     DiskOptions
-	Faults   FaultOptions
+	// Raft configures every node.
+	Raft RaftOptions
+	// Network describes the links' latency and message faults.
+	Network NetworkOptions
+	// Disk describes the nodes' disks: write delays and crash losses.
+	Disk DiskOptions
+	// Faults drive the random crashes and network faults.
+	Faults FaultOptions
+	// Schedule lists scripted faults, applied on top of the random ones.
 	Schedule []ScheduledFault
+	// Workload configures the clients and their operations.
 	Workload WorkloadOptions
+	// Features drive compaction, membership changes and transfers.
 	Features FeatureOptions
 }
 
@@ -90,7 +97,9 @@ type FeatureOptions struct {
 	// Compact: a node snapshots its state machine at its applied index and
 	// calls Compact, keeping Retain entries.
 	Compact float64
-	Retain  int
+	// Retain is the number of entries a compaction keeps below the
+	// snapshot, for followers that lag a little.
+	Retain int
 	// Spares adds nodes N+1..N+Spares that start outside the
 	// configuration, with empty disks, and may be added later.
 	Spares int
@@ -105,15 +114,23 @@ type FeatureOptions struct {
 
 // RaftOptions configures every node (see raft.Config).
 type RaftOptions struct {
-	ElectionTicks             int
-	HeartbeatTicks            int
-	DisablePreVote            bool
-	DisableCheckQuorum        bool
+	// ElectionTicks is raft.Config.ElectionTicks.
+	ElectionTicks int
+	// HeartbeatTicks is raft.Config.HeartbeatTicks.
+	HeartbeatTicks int
+	// DisablePreVote turns pre-vote off, to check the core without it.
+	DisablePreVote bool
+	// DisableCheckQuorum turns check-quorum off, to check the core
+	// without it.
+	DisableCheckQuorum bool
+	// DisableProposalForwarding makes followers refuse proposals, so
+	// clients must find the leader themselves.
 	DisableProposalForwarding bool
-	// MaxMsgBytes and MaxInflightMsgs are small in the named scenarios so
-	// that flow control and batching are exercised; 0 selects raft's
-	// defaults.
-	MaxMsgBytes     uint64
+	// MaxMsgBytes is raft.Config.MaxMsgBytes. It is small in the named
+	// scenarios so that batching is exercised; 0 selects raft's default.
+	MaxMsgBytes uint64
+	// MaxInflightMsgs is raft.Config.MaxInflightMsgs, small in the named
+	// scenarios so that flow control is exercised; 0 selects raft's default.
 	MaxInflightMsgs int
 	// EnableLeaseReads lets LeaseRead use the leader's lease.
 	EnableLeaseReads bool
@@ -125,11 +142,14 @@ type RaftOptions struct {
 // FIFO; with it, a message is sometimes held back up to ReorderDelay more,
 // so later messages overtake it.
 type NetworkOptions struct {
+	// LatencyMin and LatencyMax bound each link's base latency.
 	LatencyMin, LatencyMax Time
-	Jitter                 Time
+	// Jitter bounds the random delay added to each message.
+	Jitter Time
 	// Drop, Duplicate and Reorder are per-message probabilities.
 	Drop, Duplicate, Reorder float64
-	ReorderDelay             Time
+	// ReorderDelay bounds how much longer a reordered message is held.
+	ReorderDelay Time
 }
 
 // DiskOptions describe each node's simulated disk.
@@ -137,7 +157,8 @@ type DiskOptions struct {
 	// Sync makes every persist durable and acknowledged at once (the
 	// synchronous caller). Otherwise a persist completes after a delay in
 	// [DelayMin, DelayMax], in order, while the node keeps running.
-	Sync               bool
+	Sync bool
+	// DelayMin and DelayMax bound how long a write takes to complete.
 	DelayMin, DelayMax Time
 	// PartialLoss: when a node crashes with writes in flight, a random
 	// prefix of them may have reached the disk (each write is atomic, and
@@ -151,7 +172,8 @@ type DiskOptions struct {
 type FaultOptions struct {
 	// Crash: a node crashes, losing its unacknowledged writes, and restarts
 	// after [DownMin, DownMax] ticks.
-	Crash            float64
+	Crash float64
+	// DownMin and DownMax bound how many ticks a crashed node stays down.
 	DownMin, DownMax int
 	// MaxDown bounds the nodes down at once; 0 means a minority
 	// ((Nodes-1)/2, at least 1).
@@ -163,10 +185,12 @@ type FaultOptions struct {
 	// direction of a few random links; Isolate cuts one node off. A network
 	// fault lasts [FaultMin, FaultMax] ticks; a new one replaces the old.
 	Partition, OneWay, Isolate float64
-	FaultMin, FaultMax         int
+	// FaultMin and FaultMax bound a network fault's length in ticks.
+	FaultMin, FaultMax int
 	// Flap takes one random directed link down for [FlapMin, FlapMax]
 	// ticks, independently of the partitions above.
-	Flap             float64
+	Flap float64
+	// FlapMin and FlapMax bound how long a flapping link stays down.
 	FlapMin, FlapMax int
 	// IsolateNewLeader is the probability that a node is cut off the
 	// moment it becomes leader (for [FaultMin, FaultMax] ticks), with the
@@ -204,6 +228,7 @@ var faultKindNames = [...]string{
 	FaultOneWay: "one-way", FaultHeal: "heal",
 }
 
+// String returns the fault's name, as written in scenario files and traces.
 func (k FaultKind) String() string {
 	if int(k) < len(faultKindNames) && faultKindNames[k] != "" {
 		return faultKindNames[k]
@@ -216,13 +241,18 @@ func (k FaultKind) String() string {
 // Duration ticks later (restart the node, heal the network); Duration 0
 // leaves it to a later fault or to the final healing.
 type ScheduledFault struct {
+	// At is the first tick of the fault, Every its period (0: once), and
+	// Duration how long each occurrence lasts (0: until something else
+	// ends it).
 	At, Every, Duration int
-	Kind                FaultKind
+	// Kind is what happens.
+	Kind FaultKind
 	// Leader targets the node that is leader at that moment (the fault is
 	// skipped if there is none); otherwise Node, or a random node if Node
 	// is 0.
 	Leader bool
-	Node   raft.NodeID
+	// Node is the target when Leader is false; 0 picks one at random.
+	Node raft.NodeID
 }
 
 // ReadMode says how clients read: through the log, or through the core's
@@ -270,9 +300,11 @@ type WorkloadOptions struct {
 	// Timeout: a client that has no answer from a node within Timeout
 	// retries the operation (same sequence number) at another node. After
 	// a refusal it backs off [BackoffMin, BackoffMax], doubling.
-	Timeout                Time
+	Timeout Time
+	// BackoffMin and BackoffMax bound the back-off after a refusal.
 	BackoffMin, BackoffMax Time
-	Reads                  ReadMode
+	// Reads says which read path gets use.
+	Reads ReadMode
 }
 
 // DefaultScenario is the 5-node scenario with every kind of fault on.

@@ -5,9 +5,10 @@ import "fmt"
 // Shrunk is the outcome of [Shrink].
 type Shrunk struct {
 	// Scenario is the smallest scenario found that still fails, with the
-	// same seed, the same way; Result is its run.
+	// same seed, the same way.
 	Scenario Scenario
-	Result   *Result
+	// Result is the failing run of Scenario.
+	Result *Result
 	// Removed lists the simplifications that kept the failure.
 	Removed []string
 	// Runs is how many runs the search took.

@@ -22,6 +22,7 @@ import (
 // a fresh one and replays the durable, committed entries into it (so
 // Apply sees a prefix of the log again).
 type StateMachine interface {
+	// Apply executes a client command and returns its result.
 	Apply(cmd []byte) []byte
 }
 
@@ -31,6 +32,7 @@ type StateMachine interface {
 // such a read with Query after it has applied up to the read index. Query
 // must not change the state.
 type Querier interface {
+	// Query answers a read command from the current state.
 	Query(cmd []byte) []byte
 }
 

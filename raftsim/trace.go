@@ -42,6 +42,7 @@ var traceKindNames = [...]string{
 	TrStepErr: "step-error", TrViolation: "VIOLATION", TrNote: "note",
 }
 
+// String returns the kind's name, as printed in text traces.
 func (k TraceKind) String() string {
 	if int(k) < len(traceKindNames) && traceKindNames[k] != "" {
 		return traceKindNames[k]
@@ -52,27 +53,30 @@ func (k TraceKind) String() string {
 // TraceEvent is one thing that happened in a run. Which fields matter
 // depends on Kind; Step and Time are always set.
 type TraceEvent struct {
+	// Step is the simulator step the event happened in.
 	Step uint64
+	// Time is the simulated time of the event.
 	Time Time
+	// Kind says what happened, and so which fields below are set.
 	Kind TraceKind
 	Node raft.NodeID // the node concerned (the sender for messages)
 	Peer raft.NodeID // the other node of a message
 
 	// Message fields (sends, deliveries, drops); also Term/Index for other
 	// kinds as documented on the kind.
-	Msg     raft.MessageType
-	Term    raft.Term
-	LogTerm raft.Term
-	Index   raft.Index
-	Commit  raft.Index
-	N       int // entries in a message, entries applied, writes lost...
-	Reject  bool
-	Role    raft.Role
-	Leader  raft.NodeID
-	Aux     uint64 // message ID, persist ID, client ID...
-	Aux2    uint64 // client sequence number, snapshot index...
-	Flags   uint8  // persists: FlagHardState, FlagSync, FlagSnapshot
-	Text    string
+	Msg     raft.MessageType // the message's type
+	Term    raft.Term        // the message's term, or a node's new term
+	LogTerm raft.Term        // the message's LogTerm
+	Index   raft.Index       // the message's Index, or as the kind says
+	Commit  raft.Index       // the message's or the hard state's commit index
+	N       int              // entries in a message, entries applied, writes lost...
+	Reject  bool             // the message is a rejection
+	Role    raft.Role        // a node's new role (TrRole)
+	Leader  raft.NodeID      // a node's new leader (TrRole), or the vote of a persisted hard state
+	Aux     uint64           // message ID, persist ID, client ID...
+	Aux2    uint64           // client sequence number, snapshot index...
+	Flags   uint8            // persists: FlagHardState, FlagSync, FlagSnapshot
+	Text    string           // free text, for the kinds that say so
 }
 
 // Flags of persist events.
