@@ -8,16 +8,22 @@ import (
 
 // storage is a toy durable store: what persist actions wrote.
 type storage struct {
-	hs      raft.HardState
+	hs raft.HardState
+	// snap is the last snapshot written; entries follow it.
+	snap    raft.SnapshotMeta
 	entries []raft.Entry
 }
 
-// write stores p the way the contract says: entries (deleting any stored
-// suffix from the first one's index on), then the hard state.
+// write stores p the way the contract says: the snapshot (which replaces
+// the whole log), entries (deleting any stored suffix from the first one's
+// index on), then the hard state.
 func (s *storage) write(p raft.Persist) {
+	if p.Snapshot != nil {
+		s.snap, s.entries = *p.Snapshot, nil
+	}
 	if len(p.Entries) > 0 {
-		first := p.Entries[0].Index
-		s.entries = append(s.entries[:first-1:first-1], p.Entries...)
+		keep := p.Entries[0].Index - s.snap.Index - 1
+		s.entries = append(s.entries[:keep:keep], p.Entries...)
 	}
 	if p.HasHardState {
 		s.hs = p.HardState
