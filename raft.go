@@ -13,6 +13,38 @@
 // bit, which is what makes a whole cluster simulable under one seed (see the
 // raftsim package).
 //
+// # Starting a node
+//
+// Every server of a brand-new cluster starts with [Bootstrap], which names
+// the initial voters. A server that ran before restarts with [NewNode] and
+// the [PersistentState] its persist actions wrote, so it keeps its term,
+// its vote and its log. A server joining an existing cluster starts with
+// NewNode and an empty PersistentState; it learns the log and the
+// membership from the leader once the leader adds it (see
+// [Node.ProposeMembershipChange]). [Config] holds the node's ID and its
+// tuning; apart from the ID, its zero value is a safe default.
+//
+// # The action loop
+//
+// The embedding program runs one loop per node. Each turn it gives the node
+// its inputs — [Node.Tick] from a timer, [Node.Step] for each message
+// received, [Node.Propose] and [Node.ReadIndex] for client requests — and
+// then starts every action [Node.Actions] returns, by kind:
+//
+//   - [ActionPersist]: write the state to stable storage and acknowledge
+//     it with [Node.AckPersist];
+//   - [ActionSend]: send the message to its recipient;
+//   - [ActionSendSnapshot]: send the latest snapshot's data, with the
+//     message, and report the outcome with [Node.ReportSnapshot];
+//   - [ActionApply]: apply committed entries, or restore a snapshot, in
+//     the replicated state machine;
+//   - [ActionReadReady] and [ActionReadFailed]: serve or fail a read.
+//
+// [Node.HasActions] says whether there is anything to do. Example_synchronous
+// writes each persist before going on; Example_asynchronous hands writes to
+// a disk writer and keeps feeding the node meanwhile, which the contract
+// below makes safe. Example_threeNodes runs a whole cluster in one process.
+//
 // # The contract in one paragraph
 //
 // Start every action in the order Actions returns it. A persist action
@@ -27,8 +59,65 @@
 // slices back in actions: never modify a payload after handing it over, and
 // never modify a slice an action gave you.
 //
+// # Beyond the basic protocol
+//
+// Example_membershipChange, Example_snapshot, Example_readIndex,
+// Example_transferLeadership and Example_quiescence show these at work:
+//
+//   - membership changes, one voter at a time or through a joint
+//     configuration, with learners that catch up before promotion
+//     ([Node.ProposeMembershipChange], [Node.CaughtUp]);
+//   - log compaction and snapshot transfer to lagging followers
+//     ([Node.Compact], [ActionSendSnapshot]);
+//   - linearizable reads that do not write the log, on the leader or a
+//     follower, and reads under a leader lease ([Node.ReadIndex],
+//     [Node.LeaseRead]);
+//   - leadership transfer ([Node.TransferLeadership],
+//     [Node.TransferToBestVoter]);
+//   - quiescence of idle groups, for hosts that run thousands of them
+//     ([Config.QuiesceAfterTicks], [Node.Wake]).
+//
+// [Node.Status] and [Node.Progress] report the node's state for monitoring.
+// [Message.MarshalBinary] and [Decode] give messages a wire form; the
+// codecs of [Entry], [HardState] and [SnapshotMeta] give storage one.
+//
+// # Where each rule lives
+//
 // Rules of the Raft paper (Ongaro and Ousterhout, 2014) and of Ongaro's thesis
-// (2014) are cited in comments as §N of the paper or "thesis §N".
+// (2014) are cited in comments as §N of the paper or "thesis §N". Each file
+// holds one part of the protocol:
+//
+//	node.go         Node, NewNode, Bootstrap, Tick, Propose, Actions
+//	step.go         Step: message validation and the term rules (§5.1)
+//	election.go     leader election (§5.2), pre-vote (thesis §9.6),
+//	                check-quorum (thesis §6.2), role changes
+//	replication.go  log replication (§5.3), flow control, the commit rule (§5.4.2)
+//	log.go          the in-memory log: snapshot boundary, durable prefix,
+//	                commit and apply indexes, conflict search
+//	persist.go      the persistence contract: persist actions,
+//	                acknowledgements, responses held until durable
+//	quorum.go       majorities for commitment and votes, joint or not
+//	membership.go   membership changes (thesis chapter 4)
+//	snapshot.go     compaction and snapshot transfer (thesis chapter 5, paper §7)
+//	reads.go        ReadIndex, leases and follower reads (thesis §6.4)
+//	transfer.go     leadership transfer (thesis §3.10)
+//	quiesce.go      quiescence of idle groups
+//	progress.go     the leader's view of each follower (Figure 2's nextIndex
+//	                and matchIndex)
+//	message.go      messages and their wire format
+//	codec.go        storage formats of entries, hard states and snapshots
+//	config.go       Config, Membership and their validation
+//
+// # Further reading
+//
+// The repository's docs directory explains the design at more length:
+// docs/embedding.md walks through embedding the node step by step;
+// docs/membership.md, docs/snapshots.md and docs/reads.md cover those
+// features; docs/design.md says why the core is built this way;
+// docs/testing.md and docs/raftsim.md describe how it is tested;
+// docs/performance.md and docs/comparison.md measure it against
+// etcd-io/raft and compare it with other Raft libraries; docs/tour shows
+// the protocol at work in the simulator.
 package raft
 
 import (
