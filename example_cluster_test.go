@@ -9,8 +9,9 @@ import (
 )
 
 // cluster is the in-memory cluster the flow examples run on: one process,
-// a synchronous caller per node (exactly the loop of Example_threeNodes)
-// and a network that delivers every message at once, in order. Its
+// a synchronous caller per node (the loop of Example_threeNodes, plus
+// snapshot transfers and read results) and a network that delivers every
+// message at once, in order, except to and from nodes that are down. Its
 // replicated state machine is the list of commands each node applied.
 //
 // Nothing here is part of the library: it is the least an embedding
