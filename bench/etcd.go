@@ -43,6 +43,7 @@ type etcdCluster struct {
 	batch   []pb.Entry
 	queue   []pb.Message
 	next    []pb.Message
+	reads   readTally // reads harness only (reads.go)
 }
 
 func newEtcdCluster(n int, batched bool) (*etcdCluster, error) {
@@ -130,6 +131,9 @@ func (c *etcdCluster) handle(i int) error {
 		c.queue = append(c.queue, rd.Messages...)
 		if n := len(rd.CommittedEntries); n > 0 {
 			c.applied[i] = rd.CommittedEntries[n-1].Index
+		}
+		if len(rd.ReadStates) > 0 {
+			c.readStates(i, rd.ReadStates)
 		}
 		rn.Advance(rd)
 	}

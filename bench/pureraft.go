@@ -88,6 +88,7 @@ type pureCluster struct {
 	start   raft.Index // leader's last index before the first proposal
 	queue   []raft.Message
 	next    []raft.Message
+	reads   readTally // reads harness only (reads.go)
 }
 
 func newPureCluster(n int) (*pureCluster, error) {
@@ -161,6 +162,10 @@ func (c *pureCluster) handle(i int) error {
 				if n := len(a.Apply.Entries); n > 0 {
 					c.applied[i] = a.Apply.Entries[n-1].Index
 				}
+			case raft.ActionReadReady:
+				c.reads.ready(i, a.Read.ID, uint64(a.Read.Index))
+			case raft.ActionReadFailed:
+				c.reads.fail(i, a.Read.ID)
 			default:
 				return fmt.Errorf("unexpected action %s", a)
 			}
