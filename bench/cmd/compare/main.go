@@ -45,6 +45,9 @@ func main() {
 	if !*skipIdle {
 		idle(*runs, *ticks, groups)
 	}
+	if *readsFlag {
+		reads(*runs, *readsN, nodes, ints(*inFlight))
+	}
 }
 
 func throughput(runs, entries int, nodes, batches, sizes []int) {
