@@ -179,7 +179,9 @@ func (m Membership) apply(changes []MembershipChange) (Membership, error) {
 			return Membership{}, fmt.Errorf("%w: node ID 0", ErrMembershipChangeRefused)
 		}
 		isVoter, isLearner := slices.Contains(out.Voters, c.Node), slices.Contains(out.Learners, c.Node)
-		if out.IsWitness(c.Node) && c.Type != RemoveMember {
+		// A witness of m stays one even if an earlier change of this batch
+		// removed it: re-added, it would keep its payload-less log.
+		if (out.IsWitness(c.Node) || m.IsWitness(c.Node)) && c.Type != RemoveMember {
 			if c.Type == AddWitness {
 				return Membership{}, fmt.Errorf("%w: node %d is a witness", ErrAlreadyMember, c.Node)
 			}
