@@ -136,6 +136,14 @@ func (n *Node) proposeChange(changes []MembershipChange, forceJoint, autoLeave b
 		}
 		next.OutgoingVoters = slices.Clone(n.members.Voters)
 		next.AutoLeave = autoLeave
+		// A witness removed here is still an outgoing voter, with its
+		// payload-less log: it stays a witness until the joint
+		// configuration is left (leaveJoint drops it then).
+		for _, id := range n.members.Witnesses {
+			if !next.IsWitness(id) {
+				next.Witnesses = append(next.Witnesses, id)
+			}
+		}
 	}
 	return n.appendConfig(next)
 }
@@ -212,9 +220,7 @@ func (m Membership) apply(changes []MembershipChange) (Membership, error) {
 			}
 			out.Voters = removeID(out.Voters, c.Node)
 			out.Learners = removeID(out.Learners, c.Node)
-			if !slices.Contains(m.OutgoingVoters, c.Node) {
-				out.Witnesses = removeID(out.Witnesses, c.Node)
-			}
+			out.Witnesses = removeID(out.Witnesses, c.Node) // kept if it stays an outgoing voter (proposeChange)
 		default:
 			return Membership{}, fmt.Errorf("%w: unknown change type %d", ErrMembershipChangeRefused, c.Type)
 		}

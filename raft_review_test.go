@@ -5,6 +5,41 @@ import (
 	"testing"
 )
 
+// Thesis §11.7.2 (witnesses) with §4.3 (joint consensus): a witness removed
+// by a joint change stays an outgoing voter until the joint configuration
+// is left, and all that time it still holds only payload-less entries. It
+// must stay a witness in the joint configuration: never promotable, and
+// still sent entries without payloads. Otherwise it could be elected and
+// replicate its empty payloads as the committed log.
+func TestWitnessRemovedJointlyStaysWitness(t *testing.T) {
+	tn := witnessNet(t)
+	tn.join(4, nil)
+	tn.startEmpty(4)
+	if _, _, err := tn.nodes[1].ProposeJointMembershipChange(false, change(RemoveMember, 3), change(AddVoter, 4)); err != nil {
+		t.Fatalf("joint change: %v", err)
+	}
+	tn.deliverAll()
+	for _, id := range []NodeID{1, 3} {
+		m := tn.nodes[id].Membership()
+		if !m.IsJoint() {
+			t.Fatalf("node %d membership %+v not joint", id, m)
+		}
+		if !m.IsWitness(3) {
+			t.Errorf("node %d: outgoing voter 3 lost its witness role in %+v", id, m)
+		}
+	}
+	if err := tn.nodes[3].Campaign(); err == nil {
+		t.Errorf("the outgoing witness may campaign with a log of payload-less entries")
+	}
+	tn.propose(1, "b")
+	tn.deliverAll()
+	for _, e := range tn.storage[3].entries {
+		if e.Type == EntryNormal && e.Data != nil {
+			t.Errorf("outgoing witness 3 was sent the payload of entry %d", e.Index)
+		}
+	}
+}
+
 // Thesis §11.7.2: a witness cannot change role, not even by removing and
 // re-adding it in one change: its log has no payloads, so as a data voter
 // or learner it would serve and replicate empty commands.
