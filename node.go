@@ -313,6 +313,9 @@ func (n *Node) Campaign() error {
 	case !n.promotable():
 		return fmt.Errorf("raft: node %d is not a voter and cannot campaign", n.id)
 	}
+	// A quiescent node does not tick its election timer: awake, it retries
+	// the election if this round fails.
+	n.wake()
 	n.startElection()
 	return nil
 }

@@ -52,3 +52,22 @@ func TestWitnessCannotBeReaddedInOneChange(t *testing.T) {
 		}
 	}
 }
+
+// Thesis §5.2 (a candidate that wins no election times out and starts a
+// new one): Campaign on a quiescent follower must take it out of
+// quiescence, or the (pre-)candidate never ticks its election timer and,
+// its first requests unanswered, never tries again.
+func TestCampaignWakesQuiescentNode(t *testing.T) {
+	tn := quietNet(t, 3)
+	tn.crash(1)
+	if err := tn.nodes[2].Campaign(); err != nil {
+		t.Fatalf("Campaign: %v", err)
+	}
+	tn.dropTypes = map[MessageType]bool{MsgPreVote: true} // the first round is lost
+	tn.deliverAll()
+	tn.dropTypes = nil
+	if tn.nodes[2].Quiescent() {
+		t.Errorf("node 2 still quiescent after Campaign")
+	}
+	tickUntil(tn, 100, "node 2 or 3 elected", leaderAmong(tn, 0, 2, 3))
+}
