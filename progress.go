@@ -56,7 +56,9 @@ type Progress struct {
 type progress struct {
 	Progress
 	id NodeID
-	// witness: send entries without payloads, snapshots without data.
+	// witness: the member is a witness in the latest configuration; it is
+	// sent entries without payloads and snapshots without data once that
+	// role is committed (Node.stripsPayloads).
 	witness bool
 	// probeSent: in Probe state, an append is outstanding; send no more
 	// until a response or a heartbeat response arrives.

@@ -2,6 +2,7 @@ package raft
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -70,4 +71,43 @@ func TestCampaignWakesQuiescentNode(t *testing.T) {
 		t.Errorf("node 2 still quiescent after Campaign")
 	}
 	tickUntil(tn, 100, "node 2 or 3 elected", leaderAmong(tn, 0, 2, 3))
+}
+
+// Thesis §4.1 (a configuration takes effect when appended and is rolled
+// back if its entry is truncated) with §11.7.2 (witnesses get no payloads):
+// a server proposed as a witness in an entry that never commits is, after
+// the rollback, no witness and no member. Nothing stops adding it later as
+// a data voter, and the leader then keeps whatever its log matches by
+// term. So no payload may be withheld from a server until its witness
+// role is committed, or the payload-less copies it took outlive the role.
+func TestWitnessRoleRolledBackLeavesNoPayloadlessEntries(t *testing.T) {
+	tn := newTestNet(t, 3, nil)
+	tn.campaign(1)
+	tn.propose(1, "a")
+	tn.deliverAll()
+	tn.join(4, nil)
+	tn.startEmpty(4)
+	tn.cut[1][2], tn.cut[1][3] = true, true // the change cannot commit
+	mustChange(tn, 1, change(AddWitness, 4))
+	tn.deliverAll()
+	if got := len(tn.storage[4].entries); got == 0 {
+		t.Fatalf("node 4 received nothing")
+	}
+
+	// Node 1 is deposed; the new leader never had the witness entry.
+	tn.crash(1)
+	tickUntil(tn, 200, "node 2 or 3 elected", leaderAmong(tn, 1, 2, 3))
+	l := tn.leader()
+	mustChange(tn, l, change(AddVoter, 4))
+	tickUntil(tn, 200, "node 4 caught up", func() bool {
+		return tn.nodes[4].Status().Applied == tn.nodes[l].Status().Applied && tn.nodes[4].Membership().IsVoter(4)
+	})
+	if got, want := tn.appliedData(4), tn.appliedData(l); !slices.Equal(got, want) {
+		t.Errorf("data voter 4 applied %q, leader %d applied %q", got, l, want)
+	}
+	for _, e := range tn.storage[4].entries {
+		if e.Type == EntryNormal && e.Data == nil {
+			t.Errorf("data voter 4 stores entry %d without its payload", e.Index)
+		}
+	}
 }

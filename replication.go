@@ -66,7 +66,7 @@ func (n *Node) sendAppend(pr *progress, last Index) {
 	m := Message{Type: MsgApp, To: pr.id, Index: prev, LogTerm: prevTerm, Commit: n.log.committed}
 	if pr.Next <= last {
 		m.Entries = n.log.slice(pr.Next, last, n.cfg.MaxMsgBytes)
-		if pr.witness {
+		if n.stripsPayloads(pr) {
 			m.Entries = withoutPayloads(m.Entries)
 		}
 	}
@@ -77,6 +77,16 @@ func (n *Node) sendAppend(pr *progress, last Index) {
 	pr.sentEntries(prev+Index(len(m.Entries)), bytes)
 	pr.sentCommit = n.log.committed
 	n.send(m)
+}
+
+// stripsPayloads reports whether pr is sent entries without payloads and
+// snapshots without data: only once its witness role is committed. Until
+// then the entry that made it a witness may be truncated, which rolls the
+// role back (thesis §4.1); the server may later be added as a data member,
+// and the leader would then keep every payload-less entry its log matches
+// by term.
+func (n *Node) stripsPayloads(pr *progress) bool {
+	return pr.witness && n.configs.at(n.log.committed).IsWitness(pr.id)
 }
 
 // withoutPayloads copies ents with the payloads of normal entries removed,

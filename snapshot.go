@@ -57,12 +57,13 @@ func (n *Node) ReportSnapshot(to NodeID, err error) {
 
 // sendSnapshot asks the caller to ship the latest snapshot to pr, whose
 // next entry is compacted away. A witness needs no state machine data
-// (thesis §11.7.2), so it is sent the metadata alone as an ordinary message.
+// (thesis §11.7.2), so once its role is committed it is sent the metadata
+// alone as an ordinary message.
 func (n *Node) sendSnapshot(pr *progress) {
 	meta := n.snapshot
 	pr.becomeSnapshot(meta.Index)
 	m := Message{Type: MsgSnap, From: n.id, To: pr.id, Term: n.term, Snapshot: meta}
-	if pr.witness {
+	if n.stripsPayloads(pr) {
 		n.outbox = append(n.outbox, m)
 		return
 	}
