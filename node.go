@@ -124,7 +124,8 @@ type PersistentState struct {
 	Entries []Entry
 	// Applied is the last index the caller's state machine applied before
 	// the restart (0 means Snapshot.Index). The node hands out entries for
-	// application from Applied+1, so nothing is applied twice. It may
+	// application from Applied+1, so nothing is applied twice; if Applied
+	// is below Snapshot.Index, it first hands out the snapshot. It may
 	// exceed HardState.Commit: entries are applied once committed, before
 	// the new commit index is durable.
 	Applied Index
@@ -170,6 +171,13 @@ func NewNode(cfg Config, st PersistentState) (*Node, error) {
 	// asynchronous caller may apply before that write completes.
 	n.log.committed = max(st.HardState.Commit, st.Snapshot.Index, st.Applied)
 	n.log.applied = max(st.Applied, st.Snapshot.Index)
+	if st.Applied != 0 && st.Applied < st.Snapshot.Index {
+		// The state machine is older than the snapshot (a crash after a
+		// received snapshot was persisted, before it was applied): the
+		// entries in between are gone, so hand out the snapshot first.
+		n.log.applied = st.Applied
+		n.pendingApply = n.snapshot
+	}
 	n.noteConfigEntries(n.log.entries)
 	n.persist.lastHardState = n.hardState()
 	n.resetElectionTimer()
