@@ -313,7 +313,10 @@ func (n *Node) Propose(data []byte) (Index, Term, error) {
 
 // Campaign starts an election now (through pre-vote unless it is off)
 // instead of waiting for the election timeout. It fails if this node cannot
-// vote or is already leader.
+// vote or is already leader, and, with lease reads on, while it may still
+// owe a leader its lease: within an election timeout of hearing from the
+// leader or of starting (hand leadership over with TransferLeadership
+// instead).
 func (n *Node) Campaign() error {
 	switch {
 	case n.role == RoleLeader:
@@ -322,8 +325,16 @@ func (n *Node) Campaign() error {
 		return fmt.Errorf("raft: node %d is not a voter and cannot campaign", n.id)
 	}
 	// A quiescent node does not tick its election timer: awake, it retries
-	// the election if this round fails.
+	// the election if this round fails (or, refused below, holds one once
+	// its timer runs out).
 	n.wake()
+	if n.cfg.EnableLeaseReads && n.inLease() {
+		// Its vote for itself would break the promise its heartbeat
+		// acknowledgement made: no vote for another leader within an
+		// election timeout (thesis §6.4.1), on which the leader serves
+		// lease reads.
+		return fmt.Errorf("raft: node %d may owe leader %d its lease; with lease reads it cannot campaign until an election timeout passes without hearing from it", n.id, n.lead)
+	}
 	n.startElection()
 	return nil
 }

@@ -433,6 +433,11 @@ func TestLeaseReadRestartFenced(t *testing.T) {
 				return c
 			}
 		}
+		// a loses the leader for long enough that it owes it no lease
+		// (and may campaign); b keeps acknowledging, so the leader keeps
+		// its lease through b alone.
+		tn.cut[l][a], tn.cut[a][l] = true, true
+		tn.tickAll(2 * tn.nodes[l].cfg.ElectionTicks)
 		if !tn.nodes[l].Status().LeaseHeld {
 			t.Fatalf("leader holds no lease")
 		}

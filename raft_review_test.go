@@ -146,3 +146,44 @@ func TestRestartWithStateMachineOlderThanSnapshot(t *testing.T) {
 		t.Errorf("applied %q, want %q", got, want)
 	}
 }
+
+// Thesis §6.4.1 (leases): a follower that acknowledged the leader's
+// heartbeat promises not to help elect another leader for an election
+// timeout, and the leader serves reads from that promise without messages.
+// The follower's own vote is part of the promise: Campaign on it — like a
+// restart, which the node already guards against — must not start an
+// election that another voter out of the lease can complete while the
+// lease still holds, or the old leader serves stale lease reads while the
+// new one commits writes.
+func TestCampaignRespectsLeaderLease(t *testing.T) {
+	tn, l := leaseNet(t)
+	var a, b NodeID
+	for _, id := range []NodeID{1, 2, 3} {
+		if id != l {
+			if a == None {
+				a = id
+			} else {
+				b = id
+			}
+		}
+	}
+	// b loses the leader and, after an election timeout, its own lease;
+	// a keeps acknowledging, so the leader keeps its lease.
+	tn.cut[l][b], tn.cut[b][l] = true, true
+	tn.tickAll(2 * tn.nodes[l].cfg.ElectionTicks)
+	if !tn.nodes[l].Status().LeaseHeld {
+		t.Fatalf("setup: leader %d lost its lease", l)
+	}
+	// The leader is cut off too, still holding its lease.
+	tn.isolate(l)
+	err := tn.nodes[a].Campaign()
+	tn.deliverAll()
+	if !tn.nodes[l].Status().LeaseHeld {
+		t.Fatalf("setup: leader %d lost its lease", l)
+	}
+	for _, id := range []NodeID{a, b} {
+		if tn.nodes[id].Status().Role == RoleLeader {
+			t.Errorf("node %d elected (Campaign err %v) while leader %d holds its lease", id, err, l)
+		}
+	}
+}
