@@ -69,10 +69,14 @@ func (n *Node) inLease() bool {
 		return false
 	}
 	heardLeader := n.lead != None && n.electionElapsed < n.cfg.ElectionTicks
+	// A newer term learnt from a message that names no leader clears lead
+	// but not the promise made to the leader heard last: it may still be
+	// serving lease reads on it.
+	promised := n.ticks < n.leaseUntil
 	// With leases, a restarted server may have acknowledged a lease it no
 	// longer remembers: it waits out one election timeout before voting.
 	justStarted := n.cfg.EnableLeaseReads && n.ticks < uint64(n.cfg.ElectionTicks)
-	return heardLeader || justStarted
+	return heardLeader || promised || justStarted
 }
 
 // startElection begins a pre-vote round, or a real election if pre-vote is

@@ -76,6 +76,11 @@ type Node struct {
 	// Candidate state: the votes received in this election.
 	votes []vote
 
+	// leaseUntil is the tick until which this node promised, by hearing
+	// from a leader, to vote for no other (check-quorum, thesis §6.4.1). It
+	// survives term changes, which wipe out lead.
+	leaseUntil uint64
+
 	// Leadership transfer: the target and the ticks since it began.
 	transferee      NodeID
 	transferElapsed int

@@ -187,3 +187,68 @@ func TestCampaignRespectsLeaderLease(t *testing.T) {
 		}
 	}
 }
+
+// Thesis §6.4.1 with §5.1: the promise a follower makes by acknowledging
+// a leader's heartbeat — no vote for another leader for an election
+// timeout — must survive the follower adopting a newer term from a message
+// that names no leader. Here a stale heartbeat the follower sent as an old
+// leader is answered, much later, by a server that campaigned alone to a
+// high term (pre-vote off); the answer's term must not wipe out the
+// follower's promise to the current leader, which is serving lease reads.
+func TestLeasePromiseSurvivesTermChange(t *testing.T) {
+	tn := newTestNet(t, 3, testCfg(leaseCfg, noPreVote))
+	tickUntil(tn, 100, "a leader holding its lease", func() bool {
+		l := tn.leader()
+		return l != None && tn.nodes[l].Status().LeaseHeld
+	})
+	f := tn.leader()
+	var l, x NodeID
+	for _, id := range []NodeID{1, 2, 3} {
+		if id != f {
+			if l == None {
+				l = id
+			} else {
+				x = id
+			}
+		}
+	}
+	// A heartbeat from f, leader now, to x is delayed in the network.
+	var stale *Message
+	tn.drop = func(m Message) bool {
+		if stale == nil && m.From == f && m.To == x && m.Type == MsgHeartbeat {
+			stale = &m
+			return true
+		}
+		return false
+	}
+	tickUntil(tn, 10, "a heartbeat from f to x held back", func() bool { return stale != nil })
+	tn.drop = nil
+
+	// f hands leadership to l and follows it, acknowledging l's
+	// heartbeats: l holds a lease. x, up to date, is then cut off and
+	// campaigns alone to higher terms.
+	if err := tn.nodes[f].TransferLeadership(l); err != nil {
+		t.Fatal(err)
+	}
+	tn.deliverAll()
+	tn.isolate(x)
+	tickUntil(tn, 100, "l leading with a lease, x in a higher term", func() bool {
+		return tn.leader() == l && tn.nodes[l].Status().LeaseHeld && tn.nodes[x].Status().Term > tn.nodes[l].Status().Term
+	})
+
+	// f's answers stop reaching l; x hears the stale heartbeat, answers
+	// with its term, and campaigns at once.
+	tn.heal()
+	tn.cut[f][l] = true
+	tn.cut[x][l], tn.cut[l][x] = true, true
+	tn.deliver(*stale)
+	tn.deliverAll()
+	err := tn.nodes[x].Campaign()
+	tn.deliverAll()
+	if !tn.nodes[l].Status().LeaseHeld || tn.nodes[l].Status().Role != RoleLeader {
+		t.Fatalf("setup: l no longer holds its lease")
+	}
+	if tn.nodes[x].Status().Role == RoleLeader {
+		t.Errorf("x elected (Campaign err %v) with f's vote while l holds the lease f acknowledged", err)
+	}
+}

@@ -37,6 +37,7 @@ func (n *Node) Step(m Message) error {
 		}
 		n.lead = m.From
 		n.electionElapsed = 0
+		n.leaseUntil = n.ticks + uint64(n.cfg.ElectionTicks)
 		switch m.Type {
 		case MsgApp:
 			n.handleAppend(m)
