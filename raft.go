@@ -252,6 +252,9 @@ var (
 	ErrInvalidState = errors.New("raft: invalid persisted state")
 	// ErrBadAck: AckPersist named a persist action that was never emitted.
 	ErrBadAck = errors.New("raft: acknowledgement of an unknown persist action")
+	// ErrWitnessRead: ReadIndex or LeaseRead on a witness, which holds no
+	// state machine to serve a read from (thesis §11.7.2).
+	ErrWitnessRead = errors.New("raft: a witness has no state machine to read")
 	// ErrUnknownPeer: a response came from a server that is not a member
 	// (typically one just removed). The node ignored it; callers may log
 	// it and carry on.

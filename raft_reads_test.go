@@ -537,3 +537,19 @@ func TestPropertyEveryReadOneAnswer(t *testing.T) {
 		}
 	})
 }
+
+// Thesis §11.7.2: a witness holds no state machine, so a read index handed
+// to its caller could only be served from nothing. ReadIndex and LeaseRead
+// on a witness fail at once with ErrWitnessRead and send nothing.
+func TestReadOnWitnessRefused(t *testing.T) {
+	tn := witnessNet(t)
+	w := tn.nodes[3]
+	for name, read := range map[string]func(uint64) error{"ReadIndex": w.ReadIndex, "LeaseRead": w.LeaseRead} {
+		if err := read(7); !errors.Is(err, ErrWitnessRead) {
+			t.Errorf("%s on a witness: %v, want ErrWitnessRead", name, err)
+		}
+		if sent := msgs(take(w), MsgReadIndex); len(sent) != 0 {
+			t.Errorf("%s on a witness sent %v", name, sent)
+		}
+	}
+}

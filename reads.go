@@ -92,8 +92,12 @@ type roundTick struct {
 // to the leader. Either way an ActionReadReady later carries the index the
 // state machine must have applied before serving the read — or an
 // ActionReadFailed says why it cannot be served. It fails at once with a
-// *NotLeaderError when no leader is known.
+// *NotLeaderError when no leader is known, and with ErrWitnessRead on a
+// witness.
 func (n *Node) ReadIndex(id uint64) error {
+	if n.members.IsWitness(n.id) {
+		return ErrWitnessRead
+	}
 	n.wake()
 	if n.role == RoleLeader {
 		n.addRead(readRequest{id: id})
