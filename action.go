@@ -110,9 +110,12 @@ type Persist struct {
 	// HardState is the term, vote and commit index to store, when
 	// HasHardState is set.
 	HardState HardState
-	// Snapshot, when set, replaces everything stored before it: write it
-	// before the entries. Bootstrap emits one at index 0 holding the
-	// initial configuration.
+	// Snapshot, when set, replaces the stored snapshot metadata and every
+	// stored entry — those after the snapshot's index too: the log then
+	// continues from the snapshot with Entries. Write it before the
+	// entries. A store that kept a tail past the snapshot would hold a log
+	// that conflicts with it, and NewNode refuses such a state. Bootstrap
+	// emits one at index 0 holding the initial configuration.
 	Snapshot *SnapshotMeta
 	// Entries are log entries to append, in index order, after deleting
 	// any stored entry at or after Entries[0].Index.
