@@ -213,13 +213,16 @@ func (c Config) DecodeLimits() DecodeLimits {
 	// several whose sizes (payload+entryOverhead) sum to at most
 	// MaxMsgBytes; each entry's framing is at most 21 bytes (term, type,
 	// length), the header at most 93. Doubling MaxMsgBytes covers both.
+	// A configuration entry may exceed MaxEntryBytes (see appendConfig)
+	// but never maxMembershipBytes.
+	msgBytes := max(d.MaxMsgBytes, maxMembershipBytes)
 	maxBytes := maxInt
-	if d.MaxMsgBytes < (maxInt-256)/2 {
-		maxBytes = 2*d.MaxMsgBytes + 256
+	if msgBytes < (maxInt-256)/2 {
+		maxBytes = 2*msgBytes + 256
 	}
 	return DecodeLimits{
 		MaxEntries:      int(min(max(1, d.MaxMsgBytes/entryOverhead), maxInt)),
-		MaxEntryBytes:   int(min(d.MaxEntryBytes, maxInt)),
+		MaxEntryBytes:   int(min(max(d.MaxEntryBytes, maxMembershipBytes), maxInt)),
 		MaxMessageBytes: int(maxBytes),
 	}
 }

@@ -308,10 +308,28 @@ func TestConfigDecodeLimits(t *testing.T) {
 				t.Errorf("config %+v, %d entries of %d bytes (%d encoded): %v", cfg, len(ents), payload, len(b), err)
 			}
 		}
-		e := Entry{Data: make([]byte, cfg.MaxEntryBytes+1)}
-		b, _ := e.MarshalBinary()
+		// A configuration entry may exceed MaxEntryBytes (appendConfig):
+		// the largest one a peer can send must decode.
+		var full Membership
+		for i := range MaxMembers {
+			id := NodeID(math.MaxUint64) - NodeID(i)
+			full.Voters, full.OutgoingVoters = append(full.Voters, id), append(full.OutgoingVoters, id-MaxMembers)
+			full.Learners, full.Witnesses = append(full.Learners, id-2*MaxMembers), append(full.Witnesses, id)
+		}
+		conf := Entry{Index: 1, Term: math.MaxUint64, Type: EntryConfig, Data: encodeMembership(full)}
+		if len(conf.Data) > maxMembershipBytes {
+			t.Fatalf("a membership encodes to %d bytes, beyond maxMembershipBytes %d", len(conf.Data), maxMembershipBytes)
+		}
+		m := Message{Type: MsgApp, From: 1, To: 2, Term: math.MaxUint64, Commit: math.MaxUint64, Entries: []Entry{conf}}
+		b, _ := m.MarshalBinary()
+		var got Message
+		if err := Decode(b, &got, lim); err != nil {
+			t.Errorf("config %+v: the largest configuration entry (%d bytes) refused: %v", cfg, len(conf.Data), err)
+		}
+		e := Entry{Data: make([]byte, max(cfg.MaxEntryBytes, maxMembershipBytes)+1)}
+		b, _ = e.MarshalBinary()
 		if err := DecodeEntry(b, &e, lim); !errors.Is(err, ErrDecode) {
-			t.Errorf("config %+v: entry over MaxEntryBytes accepted", cfg)
+			t.Errorf("config %+v: entry over the limit accepted", cfg)
 		}
 	}
 	huge := Config{ID: 1, MaxMsgBytes: math.MaxUint64, MaxEntryBytes: math.MaxUint64, MaxInflightBytes: math.MaxUint64,

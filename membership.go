@@ -116,7 +116,8 @@ func (n *Node) LeaveJoint() (Index, Term, error) {
 	if !n.members.IsJoint() {
 		return 0, 0, ErrNotJoint
 	}
-	return n.appendConfig(n.members.leaveJoint())
+	idx, term := n.appendConfig(n.members.leaveJoint())
+	return idx, term, nil
 }
 
 func (n *Node) proposeChange(changes []MembershipChange, forceJoint, autoLeave bool) (Index, Term, error) {
@@ -145,7 +146,8 @@ func (n *Node) proposeChange(changes []MembershipChange, forceJoint, autoLeave b
 			}
 		}
 	}
-	return n.appendConfig(next)
+	idx, term := n.appendConfig(next)
+	return idx, term, nil
 }
 
 // checkCanChangeMembership: only a leader changes membership, and only one
@@ -165,15 +167,17 @@ func (n *Node) checkCanChangeMembership() error {
 }
 
 // appendConfig appends a configuration entry; it takes effect at once.
-func (n *Node) appendConfig(m Membership) (Index, Term, error) {
+// Config.MaxEntryBytes does not apply: it bounds the caller's payloads,
+// while a configuration entry is the node's own, at most
+// maxMembershipBytes (MaxMembers per list), and must never be refused — a
+// new leader has to be able to leave a joint configuration whatever its
+// limits (Config.DecodeLimits admits such entries from peers).
+func (n *Node) appendConfig(m Membership) (Index, Term) {
 	e := Entry{Index: n.log.lastIndex() + 1, Term: n.term, Type: EntryConfig, Data: encodeMembership(m)}
-	if uint64(len(e.Data)) > n.cfg.MaxEntryBytes {
-		return 0, 0, fmt.Errorf("%w (%d > %d)", ErrEntryTooLarge, len(e.Data), n.cfg.MaxEntryBytes)
-	}
 	n.log.append(e)
 	n.noteConfigEntries(n.log.slice(e.Index, e.Index, 0))
 	n.needFlush = true
-	return e.Index, e.Term, nil
+	return e.Index, e.Term
 }
 
 // apply returns m with changes applied, or why they cannot be.
@@ -392,9 +396,7 @@ func (n *Node) afterCommitMembership() {
 		return
 	}
 	if n.members.IsJoint() && n.members.AutoLeave {
-		if _, _, err := n.appendConfig(n.members.leaveJoint()); err != nil {
-			panic(fmt.Sprintf("raft: automatic leave of joint configuration: %v", err))
-		}
+		n.appendConfig(n.members.leaveJoint())
 		return
 	}
 	if !n.members.IsVoter(n.id) {
@@ -413,6 +415,11 @@ func encodeMembership(m Membership) []byte {
 	b := make([]byte, 0, 8+8*(len(m.Voters)+len(m.OutgoingVoters)+len(m.Learners)+len(m.Witnesses)))
 	return appendMembership(b, &m)
 }
+
+// maxMembershipBytes bounds an encoded Membership: version and flags, then
+// four lists (voters, outgoing voters, learners, witnesses) of at most
+// MaxMembers IDs, each a count and uvarints.
+const maxMembershipBytes = 2 + 4*(binary.MaxVarintLen64+MaxMembers*binary.MaxVarintLen64)
 
 // membershipEncodedSize is the exact length of appendMembership's output.
 func membershipEncodedSize(m *Membership) int {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"pgregory.net/rapid"
 )
 
@@ -1028,4 +1029,45 @@ func TestPropertyMembershipQuorumOverlap(t *testing.T) {
 		}
 		rt.Logf("%d configurations: %v", len(cfgs), cfgs)
 	})
+}
+
+// Thesis §4.3: a leader that finds the joint configuration committed
+// appends C_new itself. Configuration entries are the node's own, bounded by
+// MaxMembers, not proposals: a new leader whose MaxEntryBytes is smaller
+// than the C_new entry (servers may run with different limits) must still
+// leave the joint configuration — not refuse, and not panic.
+func TestAutoLeaveIgnoresMaxEntryBytes(t *testing.T) {
+	const big = NodeID(1 << 62) // a long varint makes C_new exceed 16 bytes
+	cfg := func(id NodeID) Config {
+		c := defaultTestConfig(id)
+		if id != 1 {
+			c.MaxMsgBytes, c.MaxEntryBytes = 16, 16
+		}
+		return c
+	}
+	tn := newTestNet(t, 3, cfg)
+	tn.campaign(1)
+	tn.join(big, nil)
+	tn.startEmpty(big)
+	joint := mustChange(tn, 1, change(AddVoter, big), change(RemoveMember, 3))
+	// Node 1 commits the joint entry and appends C_new, which never leaves it.
+	tn.drop = func(m Message) bool {
+		return m.From == 1 && (len(m.Entries) > 0 && m.Entries[len(m.Entries)-1].Index > joint || m.Snapshot != nil && m.Snapshot.Index > joint)
+	}
+	tn.deliverAll()
+	if last := tn.nodes[1].Status().LastIndex; last != joint+1 {
+		t.Fatalf("node 1's last index %d, want the C_new entry at %d", last, joint+1)
+	}
+	tn.drop = nil
+	tn.isolate(1)
+	tn.tickAll(60)
+	lead := tn.leader()
+	if lead == None || lead == 1 {
+		t.Fatalf("no new leader among 2, 3 and %d (leader %d)", big, lead)
+	}
+	tn.tickAll(5)
+	want := Membership{Voters: []NodeID{1, 2, big}}
+	if diff := cmp.Diff(want, tn.nodes[lead].Membership(), cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("leader %d did not leave the joint configuration (-want +got):\n%s", lead, diff)
+	}
 }
