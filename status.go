@@ -28,7 +28,10 @@ type Status struct {
 	LastTerm Term
 	// ElectionElapsed counts ticks since the node last heard from a leader
 	// (or, on a leader, since the last check-quorum round): the staleness
-	// bound for reads a caller chooses to serve locally.
+	// bound for reads a caller chooses to serve locally. It stops counting
+	// while the group is Quiescent — no leader speaks then by design — so
+	// it bounds nothing on a quiet follower: measure staleness there from
+	// when the group went quiet, or Wake it first.
 	ElectionElapsed int
 	// Transferee is the target of a leadership transfer under way, or None.
 	Transferee NodeID
