@@ -2,6 +2,7 @@ package raft
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 )
 
@@ -90,6 +91,13 @@ type Config struct {
 	// no elections, no per-tick work until a proposal, read, message or
 	// Wake. Off (0) by default.
 	QuiesceAfterTicks int
+
+	// Logger, when set, receives the node's role changes and rare notable
+	// events (check-quorum step-downs, configuration changes, snapshots
+	// installed, leadership transfers; quiescence at Debug level). It is
+	// never called per message or per entry. Nil, the default, is silent
+	// and costs nothing.
+	Logger *slog.Logger
 }
 
 // Defaults applied to zero-valued Config fields.

@@ -1,5 +1,7 @@
 package raft
 
+import "log/slog"
+
 // This file holds leader election (§5.2), pre-vote (thesis §9.6) and
 // check-quorum (thesis §6.2), and the role transitions.
 
@@ -31,6 +33,9 @@ func (n *Node) tickLeader() {
 		n.electionElapsed = 0
 		if !n.cfg.DisableCheckQuorum {
 			if !n.quorumActive() {
+				if n.cfg.Logger != nil {
+					n.logEvent(slog.LevelWarn, "raft: leader stepping down: no quorum heard from in an election timeout")
+				}
 				n.becomeFollower(n.term, None)
 				return
 			}
@@ -99,6 +104,7 @@ func (n *Node) becomePreCandidate() {
 	n.resetElectionTimer()
 	n.votes = n.votes[:0]
 	n.recordVote(n.id, true) // a pre-vote writes nothing, so it counts at once
+	n.logRole()
 	n.requestVotes(MsgPreVote, n.term+1, false)
 	n.tallyVotes()
 }
@@ -114,6 +120,7 @@ func (n *Node) becomeCandidate(transfer bool) {
 	n.lead = None
 	n.resetElectionTimer()
 	n.votes = n.votes[:0]
+	n.logRole()
 	n.requestVotes(MsgVote, n.term, transfer)
 	n.send(Message{Type: MsgVoteResp, To: n.id})
 }
@@ -182,6 +189,7 @@ func (n *Node) votedForSelf() bool {
 
 // becomeFollower adopts term (if newer) and leader lead.
 func (n *Node) becomeFollower(term Term, lead NodeID) {
+	changed := n.role != RoleFollower || term > n.term || lead != n.lead
 	if n.role == RoleLeader || lead != n.lead {
 		n.failReads(ErrReadLeadershipLost)
 	}
@@ -198,6 +206,9 @@ func (n *Node) becomeFollower(term Term, lead NodeID) {
 	n.uncommittedBytes = 0
 	n.needFlush = false
 	n.resetElectionTimer()
+	if changed {
+		n.logRole()
+	}
 }
 
 // becomeLeader takes office: it starts tracking every other member from the
@@ -224,6 +235,7 @@ func (n *Node) becomeLeader() {
 	})
 	n.log.append(Entry{Index: next, Term: n.term, Type: EntryNoop})
 	n.needFlush = true
+	n.logRole()
 	n.maybeCommit() // a single-voter cluster commits on its own acknowledgement
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 )
 
@@ -361,6 +362,9 @@ func (n *Node) noteConfigEntries(ents []Entry) {
 	}
 	if changed {
 		n.membershipChanged()
+		if n.cfg.Logger != nil {
+			n.logEvent(slog.LevelInfo, "raft: configuration changed", slog.Any("membership", n.members))
+		}
 	}
 }
 
@@ -400,6 +404,9 @@ func (n *Node) afterCommitMembership() {
 		return
 	}
 	if !n.members.IsVoter(n.id) {
+		if n.cfg.Logger != nil {
+			n.logEvent(slog.LevelInfo, "raft: leader stepping down: removed from the committed configuration")
+		}
 		n.becomeFollower(n.term, None)
 	}
 }

@@ -1,5 +1,7 @@
 package raft
 
+import "log/slog"
+
 // This file holds quiescence, for hosts that run thousands of Raft groups:
 // an idle group whose followers are fully caught up stops heartbeating, and
 // its nodes do no per-tick work beyond a counter. Any proposal, read,
@@ -27,6 +29,9 @@ func (n *Node) wake() {
 	}
 	n.quiescent = false
 	n.electionElapsed = 0
+	if n.cfg.Logger != nil {
+		n.logEvent(slog.LevelDebug, "raft: group woken")
+	}
 	switch {
 	case n.role == RoleLeader:
 		for i := range n.progress {
@@ -55,6 +60,9 @@ func (n *Node) maybeQuiesce() {
 		n.send(Message{Type: MsgQuiesce, To: n.progress[i].id, Index: n.log.lastIndex(), Commit: n.log.committed, Context: n.reads.round})
 	}
 	n.quiescent = true
+	if n.cfg.Logger != nil {
+		n.logEvent(slog.LevelDebug, "raft: group quiescent")
+	}
 }
 
 // groupIdle: everything is committed, durable and replicated, and nothing

@@ -1,6 +1,9 @@
 package raft
 
-import "fmt"
+import (
+	"fmt"
+	"log/slog"
+)
 
 // This file holds log compaction and snapshot transfer (thesis chapter 5,
 // paper §7). The caller owns snapshot data; the node owns the metadata and
@@ -111,4 +114,7 @@ func (n *Node) installSnapshot(meta *SnapshotMeta) {
 	n.snapshot = meta
 	n.pendingApply = meta
 	n.persist.snapshot = meta
+	if n.cfg.Logger != nil {
+		n.logEvent(slog.LevelInfo, "raft: installing snapshot from leader", slog.Uint64("index", uint64(meta.Index)), slog.Uint64("snapshot_term", uint64(meta.Term)))
+	}
 }

@@ -34,8 +34,10 @@ func (n *Node) Step(m Message) error {
 		// Safety): a (pre-)candidate that hears it lost (§5.2).
 		if n.role != RoleFollower {
 			n.becomeFollower(m.Term, m.From)
+		} else if n.lead != m.From {
+			n.lead = m.From
+			n.logRole() // a follower learning its leader
 		}
-		n.lead = m.From
 		n.electionElapsed = 0
 		n.leaseUntil = n.ticks + uint64(n.cfg.ElectionTicks)
 		switch m.Type {

@@ -3,6 +3,7 @@ package raft
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 )
 
 // This file holds leadership transfer (thesis §3.10): the leader stops
@@ -34,6 +35,9 @@ func (n *Node) TransferLeadership(to NodeID) error {
 	}
 	n.wake()
 	n.transferee = to
+	if n.cfg.Logger != nil {
+		n.logEvent(slog.LevelInfo, "raft: leadership transfer started", slog.Uint64("to", uint64(to)))
+	}
 	n.transferElapsed = 0
 	n.maybeSendTimeoutNow(n.progressOf(to))
 	return nil
@@ -85,6 +89,9 @@ func (n *Node) tickTransfer() {
 	}
 	n.transferElapsed++
 	if n.transferElapsed >= n.cfg.ElectionTicks {
+		if n.cfg.Logger != nil {
+			n.logEvent(slog.LevelWarn, "raft: leadership transfer abandoned after an election timeout", slog.Uint64("to", uint64(n.transferee)))
+		}
 		n.transferee = None
 	}
 }
