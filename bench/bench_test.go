@@ -9,6 +9,9 @@ import (
 
 var libraries = []Library{Pureraft, Etcd, EtcdBatched}
 
+// idleLibraries are the libraries (and variants) of the idle harness.
+var idleLibraries = []Library{Pureraft, Etcd, PureraftQuiescent}
+
 // TestThroughputHarness checks that every library replicates a small
 // workload to every node through the harness (no timing is asserted).
 func TestThroughputHarness(t *testing.T) {
@@ -70,9 +73,41 @@ func TestPureStoreChunks(t *testing.T) {
 // TestIdleHarness checks that idle groups of every library stay healthy
 // followers through the harness (no timing is asserted).
 func TestIdleHarness(t *testing.T) {
-	for _, lib := range []Library{Pureraft, Etcd} {
+	for _, lib := range idleLibraries {
 		if _, err := RunIdle(lib, IdleParams{Groups: 50, Ticks: 3 * ElectionTicks}); err != nil {
 			t.Fatalf("%s: %v", lib, err)
+		}
+	}
+}
+
+// TestQuiescentIdleGroups checks that the quiescent idle harness measures
+// what it claims: after warm-up every group is quiescent, a Tick produces
+// no work, and the heartbeat pass sends nothing.
+func TestQuiescentIdleGroups(t *testing.T) {
+	h, err := newPureIdle(20, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range warmTicks {
+		for i := range h.nodes {
+			h.tick(i)
+			if err := h.heartbeat(i); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, node := range h.nodes {
+		if !node.Quiescent() {
+			t.Fatalf("group %d is not quiescent: %+v", i, node.Status())
+		}
+		for range 5 * ElectionTicks {
+			node.Tick()
+			if node.HasActions() {
+				t.Fatalf("quiescent group %d has work after a tick: %v", i, node.Actions())
+			}
+		}
+		if err := h.check(i); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
@@ -117,12 +152,24 @@ func benchThroughput(b *testing.B, lib Library, p ThroughputParams) {
 
 // BenchmarkIdleTick measures one Tick of one idle group among 10,000.
 func BenchmarkIdleTick(b *testing.B) {
-	for _, lib := range []Library{Pureraft, Etcd} {
+	for _, lib := range idleLibraries {
 		b.Run("lib="+string(lib), func(b *testing.B) {
 			const groups = 10000
 			h, err := newIdleHost(lib, groups)
 			if err != nil {
 				b.Fatal(err)
+			}
+			if lib == PureraftQuiescent {
+				// Let the groups go quiet first: the leader heartbeats
+				// for QuiesceAfterTicks ticks before it quiesces them.
+				for range QuiesceAfterTicks + 1 {
+					for k := range groups {
+						h.tick(k)
+						if err := h.heartbeat(k); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -169,7 +216,7 @@ func BenchmarkIdleHeartbeat(b *testing.B) {
 // BenchmarkIdleMemory reports the live heap per idle group (1,000 groups,
 // after warm-up) as heap-B/group; ns/op is the whole run and means little.
 func BenchmarkIdleMemory(b *testing.B) {
-	for _, lib := range []Library{Pureraft, Etcd} {
+	for _, lib := range idleLibraries {
 		b.Run("lib="+string(lib), func(b *testing.B) {
 			var heap float64
 			for i := 0; i < b.N; i++ {

@@ -16,7 +16,10 @@
 //   - Idle groups ([RunIdle]): G three-voter groups hosted on one node,
 //     which is a follower in every group; the leader is simulated and only
 //     sends heartbeats. It reports heap bytes per group, nanoseconds per
-//     Tick per group and nanoseconds per heartbeat handled per group.
+//     Tick per group and nanoseconds per heartbeat handled per group. The
+//     PureraftQuiescent variant turns on pureraft's quiescence: after
+//     QuiesceAfterTicks heartbeats the simulated leader sends MsgQuiesce
+//     and falls silent, and the groups are measured quiescent.
 //
 // The command in cmd/compare runs both for both libraries and prints a
 // table with the medians and the ratios. docs/performance.md in the root

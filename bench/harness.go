@@ -20,7 +20,16 @@ const (
 	// pureraft does not need (it batches the proposals made between two
 	// Actions calls by itself). Reported for fairness, not as the baseline.
 	EtcdBatched Library = "etcd-batched"
+	// PureraftQuiescent is pureraft in the idle harness only, with
+	// Config.QuiesceAfterTicks set: once the group is caught up the
+	// simulated leader sends MsgQuiesce and then nothing at all, so each
+	// Tick is a counter (plus the buffer trim every 64 ticks).
+	PureraftQuiescent Library = "pureraft-quiescent"
 )
+
+// QuiesceAfterTicks is the idle ticks after which a pureraft leader with
+// quiescence on goes quiet (PureraftQuiescent).
+const QuiesceAfterTicks = 2 * ElectionTicks
 
 // Flow-control limits shared by both libraries (pureraft's defaults, set
 // explicitly on both sides).
@@ -204,7 +213,9 @@ type idleHost interface {
 func newIdleHost(lib Library, groups int) (idleHost, error) {
 	switch lib {
 	case Pureraft:
-		return newPureIdle(groups)
+		return newPureIdle(groups, false)
+	case PureraftQuiescent:
+		return newPureIdle(groups, true)
 	case Etcd, EtcdBatched:
 		return newEtcdIdle(groups)
 	}

@@ -197,13 +197,27 @@ func (c *pureCluster) allApplied(proposed int) bool {
 
 // pureIdle hosts G groups; in each, node 1 (the measured one) follows a
 // simulated leader, node 2, of term 1.
+//
+// With quiesce, every group has Config.QuiesceAfterTicks set, and the
+// simulated leader behaves as a pureraft leader with that setting does in
+// a group whose followers are caught up: it heartbeats for
+// QuiesceAfterTicks ticks, then sends MsgQuiesce (carrying its last index,
+// commit index and heartbeat round) and falls silent. Its clock is the
+// host's tick passes (passes), not per-group state, so that nothing the
+// simulation needs is counted as group memory.
 type pureIdle struct {
-	nodes  []*raft.Node
-	commit raft.Index
+	nodes   []*raft.Node
+	commit  raft.Index
+	quiesce bool
+	passes  int // tick passes over all groups so far
 }
 
-func newPureIdle(groups int) (*pureIdle, error) {
-	h := &pureIdle{nodes: make([]*raft.Node, groups), commit: 1}
+func newPureIdle(groups int, quiesce bool) (*pureIdle, error) {
+	h := &pureIdle{nodes: make([]*raft.Node, groups), commit: 1, quiesce: quiesce}
+	cfg := pureConfig(1)
+	if quiesce {
+		cfg.QuiesceAfterTicks = QuiesceAfterTicks
+	}
 	voters := []raft.NodeID{1, 2, 3}
 	for i := range h.nodes {
 		// A member of an existing group restarting from a snapshot at
@@ -212,7 +226,7 @@ func newPureIdle(groups int) (*pureIdle, error) {
 			HardState: raft.HardState{Term: 1},
 			Snapshot:  raft.SnapshotMeta{Membership: raft.Membership{Voters: voters}},
 		}
-		node, err := raft.NewNode(pureConfig(1), st)
+		node, err := raft.NewNode(cfg, st)
 		if err != nil {
 			return nil, err
 		}
@@ -230,11 +244,27 @@ func newPureIdle(groups int) (*pureIdle, error) {
 	return h, nil
 }
 
-func (h *pureIdle) tick(i int) { h.nodes[i].Tick() }
+func (h *pureIdle) tick(i int) {
+	if i == 0 {
+		h.passes++
+	}
+	h.nodes[i].Tick()
+}
 
 func (h *pureIdle) heartbeat(i int) error {
 	node := h.nodes[i]
 	m := raft.Message{Type: raft.MsgHeartbeat, From: 2, To: 1, Term: 1, Commit: h.commit}
+	if h.quiesce {
+		// Heartbeats carry the leader's round numbers, and the quiesce
+		// notice the last round, as a real leader's do.
+		m.Context = uint64(h.passes)
+		switch {
+		case h.passes > QuiesceAfterTicks:
+			return nil // the leader is quiet
+		case h.passes == QuiesceAfterTicks:
+			m = raft.Message{Type: raft.MsgQuiesce, From: 2, To: 1, Term: 1, Index: 1, Commit: h.commit, Context: uint64(h.passes - 1)}
+		}
+	}
 	if err := node.Step(m); err != nil {
 		return err
 	}
@@ -265,6 +295,9 @@ func (h *pureIdle) check(i int) error {
 	st := h.nodes[i].Status()
 	if st.Role != raft.RoleFollower || st.Leader != 2 || st.Term != 1 || st.Applied != 1 {
 		return fmt.Errorf("pureraft group %d not idle-healthy: %+v", i, st)
+	}
+	if h.quiesce && h.passes > QuiesceAfterTicks && !st.Quiescent {
+		return fmt.Errorf("pureraft group %d is not quiescent after %d ticks: %+v", i, h.passes, st)
 	}
 	return nil
 }

@@ -85,32 +85,50 @@ func throughput(runs, entries int, nodes, batches, sizes []int) {
 }
 
 func idle(runs, ticks int, groups []int) {
-	fmt.Printf("Idle groups: the host is a follower in G three-voter groups whose leader only sends heartbeats (one per tick); median of %d runs, %d ticks each. Ratios are etcd/pureraft (higher is better for pureraft).\n\n", runs, ticks)
-	fmt.Println("| G | pureraft heap/group | etcd heap/group | ratio | pureraft ns/tick | etcd ns/tick | ratio | pureraft CPU ns/tick | etcd CPU ns/tick | pureraft ns/heartbeat | etcd ns/heartbeat | ratio | pureraft allocs/heartbeat | etcd allocs/heartbeat |")
-	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-	libs := []bench.Library{bench.Pureraft, bench.Etcd}
-	for _, g := range groups {
-		var heap, tick, tickCPU, beat, allocs [2][]float64
+	libs := []bench.Library{bench.Pureraft, bench.Etcd, bench.PureraftQuiescent}
+	type figures struct{ heap, tick, tickCPU, beat, allocs [3][]float64 }
+	results := make([]figures, len(groups))
+	for gi, g := range groups {
+		f := &results[gi]
 		for r := range runs {
 			for k := range libs {
-				li := (k + r) % len(libs)
+				li := (k + r) % len(libs) // alternate the order
 				res, err := bench.RunIdle(libs[li], bench.IdleParams{Groups: g, Ticks: ticks})
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "%s G=%d: %v\n", libs[li], g, err)
 					os.Exit(1)
 				}
-				heap[li] = append(heap[li], res.HeapPerGroup)
-				tick[li] = append(tick[li], res.TickNs)
-				tickCPU[li] = append(tickCPU[li], res.TickCPUNs)
-				beat[li] = append(beat[li], res.HeartbeatNs)
-				allocs[li] = append(allocs[li], res.AllocsPerBeat)
+				f.heap[li] = append(f.heap[li], res.HeapPerGroup)
+				f.tick[li] = append(f.tick[li], res.TickNs)
+				f.tickCPU[li] = append(f.tickCPU[li], res.TickCPUNs)
+				f.beat[li] = append(f.beat[li], res.HeartbeatNs)
+				f.allocs[li] = append(f.allocs[li], res.AllocsPerBeat)
 			}
 		}
-		ph, eh := median(heap[0]), median(heap[1])
-		pt, et := median(tick[0]), median(tick[1])
-		pb, eb := median(beat[0]), median(beat[1])
+	}
+
+	fmt.Printf("Idle groups: the host is a follower in G three-voter groups whose leader only sends heartbeats (one per tick); median of %d runs, %d ticks each. Ratios are etcd/pureraft (higher is better for pureraft).\n\n", runs, ticks)
+	fmt.Println("| G | pureraft heap/group | etcd heap/group | ratio | pureraft ns/tick | etcd ns/tick | ratio | pureraft CPU ns/tick | etcd CPU ns/tick | pureraft ns/heartbeat | etcd ns/heartbeat | ratio | pureraft allocs/heartbeat | etcd allocs/heartbeat |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for gi, g := range groups {
+		f := &results[gi]
+		ph, eh := median(f.heap[0]), median(f.heap[1])
+		pt, et := median(f.tick[0]), median(f.tick[1])
+		pb, eb := median(f.beat[0]), median(f.beat[1])
 		fmt.Printf("| %d | %.0f B | %.0f B | %.1f× | %.1f | %.1f | %.1f× | %.1f | %.1f | %.0f | %.0f | %.1f× | %.3f | %.2f |\n",
-			g, ph, eh, eh/ph, pt, et, et/pt, median(tickCPU[0]), median(tickCPU[1]), pb, eb, eb/pb, median(allocs[0]), median(allocs[1]))
+			g, ph, eh, eh/ph, pt, et, et/pt, median(f.tickCPU[0]), median(f.tickCPU[1]), pb, eb, eb/pb, median(f.allocs[0]), median(f.allocs[1]))
+	}
+	fmt.Println()
+
+	fmt.Printf("Idle groups with quiescence (pureraft only; measured in the same runs as the table above, the three alternating): every group has QuiesceAfterTicks = %d; after that many heartbeats the simulated leader sends MsgQuiesce and then nothing, so the measured ticks run on quiescent followers. Ratios are against the table above (higher is better for quiescence).\n\n", bench.QuiesceAfterTicks)
+	fmt.Println("| G | quiescent heap/group | vs pureraft | vs etcd | quiescent ns/tick | vs pureraft | vs etcd | quiescent CPU ns/tick | vs pureraft CPU | vs etcd CPU |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for gi, g := range groups {
+		f := &results[gi]
+		qh, qt, qc := median(f.heap[2]), median(f.tick[2]), median(f.tickCPU[2])
+		fmt.Printf("| %d | %.0f B | %.1f× | %.1f× | %.1f | %.1f× | %.1f× | %.1f | %.1f× | %.1f× |\n",
+			g, qh, median(f.heap[0])/qh, median(f.heap[1])/qh, qt, median(f.tick[0])/qt, median(f.tick[1])/qt,
+			qc, median(f.tickCPU[0])/qc, median(f.tickCPU[1])/qc)
 	}
 	fmt.Println()
 }
