@@ -34,8 +34,11 @@ func (n *Node) trimBuffers() {
 	if p := &n.persist; len(p.gated) == 0 {
 		p.gated = nil
 	}
-	for i := range n.progress {
-		if f := &n.progress[i].inflights; f.count == 0 {
+	if n.ldr == nil {
+		return
+	}
+	for i := range n.ldr.progress {
+		if f := &n.ldr.progress[i].inflights; f.count == 0 {
 			*f = inflights{}
 		}
 	}

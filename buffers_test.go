@@ -23,8 +23,11 @@ func TestIdleBuffersReleased(t *testing.T) {
 		if cap(n.persist.gated) != 0 || cap(n.persist.records) != 0 || cap(n.votes) != 0 {
 			t.Errorf("node %d keeps buffers: gated %d, records %d, votes %d", id, cap(n.persist.gated), cap(n.persist.records), cap(n.votes))
 		}
-		for i := range n.progress {
-			if pr := &n.progress[i]; pr.inflights.count == 0 && cap(pr.inflights.buf) != 0 {
+		if n.ldr == nil {
+			continue
+		}
+		for i := range n.ldr.progress {
+			if pr := &n.ldr.progress[i]; pr.inflights.count == 0 && cap(pr.inflights.buf) != 0 {
 				t.Errorf("node %d keeps an empty in-flight window of %d for %d", id, cap(pr.inflights.buf), pr.id)
 			}
 		}

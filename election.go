@@ -39,8 +39,8 @@ func (n *Node) tickLeader() {
 				n.becomeFollower(n.term, None)
 				return
 			}
-			for i := range n.progress {
-				n.progress[i].RecentActive = false
+			for i := range n.ldr.progress {
+				n.ldr.progress[i].RecentActive = false
 			}
 		}
 	}
@@ -193,7 +193,7 @@ func (n *Node) becomeFollower(term Term, lead NodeID) {
 	if n.role == RoleLeader || lead != n.lead {
 		n.failReads(ErrReadLeadershipLost)
 	}
-	n.transferee = None
+	n.ldr = nil
 	n.quiescent = false
 	if term > n.term {
 		n.term = term
@@ -201,9 +201,7 @@ func (n *Node) becomeFollower(term Term, lead NodeID) {
 	}
 	n.role = RoleFollower
 	n.lead = lead
-	n.progress = n.progress[:0]
 	n.votes = n.votes[:0]
-	n.uncommittedBytes = 0
 	n.needFlush = false
 	n.resetElectionTimer()
 	if changed {
@@ -220,17 +218,13 @@ func (n *Node) becomeLeader() {
 	n.votes = n.votes[:0]
 	n.heartbeatElapsed = 0
 	n.resetElectionTimer()
-	n.uncommittedBytes = 0
-	n.transferee = None
-	n.quiescent, n.idleTicks = false, 0
+	n.quiescent = false
 	n.failReads(ErrReadLeadershipLost)
-	n.reads = readState{round: n.reads.round, confirmed: n.reads.round,
-		pending: n.reads.pending[:0], roundTicks: n.reads.roundTicks[:0], ready: n.reads.ready, failed: n.reads.failed}
+	n.ldr = &leaderState{reads: leaderReads{confirmed: n.reads.round}}
 	next := n.log.lastIndex() + 1
-	n.progress = n.progress[:0]
 	n.members.forEachMember(func(id NodeID) {
 		if id != n.id {
-			n.progress = append(n.progress, progress{id: id, witness: n.members.IsWitness(id), Progress: Progress{Next: next}})
+			n.ldr.progress = append(n.ldr.progress, progress{id: id, witness: n.members.IsWitness(id), Progress: Progress{Next: next}})
 		}
 	})
 	n.log.append(Entry{Index: next, Term: n.term, Type: EntryNoop})
@@ -239,14 +233,26 @@ func (n *Node) becomeLeader() {
 	n.maybeCommit() // a single-voter cluster commits on its own acknowledgement
 }
 
-// progressOf returns the leader's progress for member id, or nil.
+// progressOf returns the leader's progress for member id, or nil (always
+// nil on a node that is not leader).
 func (n *Node) progressOf(id NodeID) *progress {
-	for i := range n.progress {
-		if n.progress[i].id == id {
-			return &n.progress[i]
+	if n.ldr == nil {
+		return nil
+	}
+	for i := range n.ldr.progress {
+		if n.ldr.progress[i].id == id {
+			return &n.ldr.progress[i]
 		}
 	}
 	return nil
+}
+
+// transferee is the target of the leadership transfer under way, or None.
+func (n *Node) transferee() NodeID {
+	if n.ldr == nil {
+		return None
+	}
+	return n.ldr.transferee
 }
 
 // handleVoteRequest decides a MsgVote or MsgPreVote whose term is at least

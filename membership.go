@@ -158,7 +158,7 @@ func (n *Node) checkCanChangeMembership() error {
 	if n.role != RoleLeader {
 		return &NotLeaderError{Leader: n.lead}
 	}
-	if n.transferee != None {
+	if n.ldr.transferee != None {
 		return ErrTransferInProgress
 	}
 	if n.configs.lastIndex() > n.log.committed {
@@ -375,17 +375,18 @@ func (n *Node) membershipChanged() {
 	if n.role != RoleLeader {
 		return
 	}
-	kept := n.progress[:0]
-	for _, pr := range n.progress {
+	l := n.ldr
+	kept := l.progress[:0]
+	for _, pr := range l.progress {
 		if n.members.IsMember(pr.id) {
 			pr.witness = n.members.IsWitness(pr.id)
 			kept = append(kept, pr)
 		}
 	}
-	n.progress = kept
+	l.progress = kept
 	n.members.forEachMember(func(id NodeID) {
 		if id != n.id && n.progressOf(id) == nil {
-			n.progress = append(n.progress, progress{id: id, witness: n.members.IsWitness(id), Progress: Progress{Next: n.log.lastIndex() + 1, RecentActive: true}})
+			l.progress = append(l.progress, progress{id: id, witness: n.members.IsWitness(id), Progress: Progress{Next: n.log.lastIndex() + 1, RecentActive: true}})
 		}
 	})
 	n.needFlush = true

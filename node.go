@@ -48,6 +48,9 @@ type Node struct {
 	role Role
 	// quiescent: the group is idle and silent.
 	quiescent bool
+	// needFlush (a leader's): followers must hear of new entries or a new
+	// commit index at the next flush. Here because it fits in padding.
+	needFlush bool
 	// ticks counts every Tick since the node was built: the clock of
 	// leases and read deadlines.
 	ticks             uint64
@@ -66,12 +69,9 @@ type Node struct {
 	configs configHistory
 	log     raftLog
 
-	// Leader state: one entry per member other than this node.
-	progress         []progress
-	uncommittedBytes uint64
-	// commitChanged: followers must hear of a new commit index at the next
-	// flush, even without new entries.
-	needFlush bool
+	// ldr is the leader's state: non-nil exactly while role is
+	// RoleLeader (see leaderState).
+	ldr *leaderState
 
 	// Candidate state: the votes received in this election.
 	votes []vote
@@ -81,15 +81,9 @@ type Node struct {
 	// survives term changes, which wipe out lead.
 	leaseUntil uint64
 
-	// Leadership transfer: the target and the ticks since it began.
-	transferee      NodeID
-	transferElapsed int
-
 	// quiesceRound is the leader's last heartbeat round before it went
 	// quiet: a late heartbeat of that round or earlier wakes nobody.
 	quiesceRound uint64
-	// idleTicks counts a leader's idle ticks toward going quiet.
-	idleTicks int
 
 	rng rng
 
@@ -107,6 +101,24 @@ type Node struct {
 	outbox          []Message
 	outboxSnapshots []Message
 	actions         []Action
+}
+
+// leaderState is what only a leader keeps. It is allocated when the node
+// becomes leader and dropped when it steps down, so the followers that
+// make up most of a multi-group host do not carry it (docs/performance.md).
+type leaderState struct {
+	// progress has one entry per member other than this node.
+	progress []progress
+	// uncommittedBytes weighs the entries this leader appended that are
+	// not yet committed (Config.MaxUncommittedBytes).
+	uncommittedBytes uint64
+	// Leadership transfer: the target and the ticks since it began.
+	transferee      NodeID
+	transferElapsed int
+	// idleTicks counts idle ticks toward going quiet.
+	idleTicks int
+	// reads is the leader's side of the read bookkeeping.
+	reads leaderReads
 }
 
 type vote struct {
@@ -302,7 +314,7 @@ func (n *Node) Propose(data []byte) (Index, Term, error) {
 		return 0, 0, fmt.Errorf("%w (%d > %d)", ErrEntryTooLarge, size, n.cfg.MaxEntryBytes)
 	}
 	n.wake()
-	if n.transferee != None {
+	if n.transferee() != None {
 		return 0, 0, ErrTransferInProgress
 	}
 	if n.role != RoleLeader {

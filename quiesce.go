@@ -23,7 +23,9 @@ func (n *Node) Wake() { n.wake() }
 func (n *Node) Quiescent() bool { return n.quiescent }
 
 func (n *Node) wake() {
-	n.idleTicks = 0
+	if n.ldr != nil {
+		n.ldr.idleTicks = 0
+	}
 	if !n.quiescent {
 		return
 	}
@@ -34,8 +36,8 @@ func (n *Node) wake() {
 	}
 	switch {
 	case n.role == RoleLeader:
-		for i := range n.progress {
-			n.progress[i].RecentActive = true // they were asked to be silent
+		for i := range n.ldr.progress {
+			n.ldr.progress[i].RecentActive = true // they were asked to be silent
 		}
 		n.heartbeatElapsed = 0
 		n.broadcastHeartbeat()
@@ -48,16 +50,17 @@ func (n *Node) wake() {
 // ticks with every member caught up, it tells them to go quiet and goes
 // quiet itself.
 func (n *Node) maybeQuiesce() {
+	l := n.ldr
 	if n.cfg.QuiesceAfterTicks == 0 || !n.groupIdle() {
-		n.idleTicks = 0
+		l.idleTicks = 0
 		return
 	}
-	n.idleTicks++
-	if n.idleTicks < n.cfg.QuiesceAfterTicks || !n.allRecentActive() {
+	l.idleTicks++
+	if l.idleTicks < n.cfg.QuiesceAfterTicks || !n.allRecentActive() {
 		return
 	}
-	for i := range n.progress {
-		n.send(Message{Type: MsgQuiesce, To: n.progress[i].id, Index: n.log.lastIndex(), Commit: n.log.committed, Context: n.reads.round})
+	for i := range l.progress {
+		n.send(Message{Type: MsgQuiesce, To: l.progress[i].id, Index: n.log.lastIndex(), Commit: n.log.committed, Context: n.reads.round})
 	}
 	n.quiescent = true
 	if n.cfg.Logger != nil {
@@ -69,12 +72,12 @@ func (n *Node) maybeQuiesce() {
 // is pending.
 func (n *Node) groupIdle() bool {
 	last := n.log.lastIndex()
-	if n.log.committed != last || n.log.stable != last || n.transferee != None ||
-		len(n.reads.pending) > 0 || n.reads.newRound {
+	if n.log.committed != last || n.log.stable != last || n.ldr.transferee != None ||
+		len(n.ldr.reads.pending) > 0 || n.reads.newRound {
 		return false
 	}
-	for i := range n.progress {
-		pr := &n.progress[i]
+	for i := range n.ldr.progress {
+		pr := &n.ldr.progress[i]
 		if pr.Match != last || pr.sentCommit != last {
 			return false
 		}
@@ -88,8 +91,8 @@ func (n *Node) groupIdle() bool {
 // and counting that as activity would keep a group with QuiesceAfterTicks
 // of an election timeout or more from ever going quiet.
 func (n *Node) allRecentActive() bool {
-	for i := range n.progress {
-		if !n.progress[i].RecentActive {
+	for i := range n.ldr.progress {
+		if !n.ldr.progress[i].RecentActive {
 			return false
 		}
 	}

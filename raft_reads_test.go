@@ -292,7 +292,7 @@ func TestLeaseRead(t *testing.T) {
 	}
 
 	tn.isolate(l)
-	start := n.reads.leaseStart
+	start := n.ldr.reads.leaseStart
 	lease := uint64(n.cfg.ElectionTicks - n.cfg.MaxClockDriftTicks)
 	if lease != 8 {
 		t.Fatalf("lease of %d ticks, want 8", lease)

@@ -58,17 +58,26 @@ type forwardedRead struct {
 	deadline uint64 // in ticks of n.ticks
 }
 
-// readState is the leader's and follower's read bookkeeping.
+// readState is the read bookkeeping every node keeps; the leader's side
+// is leaderReads, in the leaderState.
 type readState struct {
 	// forwarded reads on a follower. First: a follower's Tick checks it.
 	forwarded []forwardedRead
-	// pending reads at the leader, in order of round.
-	pending []readRequest
-	// round is the last heartbeat round started; confirmed the last one
-	// a quorum acknowledged.
-	round, confirmed uint64
-	// newRound: a read is waiting for a round not yet started.
+	// round is the last heartbeat round this node started as leader. It
+	// outlives a term: round numbers only grow.
+	round uint64
+	// newRound: a read is waiting for a round not yet started (leader).
 	newRound bool
+	// results to report in the next Actions call.
+	ready, failed []ReadResult
+}
+
+// leaderReads is the leader's read bookkeeping.
+type leaderReads struct {
+	// pending reads, in order of round.
+	pending []readRequest
+	// confirmed is the last round a quorum acknowledged.
+	confirmed uint64
 	// roundTicks remembers when recent rounds were sent, for leases.
 	roundTicks []roundTick
 	// leaseStart is the tick the latest quorum-confirmed round was sent:
@@ -78,8 +87,6 @@ type readState struct {
 	// noLease is set once this leader sent MsgTimeoutNow in its term: a
 	// delayed one could start an election at any time, so no lease holds.
 	noLease bool
-	// results to report in the next Actions call.
-	ready, failed []ReadResult
 }
 
 type roundTick struct {
@@ -127,7 +134,10 @@ func (n *Node) LeaseRead(id uint64) error {
 
 // leaseHeld reports whether the leader's lease is in force now.
 func (n *Node) leaseHeld() bool {
-	r := &n.reads
+	if n.ldr == nil {
+		return false
+	}
+	r := &n.ldr.reads
 	return n.cfg.EnableLeaseReads && r.leaseValid && !r.noLease && !n.quiescent &&
 		n.ticks < r.leaseStart+uint64(n.leaseTicks())
 }
@@ -151,15 +161,15 @@ func (n *Node) addRead(r readRequest) {
 		r.round = n.reads.round + 1
 		n.reads.newRound = true
 	}
-	n.reads.pending = append(n.reads.pending, r)
+	n.ldr.reads.pending = append(n.ldr.reads.pending, r)
 	n.needFlush = true
 }
 
 // onCommitInTerm gives reads that waited for the leader's first commit of
 // its term their read index.
 func (n *Node) onCommitInTerm() {
-	for i := range n.reads.pending {
-		if r := &n.reads.pending[i]; r.index == 0 {
+	for i := range n.ldr.reads.pending {
+		if r := &n.ldr.reads.pending[i]; r.index == 0 {
 			r.index = n.log.committed
 			r.round = n.reads.round + 1
 			n.reads.newRound = true
@@ -172,16 +182,16 @@ func (n *Node) onCommitInTerm() {
 // starts a round, so leases renew with heartbeats; a read starts one at
 // once instead of waiting for the next tick.
 func (n *Node) startReadRound() uint64 {
-	r := &n.reads
+	r, lr := &n.reads, &n.ldr.reads
 	r.round++
 	r.newRound = false
 	if n.cfg.EnableLeaseReads {
-		if len(r.roundTicks) >= 2*n.cfg.ElectionTicks {
-			r.roundTicks = r.roundTicks[:copy(r.roundTicks, r.roundTicks[1:])]
+		if len(lr.roundTicks) >= 2*n.cfg.ElectionTicks {
+			lr.roundTicks = lr.roundTicks[:copy(lr.roundTicks, lr.roundTicks[1:])]
 		}
-		r.roundTicks = append(r.roundTicks, roundTick{round: r.round, tick: n.ticks})
+		lr.roundTicks = append(lr.roundTicks, roundTick{round: r.round, tick: n.ticks})
 	}
-	if len(n.progress) == 0 || n.quorumOfOne() {
+	if len(n.ldr.progress) == 0 || n.quorumOfOne() {
 		n.confirmRound(r.round)
 	}
 	return r.round
@@ -214,7 +224,7 @@ func (n *Node) noteReadAck(pr *progress, ctx uint64) {
 // confirmRound releases the reads of every round up to round and renews the
 // lease from when that round was sent.
 func (n *Node) confirmRound(round uint64) {
-	r := &n.reads
+	r := &n.ldr.reads
 	if round <= r.confirmed {
 		return
 	}
@@ -250,20 +260,24 @@ func (n *Node) readConfirmed(req readRequest) {
 // leader that stepped down, or a follower whose leader changed.
 func (n *Node) failReads(err error) {
 	r := &n.reads
-	for _, req := range r.pending {
-		if req.from == None {
-			r.failed = append(r.failed, ReadResult{ID: req.id, Err: err})
-		} else {
-			n.send(Message{Type: MsgReadIndexResp, To: req.from, Context: req.id, Reject: true})
+	if l := n.ldr; l != nil {
+		lr := &l.reads
+		for _, req := range lr.pending {
+			if req.from == None {
+				r.failed = append(r.failed, ReadResult{ID: req.id, Err: err})
+			} else {
+				n.send(Message{Type: MsgReadIndexResp, To: req.from, Context: req.id, Reject: true})
+			}
 		}
+		lr.pending = lr.pending[:0]
+		lr.roundTicks = lr.roundTicks[:0]
+		lr.leaseValid, lr.noLease = false, false
 	}
-	r.pending = r.pending[:0]
 	for _, f := range r.forwarded {
 		r.failed = append(r.failed, ReadResult{ID: f.id, Err: err})
 	}
 	r.forwarded = r.forwarded[:0]
-	r.roundTicks = r.roundTicks[:0]
-	r.leaseValid, r.noLease, r.newRound = false, false, false
+	r.newRound = false
 }
 
 // handleReadIndex serves a follower's read request at the leader.

@@ -15,11 +15,12 @@ func (n *Node) appendProposal(data []byte) (Entry, error) {
 	// entryOverhead, so otherwise an entry of MaxEntryBytes could never be
 	// proposed when MaxUncommittedBytes equals MaxEntryBytes, which
 	// Config.Validate allows.
-	if n.uncommittedBytes > 0 && n.uncommittedBytes+size > n.cfg.MaxUncommittedBytes {
-		return Entry{}, fmt.Errorf("%w (%d + %d > %d)", ErrUncommittedLimit, n.uncommittedBytes, size, n.cfg.MaxUncommittedBytes)
+	l := n.ldr
+	if l.uncommittedBytes > 0 && l.uncommittedBytes+size > n.cfg.MaxUncommittedBytes {
+		return Entry{}, fmt.Errorf("%w (%d + %d > %d)", ErrUncommittedLimit, l.uncommittedBytes, size, n.cfg.MaxUncommittedBytes)
 	}
 	n.log.append(e)
-	n.uncommittedBytes += size
+	l.uncommittedBytes += size
 	n.needFlush = true
 	return e, nil
 }
@@ -29,8 +30,8 @@ func (n *Node) appendProposal(data []byte) (Entry, error) {
 // message carries all of them (batching).
 func (n *Node) flushReplication() {
 	n.needFlush = false
-	for i := range n.progress {
-		n.sendAppends(&n.progress[i])
+	for i := range n.ldr.progress {
+		n.sendAppends(&n.ldr.progress[i])
 	}
 }
 
@@ -110,8 +111,8 @@ func withoutPayloads(ents []Entry) []Entry {
 // Every heartbeat broadcast is a read round (reads.go): Context numbers it.
 func (n *Node) broadcastHeartbeat() {
 	round := n.startReadRound()
-	for i := range n.progress {
-		pr := &n.progress[i]
+	for i := range n.ldr.progress {
+		pr := &n.ldr.progress[i]
 		n.send(Message{Type: MsgHeartbeat, To: pr.id, Commit: min(pr.Match, n.log.committed), Context: round})
 	}
 }
@@ -147,9 +148,10 @@ func (n *Node) maybeCommit() {
 // releaseUncommitted subtracts from the uncommitted budget the entries this
 // leader appended in (from, to].
 func (n *Node) releaseUncommitted(from, to Index) {
+	l := n.ldr
 	for i := max(from+1, n.log.firstIndex()); i <= to; i++ {
 		if e := n.log.entry(i); e.Term == n.term && e.Type == EntryNormal {
-			n.uncommittedBytes -= min(n.uncommittedBytes, e.size())
+			l.uncommittedBytes -= min(l.uncommittedBytes, e.size())
 		}
 	}
 }

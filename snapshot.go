@@ -76,8 +76,8 @@ func (n *Node) sendSnapshot(pr *progress) {
 // tickSnapshots times out snapshot transfers nobody reported, so a lost
 // transfer is retried instead of blocking the member forever.
 func (n *Node) tickSnapshots() {
-	for i := range n.progress {
-		pr := &n.progress[i]
+	for i := range n.ldr.progress {
+		pr := &n.ldr.progress[i]
 		if pr.State != ProgressSnapshot {
 			continue
 		}

@@ -56,7 +56,7 @@ func (n *Node) Status() Status {
 		LastIndex:       n.log.lastIndex(),
 		LastTerm:        n.log.lastTerm(),
 		ElectionElapsed: n.electionElapsed,
-		Transferee:      n.transferee,
+		Transferee:      n.transferee(),
 		Quiescent:       n.quiescent,
 		LeaseHeld:       n.role == RoleLeader && n.cfg.EnableLeaseReads && n.leaseHeld(),
 	}
@@ -74,8 +74,11 @@ func (n *Node) Progress(id NodeID) (p Progress, ok bool) {
 // ForEachProgress calls f with the leader's progress for every other
 // member, in membership order. It does nothing on a non-leader.
 func (n *Node) ForEachProgress(f func(NodeID, Progress)) {
-	for i := range n.progress {
-		f(n.progress[i].id, n.progress[i].Progress)
+	if n.ldr == nil {
+		return
+	}
+	for i := range n.ldr.progress {
+		f(n.ldr.progress[i].id, n.ldr.progress[i].Progress)
 	}
 }
 

@@ -168,7 +168,7 @@ func (n *Node) handleForwardedProposal(m Message) error {
 	if n.role != RoleLeader {
 		return &NotLeaderError{Leader: n.lead}
 	}
-	if n.transferee != None {
+	if n.ldr.transferee != None {
 		return ErrTransferInProgress // thesis §3.10: as for Propose
 	}
 	var total uint64
@@ -181,8 +181,8 @@ func (n *Node) handleForwardedProposal(m Message) error {
 	// All or nothing: an error must leave the log unchanged, so check the
 	// whole batch against the budget before appending any of it.
 	// (appendProposal lets an empty uncommitted tail take any one entry.)
-	if n.uncommittedBytes+total > n.cfg.MaxUncommittedBytes && !(n.uncommittedBytes == 0 && len(m.Entries) == 1) {
-		return fmt.Errorf("%w (%d + %d > %d)", ErrUncommittedLimit, n.uncommittedBytes, total, n.cfg.MaxUncommittedBytes)
+	if u := n.ldr.uncommittedBytes; u+total > n.cfg.MaxUncommittedBytes && !(u == 0 && len(m.Entries) == 1) {
+		return fmt.Errorf("%w (%d + %d > %d)", ErrUncommittedLimit, u, total, n.cfg.MaxUncommittedBytes)
 	}
 	for i := range m.Entries {
 		if _, err := n.appendProposal(m.Entries[i].Data); err != nil {

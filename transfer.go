@@ -30,15 +30,15 @@ func (n *Node) TransferLeadership(to NodeID) error {
 		return fmt.Errorf("%w: node %d is already leader", ErrTransferRefused, to)
 	case !n.members.IsVoter(to) || n.members.IsWitness(to):
 		return fmt.Errorf("%w: node %d is not a voter that can lead", ErrTransferRefused, to)
-	case n.transferee != None:
-		return fmt.Errorf("%w: a transfer to %d is under way", ErrTransferRefused, n.transferee)
+	case n.ldr.transferee != None:
+		return fmt.Errorf("%w: a transfer to %d is under way", ErrTransferRefused, n.ldr.transferee)
 	}
 	n.wake()
-	n.transferee = to
+	n.ldr.transferee = to
+	n.ldr.transferElapsed = 0
 	if n.cfg.Logger != nil {
 		n.logEvent(slog.LevelInfo, "raft: leadership transfer started", slog.Uint64("to", uint64(to)))
 	}
-	n.transferElapsed = 0
 	n.maybeSendTimeoutNow(n.progressOf(to))
 	return nil
 }
@@ -51,8 +51,8 @@ func (n *Node) TransferToBestVoter() (NodeID, error) {
 		return None, &NotLeaderError{Leader: n.lead}
 	}
 	var best *progress
-	for i := range n.progress {
-		pr := &n.progress[i]
+	for i := range n.ldr.progress {
+		pr := &n.ldr.progress[i]
 		if !n.members.IsVoter(pr.id) || pr.witness {
 			continue
 		}
@@ -69,11 +69,12 @@ func (n *Node) TransferToBestVoter() (NodeID, error) {
 // maybeSendTimeoutNow tells the target to campaign once its log matches
 // the leader's; until then replication catches it up.
 func (n *Node) maybeSendTimeoutNow(pr *progress) {
-	if pr == nil || pr.id != n.transferee {
+	// Not leader: maybeCommit, just before, may have stepped down.
+	if n.ldr == nil || pr == nil || pr.id != n.ldr.transferee {
 		return
 	}
 	if pr.Match == n.log.lastIndex() {
-		n.reads.noLease = true // a delayed MsgTimeoutNow may start an election at any time
+		n.ldr.reads.noLease = true // a delayed MsgTimeoutNow may start an election at any time
 		n.send(Message{Type: MsgTimeoutNow, To: pr.id})
 		return
 	}
@@ -84,15 +85,16 @@ func (n *Node) maybeSendTimeoutNow(pr *progress) {
 // timeout: the target is down or too slow, and the cluster needs a leader
 // that accepts proposals.
 func (n *Node) tickTransfer() {
-	if n.transferee == None {
+	l := n.ldr
+	if l.transferee == None {
 		return
 	}
-	n.transferElapsed++
-	if n.transferElapsed >= n.cfg.ElectionTicks {
+	l.transferElapsed++
+	if l.transferElapsed >= n.cfg.ElectionTicks {
 		if n.cfg.Logger != nil {
-			n.logEvent(slog.LevelWarn, "raft: leadership transfer abandoned after an election timeout", slog.Uint64("to", uint64(n.transferee)))
+			n.logEvent(slog.LevelWarn, "raft: leadership transfer abandoned after an election timeout", slog.Uint64("to", uint64(l.transferee)))
 		}
-		n.transferee = None
+		l.transferee = None
 	}
 }
 
