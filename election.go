@@ -56,7 +56,7 @@ func (n *Node) tickLeader() {
 // quorumActive reports whether a quorum (of each half, if joint) answered
 // since the last check, counting the leader itself.
 func (n *Node) quorumActive() bool {
-	return jointVote(&n.members, func(id NodeID) (bool, bool) {
+	return jointVote(n.members(), func(id NodeID) (bool, bool) {
 		if id == n.id {
 			return true, true
 		}
@@ -136,7 +136,7 @@ func (n *Node) requestVotes(t MessageType, term Term, transfer bool) {
 
 // forEachVoter calls f for every distinct voter of the current membership.
 func (n *Node) forEachVoter(f func(NodeID)) {
-	m := Membership{Voters: n.members.Voters, OutgoingVoters: n.members.OutgoingVoters}
+	m := Membership{Voters: n.members().Voters, OutgoingVoters: n.members().OutgoingVoters}
 	m.forEachMember(f)
 }
 
@@ -151,7 +151,7 @@ func (n *Node) recordVote(id NodeID, granted bool) {
 
 // tallyVotes moves a (pre-)candidate on once the election is decided.
 func (n *Node) tallyVotes() {
-	outcome := jointVote(&n.members, func(id NodeID) (bool, bool) {
+	outcome := jointVote(n.members(), func(id NodeID) (bool, bool) {
 		for _, v := range n.votes {
 			if v.id == id {
 				return v.granted, true
@@ -222,9 +222,9 @@ func (n *Node) becomeLeader() {
 	n.failReads(ErrReadLeadershipLost)
 	n.ldr = &leaderState{reads: leaderReads{confirmed: n.reads.round}}
 	next := n.log.lastIndex() + 1
-	n.members.forEachMember(func(id NodeID) {
+	n.members().forEachMember(func(id NodeID) {
 		if id != n.id {
-			n.ldr.progress = append(n.ldr.progress, progress{id: id, witness: n.members.IsWitness(id), Progress: Progress{Next: next}})
+			n.ldr.progress = append(n.ldr.progress, progress{id: id, witness: n.members().IsWitness(id), Progress: Progress{Next: next}})
 		}
 	})
 	n.log.append(Entry{Index: next, Term: n.term, Type: EntryNoop})

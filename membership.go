@@ -114,10 +114,10 @@ func (n *Node) LeaveJoint() (Index, Term, error) {
 	if err := n.checkCanChangeMembership(); err != nil {
 		return 0, 0, err
 	}
-	if !n.members.IsJoint() {
+	if !n.members().IsJoint() {
 		return 0, 0, ErrNotJoint
 	}
-	idx, term := n.appendConfig(n.members.leaveJoint())
+	idx, term := n.appendConfig(n.members().leaveJoint())
 	return idx, term, nil
 }
 
@@ -125,23 +125,23 @@ func (n *Node) proposeChange(changes []MembershipChange, forceJoint, autoLeave b
 	if err := n.checkCanChangeMembership(); err != nil {
 		return 0, 0, err
 	}
-	if n.members.IsJoint() {
+	if n.members().IsJoint() {
 		return 0, 0, ErrJointNotLeft
 	}
-	next, err := n.members.apply(changes)
+	next, err := n.members().apply(changes)
 	if err != nil {
 		return 0, 0, err
 	}
-	if forceJoint || votersChanged(n.members.Voters, next.Voters) > 1 {
-		if demotesVoter(n.members, next) {
+	if forceJoint || votersChanged(n.members().Voters, next.Voters) > 1 {
+		if demotesVoter(*n.members(), next) {
 			return 0, 0, ErrDemoteInJoint
 		}
-		next.OutgoingVoters = slices.Clone(n.members.Voters)
+		next.OutgoingVoters = slices.Clone(n.members().Voters)
 		next.AutoLeave = autoLeave
 		// A witness removed here is still an outgoing voter, with its
 		// payload-less log: it stays a witness until the joint
 		// configuration is left (leaveJoint drops it then).
-		for _, id := range n.members.Witnesses {
+		for _, id := range n.members().Witnesses {
 			if !next.IsWitness(id) {
 				next.Witnesses = append(next.Witnesses, id)
 			}
@@ -296,13 +296,18 @@ type configRecord struct {
 	m     Membership
 }
 
-// latest is the configuration in force: the last one in the log.
-func (h *configHistory) latest() Membership {
-	if len(h.records) > 0 {
-		return h.records[len(h.records)-1].m
+// latest is the configuration in force: the last one in the log. The
+// pointer is good until the history next changes.
+func (h *configHistory) latest() *Membership {
+	if k := len(h.records); k > 0 {
+		return &h.records[k-1].m
 	}
-	return h.base
+	return &h.base
 }
+
+// members is the configuration in force (the latest in configs). Do not
+// hold the pointer across a change to the configuration history.
+func (n *Node) members() *Membership { return n.configs.latest() }
 
 // lastIndex is the index of the last configuration entry, or 0.
 func (h *configHistory) lastIndex() Index {
@@ -363,30 +368,29 @@ func (n *Node) noteConfigEntries(ents []Entry) {
 	if changed {
 		n.membershipChanged()
 		if n.cfg.Logger != nil {
-			n.logEvent(slog.LevelInfo, "raft: configuration changed", slog.Any("membership", n.members))
+			n.logEvent(slog.LevelInfo, "raft: configuration changed", slog.Any("membership", *n.members()))
 		}
 	}
 }
 
-// membershipChanged makes the latest configuration current. A leader starts
-// or stops tracking members accordingly.
+// membershipChanged runs when the latest configuration changed. A leader
+// starts or stops tracking members accordingly.
 func (n *Node) membershipChanged() {
-	n.members = n.configs.latest()
 	if n.role != RoleLeader {
 		return
 	}
-	l := n.ldr
+	l, m := n.ldr, n.members()
 	kept := l.progress[:0]
 	for _, pr := range l.progress {
-		if n.members.IsMember(pr.id) {
-			pr.witness = n.members.IsWitness(pr.id)
+		if m.IsMember(pr.id) {
+			pr.witness = m.IsWitness(pr.id)
 			kept = append(kept, pr)
 		}
 	}
 	l.progress = kept
-	n.members.forEachMember(func(id NodeID) {
+	m.forEachMember(func(id NodeID) {
 		if id != n.id && n.progressOf(id) == nil {
-			l.progress = append(l.progress, progress{id: id, witness: n.members.IsWitness(id), Progress: Progress{Next: n.log.lastIndex() + 1, RecentActive: true}})
+			l.progress = append(l.progress, progress{id: id, witness: m.IsWitness(id), Progress: Progress{Next: n.log.lastIndex() + 1, RecentActive: true}})
 		}
 	})
 	n.needFlush = true
@@ -400,11 +404,11 @@ func (n *Node) afterCommitMembership() {
 	if n.configs.lastIndex() > n.log.committed {
 		return
 	}
-	if n.members.IsJoint() && n.members.AutoLeave {
-		n.appendConfig(n.members.leaveJoint())
+	if n.members().IsJoint() && n.members().AutoLeave {
+		n.appendConfig(n.members().leaveJoint())
 		return
 	}
-	if !n.members.IsVoter(n.id) {
+	if !n.members().IsVoter(n.id) {
 		if n.cfg.Logger != nil {
 			n.logEvent(slog.LevelInfo, "raft: leader stepping down: removed from the committed configuration")
 		}

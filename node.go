@@ -64,8 +64,8 @@ type Node struct {
 	term Term
 	vote NodeID
 	lead NodeID
-	// members is the configuration in force: the latest in configs.
-	members Membership
+	// configs holds the configuration in force (members) and the ones
+	// before it that the log still holds.
 	configs configHistory
 	log     raftLog
 
@@ -87,10 +87,10 @@ type Node struct {
 
 	rng rng
 
-	// snapshot is the latest snapshot's metadata: taken by Compact,
-	// installed from a leader, or restored. Never nil; never modified once
-	// set, so it may be shared with messages and actions.
-	snapshot *SnapshotMeta
+	// snapshot is the latest snapshot's index and term: taken by Compact,
+	// installed from a leader, or restored. Its configuration is the one
+	// configs holds for its index; snapshotMeta puts the three together.
+	snapshot snapshotPoint
 	// pendingApply is a received snapshot not yet handed out for
 	// application (it must be durable first).
 	pendingApply *SnapshotMeta
@@ -168,10 +168,7 @@ func NewNode(cfg Config, st PersistentState) (*Node, error) {
 		configs: configHistory{base: st.Snapshot.Membership.Clone()},
 		rng:     newRNG(cfg.Seed, cfg.ID),
 	}
-	n.members = n.configs.latest()
-	snap := st.Snapshot
-	snap.Membership = snap.Membership.Clone()
-	n.snapshot = &snap
+	n.snapshot = snapshotPoint{index: st.Snapshot.Index, term: st.Snapshot.Term}
 	ents := st.Entries
 	for len(ents) > 0 && ents[0].Index <= st.Snapshot.Index {
 		ents = ents[1:]
@@ -193,7 +190,7 @@ func NewNode(cfg Config, st PersistentState) (*Node, error) {
 		// received snapshot was persisted, before it was applied): the
 		// entries in between are gone, so hand out the snapshot first.
 		n.log.applied = st.Applied
-		n.pendingApply = n.snapshot
+		n.pendingApply = n.snapshotMeta()
 	}
 	n.noteConfigEntries(n.log.entries)
 	n.persist.lastHardState = n.hardState()
@@ -219,7 +216,7 @@ func Bootstrap(cfg Config, voters []NodeID) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.persist.snapshot = n.snapshot
+	n.persist.snapshot = n.snapshotMeta()
 	return n, nil
 }
 
@@ -420,8 +417,8 @@ func (n *Node) hardState() HardState {
 // remaining voters need to leave a joint configuration (thesis §4.2.2: it
 // manages the cluster until the removal commits, then steps down).
 func (n *Node) promotable() bool {
-	if n.members.IsVoter(n.id) {
-		return !n.members.IsWitness(n.id)
+	if n.members().IsVoter(n.id) {
+		return !n.members().IsWitness(n.id)
 	}
 	last := n.configs.lastIndex()
 	if last == 0 || last <= n.log.committed {

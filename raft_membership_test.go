@@ -1005,7 +1005,7 @@ func TestPropertyMembershipQuorumOverlap(t *testing.T) {
 					return false
 				}
 				n := tn.nodes[id]
-				return n.configs.lastIndex() <= n.log.committed && !(n.members.IsJoint() && n.members.AutoLeave)
+				return n.configs.lastIndex() <= n.log.committed && !(n.members().IsJoint() && n.members().AutoLeave)
 			})
 		}
 		l := tn.nodes[tn.leader()]

@@ -85,14 +85,14 @@ func TestSnapshotCompactErrors(t *testing.T) {
 		{"older than the snapshot", 3},
 		{"empty log prefix", 0},
 	} {
-		st, log, snap := n.Status(), logOf(n), *n.snapshot
+		st, log, snap := n.Status(), logOf(n), *n.snapshotMeta()
 		if _, err := n.Compact(tc.index, 0); err == nil {
 			t.Errorf("%s: Compact(%d) succeeded", tc.name, tc.index)
 		}
 		if diff := cmp.Diff(st, n.Status()); diff != "" {
 			t.Errorf("%s: refused Compact changed the status (-before +after):\n%s", tc.name, diff)
 		}
-		if !cmp.Equal(log, logOf(n)) || !cmp.Equal(snap, *n.snapshot) {
+		if !cmp.Equal(log, logOf(n)) || !cmp.Equal(snap, *n.snapshotMeta()) {
 			t.Errorf("%s: refused Compact changed the log or the snapshot", tc.name)
 		}
 	}
@@ -517,5 +517,67 @@ func TestSnapshotWitnessGetsMetadataOnly(t *testing.T) {
 	tickUntil(tn, 10, "witness caught up", committedOn(tn, last, 3))
 	if plain != 1 || shipped != 0 {
 		t.Errorf("witness was sent %d metadata-only and %d full snapshots, want 1 and 0", plain, shipped)
+	}
+}
+
+// The node keeps only the latest snapshot's index and term and reads its
+// configuration from the configuration history. With a retained tail the
+// history's base is older than the snapshot, and configuration entries lie
+// between the two: the metadata Compact returns, the one sent to a lagging
+// member and the one persisted on restart must still carry the
+// configuration in force at the snapshot's index.
+func TestSnapshotConfigurationAtItsIndex(t *testing.T) {
+	tn := elect3(t)
+	tn.propose(1, "a")
+	c1 := mustChange(tn, 1, change(AddLearner, 4))
+	tn.deliverAll()
+	atC1 := tn.nodes[1].Membership()
+	idx, _ := tn.propose(1, "b")
+	c2 := mustChange(tn, 1, change(AddLearner, 5))
+	tn.propose(1, "c")
+	tn.deliverAll()
+	if !(c1 < idx && idx < c2) {
+		t.Fatalf("indexes: config %d, entry %d, config %d", c1, idx, c2)
+	}
+
+	// Snapshot between the two changes, retaining entries back past the
+	// first: the configuration at the snapshot is the first change's.
+	meta := tn.compact(1, idx, uint64(idx-c1+1))
+	if st := tn.nodes[1].Status(); st.FirstIndex > c1 {
+		t.Fatalf("retained tail starts at %d, want at or before %d", st.FirstIndex, c1)
+	}
+	if !cmp.Equal(meta.Membership, atC1) {
+		t.Fatalf("Compact returned membership %+v, want %+v", meta.Membership, atC1)
+	}
+	if got := *tn.nodes[1].snapshotMeta(); got.Index != idx || !cmp.Equal(got.Membership, atC1) {
+		t.Fatalf("snapshot metadata %+v, want index %d, membership %+v", got, idx, atC1)
+	}
+	// The caller's copy is its own.
+	meta.Membership.Voters[0] = 99
+	if got := tn.nodes[1].snapshotMeta().Membership; got.Voters[0] == 99 {
+		t.Fatal("Compact's result shares the node's configuration")
+	}
+
+	// A member that needs the snapshot is sent that configuration.
+	var sent []*SnapshotMeta
+	tn.observe = func(m Message) {
+		if m.Type == MsgSnap {
+			sent = append(sent, m.Snapshot)
+		}
+	}
+	tn.crash(3)
+	tn.propose(1, "d")
+	tn.deliverAll()
+	tn.compact(1, tn.nodes[1].Status().Applied, 0)
+	tn.startEmpty(3)
+	tn.tickAll(5)
+	if len(sent) == 0 {
+		t.Fatal("no snapshot sent to the emptied member")
+	}
+	if want := tn.nodes[1].Membership(); !cmp.Equal(sent[0].Membership, want) {
+		t.Fatalf("snapshot sent with membership %+v, want %+v", sent[0].Membership, want)
+	}
+	if got := tn.appliedData(3); len(got) == 0 {
+		t.Fatalf("member 3 applied nothing after the snapshot")
 	}
 }

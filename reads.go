@@ -102,7 +102,7 @@ type roundTick struct {
 // *NotLeaderError when no leader is known, and with ErrWitnessRead on a
 // witness.
 func (n *Node) ReadIndex(id uint64) error {
-	if n.members.IsWitness(n.id) {
+	if n.members().IsWitness(n.id) {
 		return ErrWitnessRead
 	}
 	n.wake()
@@ -199,7 +199,7 @@ func (n *Node) startReadRound() uint64 {
 
 // quorumOfOne reports whether this leader alone is a quorum.
 func (n *Node) quorumOfOne() bool {
-	return jointVote(&n.members, func(id NodeID) (bool, bool) { return id == n.id, true }) == voteWon
+	return jointVote(n.members(), func(id NodeID) (bool, bool) { return id == n.id, true }) == voteWon
 }
 
 // noteReadAck records that member pr answered heartbeat round ctx and
@@ -209,7 +209,7 @@ func (n *Node) noteReadAck(pr *progress, ctx uint64) {
 		return
 	}
 	pr.readAck = ctx
-	confirmed := jointQuorumIndex(&n.members, func(id NodeID) Index {
+	confirmed := jointQuorumIndex(n.members(), func(id NodeID) Index {
 		if id == n.id {
 			return Index(n.reads.round)
 		}

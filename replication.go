@@ -122,7 +122,7 @@ func (n *Node) broadcastHeartbeat() {
 // that entry is of the current term (§5.4.2: a leader never commits an entry
 // of an earlier term by counting replicas; Figure 8 shows why).
 func (n *Node) maybeCommit() {
-	idx := jointQuorumIndex(&n.members, func(id NodeID) Index {
+	idx := jointQuorumIndex(n.members(), func(id NodeID) Index {
 		if id == n.id {
 			return n.log.stable
 		}

@@ -65,7 +65,7 @@ func (c *safetyChecker) holds(id NodeID, n *Node, i Index) checkedEntry {
 func (c *safetyChecker) check(nodes map[NodeID]*Node) {
 	c.t.Helper()
 	for id, n := range nodes {
-		if n != nil && n.members.IsWitness(id) {
+		if n != nil && n.members().IsWitness(id) {
 			c.witnesses[id] = true
 		}
 	}

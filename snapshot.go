@@ -24,20 +24,35 @@ func (n *Node) Compact(index Index, retain uint64) (SnapshotMeta, error) {
 		return SnapshotMeta{}, fmt.Errorf("raft: cannot compact while a received snapshot awaits application")
 	case index > n.log.applied:
 		return SnapshotMeta{}, fmt.Errorf("raft: cannot compact to %d: only %d applied", index, n.log.applied)
-	case index < n.snapshot.Index:
-		return SnapshotMeta{}, fmt.Errorf("raft: cannot compact to %d: the snapshot already covers %d", index, n.snapshot.Index)
+	case index < n.snapshot.index:
+		return SnapshotMeta{}, fmt.Errorf("raft: cannot compact to %d: the snapshot already covers %d", index, n.snapshot.index)
 	}
 	term, ok := n.log.term(index)
 	if !ok {
 		return SnapshotMeta{}, fmt.Errorf("raft: cannot compact to %d: entry already compacted", index)
 	}
-	n.snapshot = &SnapshotMeta{Index: index, Term: term, Membership: n.configs.at(index).Clone()}
+	n.snapshot = snapshotPoint{index: index, term: term}
 	if keep := Index(min(retain, uint64(index))); index-keep > n.log.snapIndex {
 		boundary := index - keep
 		n.log.compactTo(boundary)
-		n.configs.compactTo(boundary)
+		n.configs.compactTo(boundary) // keeps the configuration at index
 	}
-	return *n.snapshot, nil
+	return *n.snapshotMeta(), nil
+}
+
+// snapshotPoint is where the latest snapshot ends.
+type snapshotPoint struct {
+	index Index
+	term  Term
+}
+
+// snapshotMeta returns the latest snapshot's metadata, made afresh (it is
+// needed only to send or persist a snapshot, and to report a compaction).
+// The configuration in force at the snapshot's index is still in configs:
+// nothing at or before that index is ever truncated, and compaction keeps
+// the configuration at the boundary as the base.
+func (n *Node) snapshotMeta() *SnapshotMeta {
+	return &SnapshotMeta{Index: n.snapshot.index, Term: n.snapshot.term, Membership: n.configs.at(n.snapshot.index).Clone()}
 }
 
 // ReportSnapshot tells a leader how the transfer of a snapshot to member to
@@ -63,7 +78,7 @@ func (n *Node) ReportSnapshot(to NodeID, err error) {
 // (thesis §11.7.2), so once its role is committed it is sent the metadata
 // alone as an ordinary message.
 func (n *Node) sendSnapshot(pr *progress) {
-	meta := n.snapshot
+	meta := n.snapshotMeta()
 	pr.becomeSnapshot(meta.Index)
 	m := Message{Type: MsgSnap, From: n.id, To: pr.id, Term: n.term, Snapshot: meta}
 	if n.stripsPayloads(pr) {
@@ -110,8 +125,7 @@ func (n *Node) handleSnapshot(m Message) {
 func (n *Node) installSnapshot(meta *SnapshotMeta) {
 	n.log.restore(meta.Index, meta.Term)
 	n.configs = configHistory{base: meta.Membership.Clone()}
-	n.members = n.configs.latest()
-	n.snapshot = meta
+	n.snapshot = snapshotPoint{index: meta.Index, term: meta.Term}
 	n.pendingApply = meta
 	n.persist.snapshot = meta
 	if n.cfg.Logger != nil {

@@ -83,4 +83,4 @@ func (n *Node) ForEachProgress(f func(NodeID, Progress)) {
 }
 
 // Membership returns a copy of the membership the node currently uses.
-func (n *Node) Membership() Membership { return n.members.Clone() }
+func (n *Node) Membership() Membership { return n.members().Clone() }

@@ -114,7 +114,7 @@ func (n *Node) checkAgainstState(m *Message) error {
 			return fmt.Errorf("%w: %d answers index %d beyond the leader's last index %d", ErrInvalidMessage, m.From, m.Index, n.log.lastIndex())
 		}
 	case MsgVoteResp, MsgPreVoteResp:
-		if !n.members.IsVoter(m.From) {
+		if !n.members().IsVoter(m.From) {
 			return fmt.Errorf("%w: %s from non-voter %d", ErrUnknownPeer, m.Type, m.From)
 		}
 	}

@@ -28,7 +28,7 @@ func (n *Node) TransferLeadership(to NodeID) error {
 		return &NotLeaderError{Leader: n.lead}
 	case to == n.id:
 		return fmt.Errorf("%w: node %d is already leader", ErrTransferRefused, to)
-	case !n.members.IsVoter(to) || n.members.IsWitness(to):
+	case !n.members().IsVoter(to) || n.members().IsWitness(to):
 		return fmt.Errorf("%w: node %d is not a voter that can lead", ErrTransferRefused, to)
 	case n.ldr.transferee != None:
 		return fmt.Errorf("%w: a transfer to %d is under way", ErrTransferRefused, n.ldr.transferee)
@@ -53,7 +53,7 @@ func (n *Node) TransferToBestVoter() (NodeID, error) {
 	var best *progress
 	for i := range n.ldr.progress {
 		pr := &n.ldr.progress[i]
-		if !n.members.IsVoter(pr.id) || pr.witness {
+		if !n.members().IsVoter(pr.id) || pr.witness {
 			continue
 		}
 		if best == nil || pr.Match > best.Match || (pr.Match == best.Match && pr.id < best.id) {
