@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 )
 
 // Config holds a node's identity and tuning. The zero value of every field
@@ -182,6 +183,87 @@ func (c Config) withDefaults() Config {
 		c.MaxApplyBytes = max(DefaultMaxApplyBytes, c.MaxEntryBytes)
 	}
 	return c
+}
+
+// nodeConfig is a Config as a running node uses it: defaults applied, and
+// without ID and Seed, which only construction needs. The fields keep
+// Config's names and meanings. A node's nodeConfig is shared with every
+// other node of the process that has the same settings — on a host of many
+// groups nearly all of them — so it must never be modified.
+type nodeConfig struct {
+	ElectionTicks        int
+	HeartbeatTicks       int
+	MaxMsgBytes          uint64
+	MaxEntryBytes        uint64
+	MaxInflightMsgs      int
+	MaxInflightBytes     uint64
+	MaxUncommittedBytes  uint64
+	MaxApplyBytes        uint64
+	SnapshotTimeoutTicks int
+	MaxClockDriftTicks   int
+	QuiesceAfterTicks    int
+
+	DisablePreVote            bool
+	DisableCheckQuorum        bool
+	DisableProposalForwarding bool
+	EnableLeaseReads          bool
+
+	// Logger is shared, not copied: nodes logging to the same Logger
+	// share a nodeConfig too.
+	Logger *slog.Logger
+}
+
+// resolve returns the shared nodeConfig for c, a validated Config.
+func (c Config) resolve() *nodeConfig {
+	d := c.withDefaults()
+	return sharedConfigs.get(nodeConfig{
+		ElectionTicks:             d.ElectionTicks,
+		HeartbeatTicks:            d.HeartbeatTicks,
+		MaxMsgBytes:               d.MaxMsgBytes,
+		MaxEntryBytes:             d.MaxEntryBytes,
+		MaxInflightMsgs:           d.MaxInflightMsgs,
+		MaxInflightBytes:          d.MaxInflightBytes,
+		MaxUncommittedBytes:       d.MaxUncommittedBytes,
+		MaxApplyBytes:             d.MaxApplyBytes,
+		SnapshotTimeoutTicks:      d.SnapshotTimeoutTicks,
+		MaxClockDriftTicks:        d.MaxClockDriftTicks,
+		QuiesceAfterTicks:         d.QuiesceAfterTicks,
+		DisablePreVote:            d.DisablePreVote,
+		DisableCheckQuorum:        d.DisableCheckQuorum,
+		DisableProposalForwarding: d.DisableProposalForwarding,
+		EnableLeaseReads:          d.EnableLeaseReads,
+		Logger:                    d.Logger,
+	})
+}
+
+// sharedConfigs hands out one copy of each distinct nodeConfig, so that a
+// host's nodes do not each carry their own (docs/performance.md). It holds
+// at most maxSharedConfigs of them, for the life of the process; past that
+// (a program that builds nodes with ever-changing settings) each node gets
+// its own copy, as before.
+var sharedConfigs configCache
+
+const maxSharedConfigs = 64
+
+type configCache struct {
+	mu sync.Mutex
+	m  map[nodeConfig]*nodeConfig
+}
+
+func (cc *configCache) get(c nodeConfig) *nodeConfig {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if p, ok := cc.m[c]; ok {
+		return p
+	}
+	p := &c
+	if len(cc.m) < maxSharedConfigs {
+		if cc.m == nil {
+			cc.m = make(map[nodeConfig]*nodeConfig)
+		}
+		cc.m[c] = p
+	}
+	return p
 }
 
 // Membership is a cluster configuration (thesis chapter 4): the voters whose

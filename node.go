@@ -59,7 +59,9 @@ type Node struct {
 	randomizedTimeout int
 	reads             readState
 
-	cfg  Config
+	// cfg is shared with other nodes that have the same settings: never
+	// modify it.
+	cfg  *nodeConfig
 	id   NodeID
 	term Term
 	vote NodeID
@@ -159,9 +161,8 @@ func NewNode(cfg Config, st PersistentState) (*Node, error) {
 	if err := st.validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
 	n := &Node{
-		cfg:     cfg,
+		cfg:     cfg.resolve(),
 		id:      cfg.ID,
 		term:    st.HardState.Term,
 		vote:    st.HardState.Vote,
