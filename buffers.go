@@ -25,8 +25,8 @@ func (n *Node) trimBuffers() {
 	if len(n.outboxSnapshots) == 0 {
 		n.outboxSnapshots = nil
 	}
-	if len(n.votes) == 0 {
-		n.votes = nil
+	if n.reads.empty() {
+		n.reads = nil
 	}
 	if p := &n.persist; len(p.records) == 0 {
 		p.records = nil

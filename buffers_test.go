@@ -17,11 +17,23 @@ func TestIdleBuffersReleased(t *testing.T) {
 		tn.propose(1, fmt.Sprintf("burst %d", i))
 	}
 	tn.deliverAll()
+	for _, id := range tn.ids { // a read on the leader and forwarded ones
+		if err := tn.nodes[id].ReadIndex(uint64(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tn.deliverAll()
+	if len(tn.reads[2]) != 1 || tn.reads[2][0].Err != nil {
+		t.Fatalf("node 2's read: %+v", tn.reads[2])
+	}
 	tn.tickAll(trimPeriodTicks)
 	for _, id := range tn.ids {
 		n := tn.nodes[id]
-		if cap(n.persist.gated) != 0 || cap(n.persist.records) != 0 || cap(n.votes) != 0 {
-			t.Errorf("node %d keeps buffers: gated %d, records %d, votes %d", id, cap(n.persist.gated), cap(n.persist.records), cap(n.votes))
+		if n.reads != nil {
+			t.Errorf("node %d keeps an empty read queue", id)
+		}
+		if cap(n.persist.gated) != 0 || cap(n.persist.records) != 0 {
+			t.Errorf("node %d keeps buffers: gated %d, records %d", id, cap(n.persist.gated), cap(n.persist.records))
 		}
 		if n.ldr == nil {
 			continue

@@ -27,7 +27,7 @@ func (n *Node) tickElection() {
 // cannot reach a quorum steps down (check-quorum, thesis §6.2), so clients
 // stuck with a deposed leader learn to look elsewhere.
 func (n *Node) tickLeader() {
-	n.heartbeatElapsed++
+	n.ldr.heartbeatElapsed++
 	n.electionElapsed++
 	if n.electionElapsed >= n.cfg.ElectionTicks {
 		n.electionElapsed = 0
@@ -44,8 +44,8 @@ func (n *Node) tickLeader() {
 			}
 		}
 	}
-	if n.heartbeatElapsed >= n.cfg.HeartbeatTicks {
-		n.heartbeatElapsed = 0
+	if n.ldr.heartbeatElapsed >= n.cfg.HeartbeatTicks {
+		n.ldr.heartbeatElapsed = 0
 		n.broadcastHeartbeat()
 	}
 	n.tickSnapshots()
@@ -102,7 +102,7 @@ func (n *Node) becomePreCandidate() {
 	n.role = RolePreCandidate
 	n.lead = None
 	n.resetElectionTimer()
-	n.votes = n.votes[:0]
+	n.camp = &campaign{}
 	n.recordVote(n.id, true) // a pre-vote writes nothing, so it counts at once
 	n.logRole()
 	n.requestVotes(MsgPreVote, n.term+1, false)
@@ -119,7 +119,7 @@ func (n *Node) becomeCandidate(transfer bool) {
 	n.vote = n.id
 	n.lead = None
 	n.resetElectionTimer()
-	n.votes = n.votes[:0]
+	n.camp = &campaign{}
 	n.logRole()
 	n.requestVotes(MsgVote, n.term, transfer)
 	n.send(Message{Type: MsgVoteResp, To: n.id})
@@ -141,18 +141,19 @@ func (n *Node) forEachVoter(f func(NodeID)) {
 }
 
 func (n *Node) recordVote(id NodeID, granted bool) {
-	for i := range n.votes {
-		if n.votes[i].id == id {
+	c := n.camp
+	for i := range c.votes {
+		if c.votes[i].id == id {
 			return // the first answer counts; duplicates change nothing
 		}
 	}
-	n.votes = append(n.votes, vote{id: id, granted: granted})
+	c.votes = append(c.votes, vote{id: id, granted: granted})
 }
 
 // tallyVotes moves a (pre-)candidate on once the election is decided.
 func (n *Node) tallyVotes() {
 	outcome := jointVote(n.members(), func(id NodeID) (bool, bool) {
-		for _, v := range n.votes {
+		for _, v := range n.camp.votes {
 			if v.id == id {
 				return v.granted, true
 			}
@@ -179,7 +180,7 @@ func (n *Node) tallyVotes() {
 // votedForSelf reports whether a candidate's vote for itself is recorded,
 // which happens once it is durable.
 func (n *Node) votedForSelf() bool {
-	for _, v := range n.votes {
+	for _, v := range n.camp.votes {
 		if v.id == n.id {
 			return v.granted
 		}
@@ -201,7 +202,7 @@ func (n *Node) becomeFollower(term Term, lead NodeID) {
 	}
 	n.role = RoleFollower
 	n.lead = lead
-	n.votes = n.votes[:0]
+	n.camp = nil
 	n.needFlush = false
 	n.resetElectionTimer()
 	if changed {
@@ -215,12 +216,11 @@ func (n *Node) becomeFollower(term Term, lead NodeID) {
 func (n *Node) becomeLeader() {
 	n.role = RoleLeader
 	n.lead = n.id
-	n.votes = n.votes[:0]
-	n.heartbeatElapsed = 0
+	n.camp = nil
 	n.resetElectionTimer()
 	n.quiescent = false
 	n.failReads(ErrReadLeadershipLost)
-	n.ldr = &leaderState{reads: leaderReads{confirmed: n.reads.round}}
+	n.ldr = &leaderState{reads: leaderReads{confirmed: n.readRound}}
 	next := n.log.lastIndex() + 1
 	n.members().forEachMember(func(id NodeID) {
 		if id != n.id {

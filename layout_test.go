@@ -19,7 +19,7 @@ func TestTickFieldsShareACacheLine(t *testing.T) {
 		"ticks":             unsafe.Offsetof(n.ticks) + unsafe.Sizeof(n.ticks),
 		"electionElapsed":   unsafe.Offsetof(n.electionElapsed) + unsafe.Sizeof(n.electionElapsed),
 		"randomizedTimeout": unsafe.Offsetof(n.randomizedTimeout) + unsafe.Sizeof(n.randomizedTimeout),
-		"reads.forwarded":   unsafe.Offsetof(n.reads) + unsafe.Offsetof(n.reads.forwarded) + unsafe.Sizeof(n.reads.forwarded),
+		"reads":             unsafe.Offsetof(n.reads) + unsafe.Sizeof(n.reads),
 	}
 	for name, end := range fields {
 		if end > 64 {

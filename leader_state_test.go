@@ -6,14 +6,18 @@ import (
 )
 
 // checkRoleState fails unless every node's leader state exists exactly
-// while it leads, and a node that does not lead reports no leader-only
-// state through the API.
+// while it leads, its campaign state exactly while it is a (pre-)candidate,
+// and a node that does not lead reports no leader-only state through the
+// API.
 func checkRoleState(t *testing.T, tn *testNet, when string) {
 	t.Helper()
 	for _, id := range tn.ids {
 		n := tn.nodes[id]
 		if (n.role == RoleLeader) != (n.ldr != nil) {
 			t.Fatalf("%s: node %d is %v with leader state %v", when, id, n.role, n.ldr != nil)
+		}
+		if (n.role == RoleCandidate || n.role == RolePreCandidate) != (n.camp != nil) {
+			t.Fatalf("%s: node %d is %v with campaign state %v", when, id, n.role, n.camp != nil)
 		}
 		if n.role == RoleLeader {
 			continue
@@ -45,7 +49,8 @@ func other(id NodeID) NodeID { return id%3 + 1 }
 // budget, transfer, the leader's reads) is allocated when a node takes
 // office, dropped when it steps down — mid-transfer, with reads pending —
 // and made afresh when it leads again; nothing of an old term leaks into
-// the next one.
+// the next one. The candidate's votes likewise exist only while it
+// campaigns.
 func TestLeaderStateFollowsRole(t *testing.T) {
 	tn := newTestNet(t, 3, testCfg(classic, func(c *Config) { c.EnableLeaseReads = false }))
 	checkRoleState(t, tn, "bootstrapped")
@@ -78,7 +83,7 @@ func TestLeaderStateFollowsRole(t *testing.T) {
 	if n1.ldr.transferee != 3 || len(n1.ldr.reads.pending) != 1 {
 		t.Fatalf("leader state before stepping down: transferee %d, %d reads pending", n1.ldr.transferee, len(n1.ldr.reads.pending))
 	}
-	round := n1.reads.round
+	round := n1.readRound
 	tn.heal()
 	tn.isolate(1)
 	tn.campaign(2)
@@ -124,8 +129,8 @@ func TestLeaderStateFollowsRole(t *testing.T) {
 	if again.transferee != None || len(again.reads.pending) != 0 || len(again.progress) != 2 {
 		t.Fatalf("fresh leader state: transferee %d, %d reads pending, %d members", again.transferee, len(again.reads.pending), len(again.progress))
 	}
-	if n1.reads.round < round || again.reads.confirmed != n1.reads.round {
-		t.Fatalf("heartbeat rounds went back: %d before, %d now (confirmed %d)", round, n1.reads.round, again.reads.confirmed)
+	if n1.readRound < round || again.reads.confirmed != n1.readRound {
+		t.Fatalf("heartbeat rounds went back: %d before, %d now (confirmed %d)", round, n1.readRound, again.reads.confirmed)
 	}
 	idx, _ := tn.propose(1, "d")
 	tn.deliverAll()
@@ -135,4 +140,34 @@ func TestLeaderStateFollowsRole(t *testing.T) {
 		}
 	}
 	checkRoleState(t, tn, "after replication")
+}
+
+// TestCampaignStateFollowsRole: a pre-candidate that loses, one that wins
+// the pre-vote and becomes candidate, and a candidate that wins each hold
+// their votes only while campaigning, and a new campaign starts with none.
+func TestCampaignStateFollowsRole(t *testing.T) {
+	tn := newTestNet(t, 3, nil) // pre-vote on
+	checkRoleState(t, tn, "bootstrapped")
+	tn.isolate(1)
+	if err := tn.nodes[1].Campaign(); err != nil {
+		t.Fatal(err)
+	}
+	tn.drainAll()
+	n1 := tn.nodes[1]
+	if n1.role != RolePreCandidate || len(n1.camp.votes) != 1 {
+		t.Fatalf("isolated node 1 is %v with %+v, want a pre-candidate with its own vote", n1.role, n1.camp)
+	}
+	checkRoleState(t, tn, "isolated pre-candidate")
+	first := n1.camp
+	tn.tick(1, 2*n1.cfg.ElectionTicks) // times out and campaigns again
+	tn.drainAll()
+	if n1.role != RolePreCandidate || n1.camp == first || len(n1.camp.votes) != 1 {
+		t.Fatalf("after a timeout node 1 is %v with %+v, want a fresh pre-vote", n1.role, n1.camp)
+	}
+	tn.heal()
+	tn.tickAll(3 * n1.cfg.ElectionTicks)
+	if tn.leader() == None {
+		t.Fatal("no leader")
+	}
+	checkRoleState(t, tn, "after the election")
 }

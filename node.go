@@ -44,7 +44,7 @@ func (r Role) String() string {
 type Node struct {
 	// The fields a follower's Tick reads come first, together, so that
 	// ticking thousands of idle groups touches one cache line of each
-	// (reads.forwarded is the first field of readState).
+	// (the reads pointer, nil on an idle node, is the last).
 	role Role
 	// quiescent: the group is idle and silent.
 	quiescent bool
@@ -55,9 +55,13 @@ type Node struct {
 	// leases and read deadlines.
 	ticks             uint64
 	electionElapsed   int
-	heartbeatElapsed  int
 	randomizedTimeout int
-	reads             readState
+	// reads holds forwarded reads and read outcomes not yet reported: nil
+	// when there are none (readq allocates it).
+	reads *readQueue
+	// readRound is the last heartbeat round this node started as leader
+	// (reads.go). It outlives a term: round numbers only grow.
+	readRound uint64
 
 	// cfg is shared with other nodes that have the same settings: never
 	// modify it.
@@ -75,8 +79,9 @@ type Node struct {
 	// RoleLeader (see leaderState).
 	ldr *leaderState
 
-	// Candidate state: the votes received in this election.
-	votes []vote
+	// camp is a candidate's or pre-candidate's state: non-nil exactly
+	// while role is one of those.
+	camp *campaign
 
 	// leaseUntil is the tick until which this node promised, by hearing
 	// from a leader, to vote for no other (check-quorum, thesis §6.4.1). It
@@ -109,6 +114,8 @@ type Node struct {
 // becomes leader and dropped when it steps down, so the followers that
 // make up most of a multi-group host do not carry it (docs/performance.md).
 type leaderState struct {
+	// heartbeatElapsed counts ticks since the last heartbeat.
+	heartbeatElapsed int
 	// progress has one entry per member other than this node.
 	progress []progress
 	// uncommittedBytes weighs the entries this leader appended that are
@@ -121,6 +128,12 @@ type leaderState struct {
 	idleTicks int
 	// reads is the leader's side of the read bookkeeping.
 	reads leaderReads
+}
+
+// campaign is what only a candidate or pre-candidate keeps: the answers
+// to its vote requests in this election.
+type campaign struct {
+	votes []vote
 }
 
 type vote struct {
@@ -292,7 +305,7 @@ func (n *Node) Tick() {
 		return
 	}
 	n.tickElection()
-	if len(n.reads.forwarded) > 0 {
+	if n.reads != nil && len(n.reads.forwarded) > 0 {
 		n.expireForwardedReads()
 	}
 }
@@ -359,7 +372,7 @@ func (n *Node) Campaign() error {
 // slice is reused by the next call; the slices inside the actions are not.
 func (n *Node) Actions() []Action {
 	n.actions = n.actions[:0]
-	if n.role == RoleLeader && n.reads.newRound {
+	if n.role == RoleLeader && n.ldr.reads.newRound {
 		n.broadcastHeartbeat() // a read round, sent now rather than at the next tick
 	}
 	if n.role == RoleLeader && n.needFlush {
@@ -401,8 +414,8 @@ func (n *Node) Actions() []Action {
 // changing state. Hosts running many groups use it to skip idle ones.
 func (n *Node) HasActions() bool {
 	return len(n.outbox) > 0 || len(n.outboxSnapshots) > 0 || n.persist.dirty(n) ||
-		(n.role == RoleLeader && (n.needFlush || n.reads.newRound)) ||
-		len(n.reads.ready) > 0 || len(n.reads.failed) > 0 ||
+		(n.role == RoleLeader && (n.needFlush || n.ldr.reads.newRound)) ||
+		(n.reads != nil && len(n.reads.ready)+len(n.reads.failed) > 0) ||
 		min(n.log.committed, n.log.stable) > n.log.applied
 }
 

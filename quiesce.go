@@ -39,7 +39,7 @@ func (n *Node) wake() {
 		for i := range n.ldr.progress {
 			n.ldr.progress[i].RecentActive = true // they were asked to be silent
 		}
-		n.heartbeatElapsed = 0
+		n.ldr.heartbeatElapsed = 0
 		n.broadcastHeartbeat()
 	case n.lead != None:
 		n.send(Message{Type: MsgHeartbeatResp, To: n.lead})
@@ -60,7 +60,7 @@ func (n *Node) maybeQuiesce() {
 		return
 	}
 	for i := range l.progress {
-		n.send(Message{Type: MsgQuiesce, To: l.progress[i].id, Index: n.log.lastIndex(), Commit: n.log.committed, Context: n.reads.round})
+		n.send(Message{Type: MsgQuiesce, To: l.progress[i].id, Index: n.log.lastIndex(), Commit: n.log.committed, Context: n.readRound})
 	}
 	n.quiescent = true
 	if n.cfg.Logger != nil {
@@ -73,7 +73,7 @@ func (n *Node) maybeQuiesce() {
 func (n *Node) groupIdle() bool {
 	last := n.log.lastIndex()
 	if n.log.committed != last || n.log.stable != last || n.ldr.transferee != None ||
-		len(n.ldr.reads.pending) > 0 || n.reads.newRound {
+		len(n.ldr.reads.pending) > 0 || n.ldr.reads.newRound {
 		return false
 	}
 	for i := range n.ldr.progress {
@@ -104,7 +104,7 @@ func (n *Node) allRecentActive() bool {
 // election timeout wakes everyone.
 func (n *Node) handleQuiesce(m Message) {
 	if n.role == RoleFollower && m.From == n.lead && n.log.lastIndex() == m.Index &&
-		n.log.committed == m.Commit && len(n.reads.forwarded) == 0 {
+		n.log.committed == m.Commit && (n.reads == nil || len(n.reads.forwarded) == 0) {
 		n.quiescent = true
 		n.quiesceRound = m.Context
 	}

@@ -58,22 +58,34 @@ type forwardedRead struct {
 	deadline uint64 // in ticks of n.ticks
 }
 
-// readState is the read bookkeeping every node keeps; the leader's side
-// is leaderReads, in the leaderState.
-type readState struct {
-	// forwarded reads on a follower. First: a follower's Tick checks it.
+// readQueue holds a node's reads in progress outside the leader's
+// bookkeeping and the outcomes not yet reported. Most nodes have none most
+// of the time, so it is allocated on demand (Node.readq) and released by
+// trimBuffers once empty.
+type readQueue struct {
+	// forwarded reads on a follower, waiting for the leader's answer.
 	forwarded []forwardedRead
-	// round is the last heartbeat round this node started as leader. It
-	// outlives a term: round numbers only grow.
-	round uint64
-	// newRound: a read is waiting for a round not yet started (leader).
-	newRound bool
 	// results to report in the next Actions call.
 	ready, failed []ReadResult
 }
 
+// empty reports whether q holds nothing; q may be nil.
+func (q *readQueue) empty() bool {
+	return q == nil || len(q.forwarded)+len(q.ready)+len(q.failed) == 0
+}
+
+// readq returns the node's read queue, allocating it if need be.
+func (n *Node) readq() *readQueue {
+	if n.reads == nil {
+		n.reads = new(readQueue)
+	}
+	return n.reads
+}
+
 // leaderReads is the leader's read bookkeeping.
 type leaderReads struct {
+	// newRound: a read is waiting for a round not yet started.
+	newRound bool
 	// pending reads, in order of round.
 	pending []readRequest
 	// confirmed is the last round a quorum acknowledged.
@@ -114,7 +126,8 @@ func (n *Node) ReadIndex(id uint64) error {
 		return &NotLeaderError{Leader: None}
 	}
 	n.send(Message{Type: MsgReadIndex, To: n.lead, Context: id})
-	n.reads.forwarded = append(n.reads.forwarded, forwardedRead{id: id, deadline: n.ticks + 2*uint64(n.cfg.ElectionTicks)})
+	q := n.readq()
+	q.forwarded = append(q.forwarded, forwardedRead{id: id, deadline: n.ticks + 2*uint64(n.cfg.ElectionTicks)})
 	return nil
 }
 
@@ -126,7 +139,8 @@ func (n *Node) ReadIndex(id uint64) error {
 // see docs/reads.md.
 func (n *Node) LeaseRead(id uint64) error {
 	if n.role == RoleLeader && n.leaseHeld() && n.committedInTerm() {
-		n.reads.ready = append(n.reads.ready, ReadResult{ID: id, Index: n.log.committed})
+		q := n.readq()
+		q.ready = append(q.ready, ReadResult{ID: id, Index: n.log.committed})
 		return nil
 	}
 	return n.ReadIndex(id)
@@ -158,8 +172,8 @@ func (n *Node) committedInTerm() bool {
 func (n *Node) addRead(r readRequest) {
 	if n.committedInTerm() {
 		r.index = n.log.committed
-		r.round = n.reads.round + 1
-		n.reads.newRound = true
+		r.round = n.readRound + 1
+		n.ldr.reads.newRound = true
 	}
 	n.ldr.reads.pending = append(n.ldr.reads.pending, r)
 	n.needFlush = true
@@ -171,8 +185,8 @@ func (n *Node) onCommitInTerm() {
 	for i := range n.ldr.reads.pending {
 		if r := &n.ldr.reads.pending[i]; r.index == 0 {
 			r.index = n.log.committed
-			r.round = n.reads.round + 1
-			n.reads.newRound = true
+			r.round = n.readRound + 1
+			n.ldr.reads.newRound = true
 			n.needFlush = true
 		}
 	}
@@ -182,19 +196,19 @@ func (n *Node) onCommitInTerm() {
 // starts a round, so leases renew with heartbeats; a read starts one at
 // once instead of waiting for the next tick.
 func (n *Node) startReadRound() uint64 {
-	r, lr := &n.reads, &n.ldr.reads
-	r.round++
+	r := &n.ldr.reads
+	n.readRound++
 	r.newRound = false
 	if n.cfg.EnableLeaseReads {
-		if len(lr.roundTicks) >= 2*n.cfg.ElectionTicks {
-			lr.roundTicks = lr.roundTicks[:copy(lr.roundTicks, lr.roundTicks[1:])]
+		if len(r.roundTicks) >= 2*n.cfg.ElectionTicks {
+			r.roundTicks = r.roundTicks[:copy(r.roundTicks, r.roundTicks[1:])]
 		}
-		lr.roundTicks = append(lr.roundTicks, roundTick{round: r.round, tick: n.ticks})
+		r.roundTicks = append(r.roundTicks, roundTick{round: n.readRound, tick: n.ticks})
 	}
 	if len(n.ldr.progress) == 0 || n.quorumOfOne() {
-		n.confirmRound(r.round)
+		n.confirmRound(n.readRound)
 	}
-	return r.round
+	return n.readRound
 }
 
 // quorumOfOne reports whether this leader alone is a quorum.
@@ -205,13 +219,13 @@ func (n *Node) quorumOfOne() bool {
 // noteReadAck records that member pr answered heartbeat round ctx and
 // confirms every round a quorum has now answered.
 func (n *Node) noteReadAck(pr *progress, ctx uint64) {
-	if ctx <= pr.readAck || ctx > n.reads.round {
+	if ctx <= pr.readAck || ctx > n.readRound {
 		return
 	}
 	pr.readAck = ctx
 	confirmed := jointQuorumIndex(n.members(), func(id NodeID) Index {
 		if id == n.id {
-			return Index(n.reads.round)
+			return Index(n.readRound)
 		}
 		if p := n.progressOf(id); p != nil {
 			return Index(p.readAck)
@@ -250,7 +264,8 @@ func (n *Node) confirmRound(round uint64) {
 // asked.
 func (n *Node) readConfirmed(req readRequest) {
 	if req.from == None {
-		n.reads.ready = append(n.reads.ready, ReadResult{ID: req.id, Index: req.index})
+		q := n.readq()
+		q.ready = append(q.ready, ReadResult{ID: req.id, Index: req.index})
 		return
 	}
 	n.send(Message{Type: MsgReadIndexResp, To: req.from, Context: req.id, Index: req.index})
@@ -259,25 +274,26 @@ func (n *Node) readConfirmed(req readRequest) {
 // failReads reports every read this node holds as failed with err: a
 // leader that stepped down, or a follower whose leader changed.
 func (n *Node) failReads(err error) {
-	r := &n.reads
 	if l := n.ldr; l != nil {
 		lr := &l.reads
 		for _, req := range lr.pending {
 			if req.from == None {
-				r.failed = append(r.failed, ReadResult{ID: req.id, Err: err})
+				q := n.readq()
+				q.failed = append(q.failed, ReadResult{ID: req.id, Err: err})
 			} else {
 				n.send(Message{Type: MsgReadIndexResp, To: req.from, Context: req.id, Reject: true})
 			}
 		}
 		lr.pending = lr.pending[:0]
 		lr.roundTicks = lr.roundTicks[:0]
-		lr.leaseValid, lr.noLease = false, false
+		lr.leaseValid, lr.noLease, lr.newRound = false, false, false
 	}
-	for _, f := range r.forwarded {
-		r.failed = append(r.failed, ReadResult{ID: f.id, Err: err})
+	if q := n.reads; q != nil {
+		for _, f := range q.forwarded {
+			q.failed = append(q.failed, ReadResult{ID: f.id, Err: err})
+		}
+		q.forwarded = q.forwarded[:0]
 	}
-	r.forwarded = r.forwarded[:0]
-	r.newRound = false
 }
 
 // handleReadIndex serves a follower's read request at the leader.
@@ -291,7 +307,10 @@ func (n *Node) handleReadIndex(m Message) {
 
 // handleReadIndexResponse completes a forwarded read on a follower.
 func (n *Node) handleReadIndexResponse(m Message) {
-	r := &n.reads
+	r := n.reads
+	if r == nil {
+		return // no read forwarded: a late or duplicated answer
+	}
 	for i, f := range r.forwarded {
 		if f.id != m.Context {
 			continue
@@ -307,9 +326,9 @@ func (n *Node) handleReadIndexResponse(m Message) {
 }
 
 // expireForwardedReads fails forwarded reads past their deadline: the
-// request or its answer was lost.
+// request or its answer was lost. Tick calls it only when there are some.
 func (n *Node) expireForwardedReads() {
-	r := &n.reads
+	r := n.reads
 	k := 0
 	for _, f := range r.forwarded {
 		if n.ticks >= f.deadline {
@@ -324,7 +343,10 @@ func (n *Node) expireForwardedReads() {
 
 // emitReadResults appends the read outcomes to the actions.
 func (n *Node) emitReadResults() {
-	r := &n.reads
+	r := n.reads
+	if r == nil {
+		return
+	}
 	for _, res := range r.ready {
 		n.actions = append(n.actions, Action{Kind: ActionReadReady, Read: res})
 	}
