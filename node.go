@@ -94,10 +94,11 @@ type Node struct {
 
 	rng rng
 
-	// snapshot is the latest snapshot's index and term: taken by Compact,
-	// installed from a leader, or restored. Its configuration is the one
-	// configs holds for its index; snapshotMeta puts the three together.
-	snapshot snapshotPoint
+	// snapshotIndex is where the latest snapshot ends: taken by Compact,
+	// installed from a leader, or restored. Its term is the log's at that
+	// index, its configuration the one configs holds there; snapshotMeta
+	// puts the three together.
+	snapshotIndex Index
 	// pendingApply is a received snapshot not yet handed out for
 	// application (it must be durable first).
 	pendingApply *SnapshotMeta
@@ -182,7 +183,7 @@ func NewNode(cfg Config, st PersistentState) (*Node, error) {
 		configs: configHistory{base: st.Snapshot.Membership.Clone()},
 		rng:     newRNG(cfg.Seed, cfg.ID),
 	}
-	n.snapshot = snapshotPoint{index: st.Snapshot.Index, term: st.Snapshot.Term}
+	n.snapshotIndex = st.Snapshot.Index
 	ents := st.Entries
 	for len(ents) > 0 && ents[0].Index <= st.Snapshot.Index {
 		ents = ents[1:]

@@ -24,14 +24,13 @@ func (n *Node) Compact(index Index, retain uint64) (SnapshotMeta, error) {
 		return SnapshotMeta{}, fmt.Errorf("raft: cannot compact while a received snapshot awaits application")
 	case index > n.log.applied:
 		return SnapshotMeta{}, fmt.Errorf("raft: cannot compact to %d: only %d applied", index, n.log.applied)
-	case index < n.snapshot.index:
-		return SnapshotMeta{}, fmt.Errorf("raft: cannot compact to %d: the snapshot already covers %d", index, n.snapshot.index)
+	case index < n.snapshotIndex:
+		return SnapshotMeta{}, fmt.Errorf("raft: cannot compact to %d: the snapshot already covers %d", index, n.snapshotIndex)
 	}
-	term, ok := n.log.term(index)
-	if !ok {
+	if _, ok := n.log.term(index); !ok {
 		return SnapshotMeta{}, fmt.Errorf("raft: cannot compact to %d: entry already compacted", index)
 	}
-	n.snapshot = snapshotPoint{index: index, term: term}
+	n.snapshotIndex = index
 	if keep := Index(min(retain, uint64(index))); index-keep > n.log.snapIndex {
 		boundary := index - keep
 		n.log.compactTo(boundary)
@@ -40,19 +39,18 @@ func (n *Node) Compact(index Index, retain uint64) (SnapshotMeta, error) {
 	return *n.snapshotMeta(), nil
 }
 
-// snapshotPoint is where the latest snapshot ends.
-type snapshotPoint struct {
-	index Index
-	term  Term
-}
-
 // snapshotMeta returns the latest snapshot's metadata, made afresh (it is
 // needed only to send or persist a snapshot, and to report a compaction).
-// The configuration in force at the snapshot's index is still in configs:
-// nothing at or before that index is ever truncated, and compaction keeps
-// the configuration at the boundary as the base.
+// Its term and configuration are still known: nothing at or before the
+// snapshot's index is ever truncated, compaction keeps the entry at that
+// index (or makes it the log's snapshot boundary, whose term the log
+// keeps), and it keeps the configuration at the boundary as the base.
 func (n *Node) snapshotMeta() *SnapshotMeta {
-	return &SnapshotMeta{Index: n.snapshot.index, Term: n.snapshot.term, Membership: n.configs.at(n.snapshot.index).Clone()}
+	term, ok := n.log.term(n.snapshotIndex)
+	if !ok {
+		panic(fmt.Sprintf("raft: the term of snapshot index %d is lost (log starts at %d)", n.snapshotIndex, n.log.firstIndex()))
+	}
+	return &SnapshotMeta{Index: n.snapshotIndex, Term: term, Membership: n.configs.at(n.snapshotIndex).Clone()}
 }
 
 // ReportSnapshot tells a leader how the transfer of a snapshot to member to
@@ -125,7 +123,7 @@ func (n *Node) handleSnapshot(m Message) {
 func (n *Node) installSnapshot(meta *SnapshotMeta) {
 	n.log.restore(meta.Index, meta.Term)
 	n.configs = configHistory{base: meta.Membership.Clone()}
-	n.snapshot = snapshotPoint{index: meta.Index, term: meta.Term}
+	n.snapshotIndex = meta.Index
 	n.pendingApply = meta
 	n.persist.snapshot = meta
 	if n.cfg.Logger != nil {
