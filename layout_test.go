@@ -27,3 +27,15 @@ func TestTickFieldsShareACacheLine(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeFitsItsSizeClass guards the idle-group memory figure
+// (docs/performance.md): a Node of at most 512 bytes is allocated from the
+// 512-byte size class, which keeps an idle follower group under 1 KiB. A
+// field that pushes it past 512 costs 64 bytes per group (the next class
+// is 576): put state that idle followers do not use behind a pointer
+// (leaderState, campaign, readQueue) instead, or update the figures.
+func TestNodeFitsItsSizeClass(t *testing.T) {
+	if size := unsafe.Sizeof(Node{}); size > 512 {
+		t.Errorf("Node is %d bytes, more than the 512-byte size class", size)
+	}
+}

@@ -230,3 +230,30 @@ func BenchmarkIdleMemory(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTouchFloor is the floor under any per-group Tick: G separately
+// allocated objects the size of a pureraft Node (512 bytes), each touched
+// once per pass — one counter incremented, in allocation order, as the
+// idle harness ticks its groups. ns/op is per object touched. A Tick
+// that does anything at all with its group's state cannot be cheaper than
+// this; at 100,000 groups it is bound by memory, not by instructions.
+func BenchmarkTouchFloor(b *testing.B) {
+	type object struct {
+		ticks uint64
+		_     [504]byte
+	}
+	for _, groups := range []int{1000, 10000, 100000} {
+		b.Run(fmt.Sprintf("G=%d", groups), func(b *testing.B) {
+			objs := make([]*object, groups)
+			for i := range objs {
+				objs[i] = new(object)
+			}
+			b.ResetTimer()
+			for done := 0; done < b.N; done += groups {
+				for _, o := range objs[:min(groups, b.N-done)] {
+					o.ticks++
+				}
+			}
+		})
+	}
+}
