@@ -416,8 +416,17 @@ func (n *Node) Actions() []Action {
 func (n *Node) HasActions() bool {
 	return len(n.outbox) > 0 || len(n.outboxSnapshots) > 0 || n.persist.dirty(n) ||
 		(n.role == RoleLeader && (n.needFlush || n.ldr.reads.newRound)) ||
-		(n.reads != nil && len(n.reads.ready)+len(n.reads.failed) > 0) ||
-		min(n.log.committed, n.log.stable) > n.log.applied
+		(n.reads != nil && len(n.reads.ready)+len(n.reads.failed) > 0) || n.hasApply()
+}
+
+// hasApply reports whether Actions would hand out something to apply: a
+// received snapshot once durable (nothing after it before that), else
+// committed durable entries.
+func (n *Node) hasApply() bool {
+	if s := n.pendingApply; s != nil {
+		return n.log.stable >= s.Index
+	}
+	return min(n.log.committed, n.log.stable) > n.log.applied
 }
 
 // hardState is the node's current hard state.
