@@ -150,6 +150,21 @@ func (l *raftLog) checkAppend(prevIdx Index, prevTerm Term, ents []Entry) error 
 	return nil
 }
 
+// checkSnapshot reports why a snapshot cannot replace the log without
+// contradicting committed entries; it changes nothing. A correct leader's
+// snapshot covers a prefix of its log, which holds every committed entry
+// (§5.4), and terms never decrease along a log: a snapshot past the commit
+// index never has a lower term than the last committed entry.
+func (l *raftLog) checkSnapshot(s *SnapshotMeta) error {
+	if s.Index <= l.committed {
+		return nil // stale: ignored
+	}
+	if t, ok := l.term(l.committed); ok && s.Term < t {
+		return fmt.Errorf("%w: MsgSnap snapshot (index %d, term %d) contradicts committed entry %d of term %d", ErrInvalidMessage, s.Index, s.Term, l.committed, t)
+	}
+	return nil
+}
+
 // appendAfterMatch stores ents, which follow an entry already known to
 // match, truncating the first conflicting suffix (§5.3, Figure 2 rule 3 and
 // 4 of AppendEntries). Entries already present are left alone, so a stale

@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"errors"
 	"testing"
 )
 
@@ -28,4 +29,27 @@ func TestHasActionsFalseWhileSnapshotAwaitsDurability(t *testing.T) {
 	if n.HasActions() {
 		t.Errorf("HasActions true while the snapshot is not durable, but Actions returns %v", take(n))
 	}
+}
+
+// Leader Completeness (§5.4) with paper §7: a snapshot a correct leader
+// sends covers a prefix of its log, which holds every committed entry, and
+// terms never decrease along a log; so a snapshot beyond the receiver's
+// commit index has a term at least that of the receiver's last committed
+// entry. One with a lower term contradicts committed entries, as an append
+// conflicting with them does: Step must refuse it and change nothing, not
+// replace the committed log with it.
+func TestStepRefusesSnapshotContradictingCommittedEntries(t *testing.T) {
+	build := func(t *testing.T) *Node {
+		n := restored(t, defaultTestConfig(1), ids(3), HardState{Term: 2, Commit: 3}, 1, 1, 2, 2)
+		step(t, n, Message{Type: MsgHeartbeat, From: 2, To: 1, Term: 2, Commit: 3})
+		syncRun(t, n)
+		return n
+	}
+	n, twin := build(t), build(t)
+	m := Message{Type: MsgSnap, From: 3, To: 1, Term: 3,
+		Snapshot: &SnapshotMeta{Index: 5, Term: 1, Membership: Membership{Voters: ids(3)}}}
+	if err := n.Step(m); !errors.Is(err, ErrInvalidMessage) {
+		t.Fatalf("Step(%v) = %v, want an error wrapping ErrInvalidMessage", m, err)
+	}
+	sameNode(t, twin, n)
 }

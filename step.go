@@ -97,8 +97,11 @@ func (n *Node) checkAgainstState(m *Message) error {
 		if m.Term == n.term && n.role == RoleLeader {
 			return fmt.Errorf("%w: %s from %d for term %d, which this node leads", ErrInvalidMessage, m.Type, m.From, m.Term)
 		}
-		if m.Type == MsgApp {
+		switch m.Type {
+		case MsgApp:
 			return n.log.checkAppend(m.Index, m.LogTerm, m.Entries)
+		case MsgSnap:
+			return n.log.checkSnapshot(m.Snapshot)
 		}
 	case MsgAppResp, MsgHeartbeatResp:
 		if m.Term != n.term || n.role != RoleLeader {
