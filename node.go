@@ -242,6 +242,9 @@ func (st *PersistentState) validate() error {
 			return fmt.Errorf("%w: snapshot membership: %v", ErrInvalidState, err)
 		}
 	}
+	if snap.Index > 0 && snap.Term == 0 {
+		return fmt.Errorf("%w: snapshot of index %d has term 0", ErrInvalidState, snap.Index)
+	}
 	if len(st.Entries) > 0 && (st.Entries[0].Index == 0 || st.Entries[0].Index > snap.Index+1) {
 		return fmt.Errorf("%w: entries start at %d, leaving a gap after the snapshot at %d", ErrInvalidState, st.Entries[0].Index, snap.Index)
 	}
@@ -256,6 +259,9 @@ func (st *PersistentState) validate() error {
 		}
 		if e.Index == snap.Index+1 && e.Term < snap.Term {
 			return fmt.Errorf("%w: entry %d has term %d, below the snapshot's term %d", ErrInvalidState, e.Index, e.Term, snap.Term)
+		}
+		if e.Term == 0 {
+			return fmt.Errorf("%w: entry %d has term 0", ErrInvalidState, e.Index)
 		}
 		if e.Term < prevTerm {
 			return fmt.Errorf("%w: entry %d has term %d after term %d", ErrInvalidState, e.Index, e.Term, prevTerm)
