@@ -206,7 +206,7 @@ func (m *Message) validateAppend() error {
 		if e.Index != m.Index+Index(i)+1 {
 			return fmt.Errorf("%w: MsgApp entry %d has index %d, want %d", ErrInvalidMessage, i, e.Index, m.Index+Index(i)+1)
 		}
-		if e.Term < prevTerm || e.Term > m.Term {
+		if e.Term == 0 || e.Term < prevTerm || e.Term > m.Term {
 			return fmt.Errorf("%w: MsgApp entry %d has term %d outside [%d, %d]", ErrInvalidMessage, e.Index, e.Term, prevTerm, m.Term)
 		}
 		if e.Type >= entryTypeCount {

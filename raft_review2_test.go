@@ -74,3 +74,25 @@ func TestNewNodeRefusesTermZeroBeyondIndexZero(t *testing.T) {
 		}
 	}
 }
+
+// §5.1: every entry carries the term of the leader that created it, never
+// 0. An append whose entries have term 0 (possible after the index-0
+// snapshot, whose term is 0) comes from no correct leader; stored, it would
+// leave a log NewNode refuses on restart. Step must refuse it and change
+// nothing.
+func TestStepRefusesEntriesOfTermZero(t *testing.T) {
+	build := func(t *testing.T) *Node {
+		n, err := Bootstrap(defaultTestConfig(1), ids(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		syncRun(t, n)
+		return n
+	}
+	n, twin := build(t), build(t)
+	m := Message{Type: MsgApp, From: 2, To: 1, Term: 1, Index: 0, LogTerm: 0, Entries: mkEntries(1, 0, 1)}
+	if err := n.Step(m); !errors.Is(err, ErrInvalidMessage) {
+		t.Fatalf("Step(%v) = %v, want an error wrapping ErrInvalidMessage", m, err)
+	}
+	sameNode(t, twin, n)
+}
