@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // MessageType names a Raft RPC or its response.
@@ -182,7 +183,7 @@ func (m *Message) validate() error {
 		}
 	case MsgSnap:
 		s := m.Snapshot
-		if s.Index == 0 || s.Term == 0 || s.Term > m.Term {
+		if s.Index == 0 || s.Index > maxIndex || s.Term == 0 || s.Term > m.Term {
 			return fmt.Errorf("%w: MsgSnap snapshot (index %d, term %d) invalid for term %d", ErrInvalidMessage, s.Index, s.Term, m.Term)
 		}
 		if err := s.Membership.Validate(); err != nil {
@@ -195,6 +196,11 @@ func (m *Message) validate() error {
 	}
 	return nil
 }
+
+// maxIndex bounds the indexes Step accepts. A log grows one entry at a
+// time, so none comes near it; a hostile snapshot or append beyond it would
+// make the node's next index (last+1) wrap around.
+const maxIndex = Index(math.MaxUint64 >> 1)
 
 func (m *Message) validateAppend() error {
 	if m.LogTerm > m.Term || (m.Index == 0 && m.LogTerm != 0) {
@@ -219,8 +225,8 @@ func (m *Message) validateAppend() error {
 		}
 		prevTerm = e.Term
 	}
-	if last := m.Index + Index(len(m.Entries)); last < m.Index {
-		return fmt.Errorf("%w: MsgApp index overflow", ErrInvalidMessage)
+	if last := m.Index + Index(len(m.Entries)); last < m.Index || last > maxIndex {
+		return fmt.Errorf("%w: MsgApp reaches index %d, beyond any log", ErrInvalidMessage, m.Index+Index(len(m.Entries)))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package raft
 
 import (
 	"errors"
+	"math"
 	"testing"
 )
 
@@ -95,4 +96,33 @@ func TestStepRefusesEntriesOfTermZero(t *testing.T) {
 		t.Fatalf("Step(%v) = %v, want an error wrapping ErrInvalidMessage", m, err)
 	}
 	sameNode(t, twin, n)
+}
+
+// Log indexes only grow by one per entry (§5.3), so no real log comes near
+// 2^64; but index arithmetic wraps there. A snapshot ending at the largest
+// index is well formed, yet once installed the node's next index wraps to
+// 0: elected, it appended its no-op at index 0 and reported a last index
+// of 0 under a commit index of 2^64-1. Step must refuse indexes no log
+// reaches, in snapshots and appends alike, and change nothing.
+func TestStepRefusesIndexesThatWouldWrap(t *testing.T) {
+	build := func(t *testing.T) *Node {
+		n, err := Bootstrap(defaultTestConfig(1), ids(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		syncRun(t, n)
+		return n
+	}
+	const top = Index(math.MaxUint64)
+	for _, m := range []Message{
+		{Type: MsgSnap, From: 2, To: 1, Term: 1, Snapshot: &SnapshotMeta{Index: top, Term: 1, Membership: Membership{Voters: ids(3)}}},
+		{Type: MsgApp, From: 2, To: 1, Term: 1, Index: top - 1, LogTerm: 1, Entries: []Entry{{Index: top, Term: 1}}},
+	} {
+		n, twin := build(t), build(t)
+		if err := n.Step(m); !errors.Is(err, ErrInvalidMessage) {
+			t.Errorf("Step(%v) = %v, want an error wrapping ErrInvalidMessage", m, err)
+			continue
+		}
+		sameNode(t, twin, n)
+	}
 }
