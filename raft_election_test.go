@@ -10,9 +10,9 @@ import (
 // (thesis §9.6) and check-quorum (thesis §6.2).
 
 // §5.1: "If a server receives a request with a stale term number, it
-// rejects the request." A stale AppendEntries changes nothing and, with
-// pre-vote or check-quorum on, is answered with the current term so that a
-// deposed leader learns it was deposed; without either it is ignored.
+// rejects the request." A stale AppendEntries changes nothing and is
+// answered with the current term (Figure 2, AppendEntries rule 1) so that a
+// deposed leader learns it was deposed, in every mode.
 func TestTermStaleAppendAnswered(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -22,7 +22,7 @@ func TestTermStaleAppendAnswered(t *testing.T) {
 		{"default", nil, true},
 		{"pre-vote only", []func(*Config){noCheckQuorum}, true},
 		{"check-quorum only", []func(*Config){noPreVote}, true},
-		{"classic", []func(*Config){classic}, false},
+		{"classic", []func(*Config){classic}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := restored(t, testCfg(tc.changes...)(1), ids(3), HardState{Term: 5}, 1, 2)

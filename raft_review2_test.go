@@ -3,6 +3,7 @@ package raft
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -125,4 +126,31 @@ func TestStepRefusesIndexesThatWouldWrap(t *testing.T) {
 		}
 		sameNode(t, twin, n)
 	}
+}
+
+// Figure 2, AppendEntries receiver rule 1: "Reply false if term <
+// currentTerm", the reply carrying currentTerm so that a deposed leader
+// updates itself (§5.1). Classic mode (no pre-vote, no check-quorum) is the
+// paper's protocol, yet it ignored stale appends, counting on the node with
+// the newer term to depose the leader by campaigning. A node that cannot
+// campaign never does: here a learner whose term a disruptive removed
+// server raised (thesis §4.2.3). The leader went on sending it appends of
+// its old term, which it ignored, and it never received another entry.
+// (Found by a raftsim sweep: -seed 20390 -nodes 3 -no-prevote
+// -no-checkquorum -membership 0.05 -compact 0.3 -retain 2 -disk-min 0.5
+// -disk-max 3, where a removed voter being re-added stalled the leader.)
+func TestClassicStaleLeaderLearnsTermFromNodeThatCannotCampaign(t *testing.T) {
+	tn := elect3(t, classic)
+	tn.join(4, nil)
+	tn.startEmpty(4)
+	mustChange(tn, 1, change(AddLearner, 4))
+	tn.deliverAll()
+	tickUntil(tn, 50, "learner 4 caught up", committedOn(tn, tn.nodes[1].Status().LastIndex, 4))
+	// A removed server's vote request reaches only the learner.
+	last := tn.nodes[4].Status()
+	tn.deliver(Message{Type: MsgVote, From: 5, To: 4, Term: last.Term + 5, Index: last.LastIndex, LogTerm: last.LastTerm})
+	tn.deliverAll()
+	tn.propose(tn.leader(), "x")
+	tn.deliverAll()
+	tickUntil(tn, 200, "learner 4 applied x", func() bool { return slices.Contains(tn.appliedData(4), "x") })
 }

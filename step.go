@@ -149,12 +149,13 @@ func (n *Node) stepTerm(m Message) bool {
 	case m.Term < n.term:
 		switch m.Type {
 		case MsgApp, MsgHeartbeat, MsgSnap:
-			// A deposed leader. With pre-vote or check-quorum it might
-			// otherwise never learn of the newer term: nodes in its
-			// partition ignore it, and it ignores them. Tell it.
-			if !n.cfg.DisablePreVote || !n.cfg.DisableCheckQuorum {
-				n.send(Message{Type: MsgAppResp, To: m.From})
-			}
+			// A deposed leader: tell it the newer term (Figure 2,
+			// AppendEntries rule 1). It might otherwise never learn of
+			// it: with pre-vote or check-quorum, nodes in its partition
+			// ignore it and it ignores them; in any mode, a node that
+			// cannot campaign (a learner, a removed voter being re-added)
+			// never carries its newer term to the leader.
+			n.send(Message{Type: MsgAppResp, To: m.From})
 		case MsgPreVote:
 			n.send(Message{Type: MsgPreVoteResp, To: m.From, Reject: true})
 		case MsgReadIndex:
