@@ -287,6 +287,11 @@ func (n *Node) handleVoteRequest(m Message) {
 
 // handleVoteResponse counts an answer in the current election.
 func (n *Node) handleVoteResponse(m Message) {
+	if m.Type == MsgPreVoteResp && !m.Reject && m.Term != n.term+1 {
+		// A grant carries the term it was asked for: this one answers an
+		// earlier pre-vote round, not the one under way (thesis §9.6).
+		return
+	}
 	if (n.role == RoleCandidate && m.Type == MsgVoteResp) ||
 		(n.role == RolePreCandidate && m.Type == MsgPreVoteResp) {
 		n.recordVote(m.From, !m.Reject)

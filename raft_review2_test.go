@@ -154,3 +154,28 @@ func TestClassicStaleLeaderLearnsTermFromNodeThatCannotCampaign(t *testing.T) {
 	tn.deliverAll()
 	tickUntil(tn, 200, "learner 4 applied x", func() bool { return slices.Contains(tn.appliedData(4), "x") })
 }
+
+// Thesis §9.6: a pre-candidate becomes a candidate only if a majority would
+// vote for it in the next term, now. A pre-vote grant carries the term it
+// was asked for (handleVoteRequest), so one of the pre-candidate's own term
+// answers an earlier round, asked before that term began: the voter may
+// since have found a leader of that term. Counting it could let a node
+// disrupt a healthy leader with grants a duplicating or delaying network
+// kept from an old round.
+func TestStalePreVoteGrantNotCounted(t *testing.T) {
+	n := restored(t, defaultTestConfig(1), ids(3), HardState{Term: 5}, 1, 2)
+	if err := n.Campaign(); err != nil {
+		t.Fatal(err)
+	}
+	syncRun(t, n)
+	if st := n.Status(); st.Role != RolePreCandidate || st.Term != 5 {
+		t.Fatalf("want a pre-candidate of term 5, got %v of term %d", st.Role, st.Term)
+	}
+	// Grants of term 5: answers to a pre-vote for term 5, asked at term 4.
+	step(t, n, Message{Type: MsgPreVoteResp, From: 2, To: 1, Term: 5})
+	step(t, n, Message{Type: MsgPreVoteResp, From: 3, To: 1, Term: 5})
+	syncRun(t, n)
+	if st := n.Status(); st.Role != RolePreCandidate || st.Term != 5 {
+		t.Errorf("stale pre-vote grants made node 1 a %v of term %d", st.Role, st.Term)
+	}
+}
