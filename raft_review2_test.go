@@ -179,3 +179,31 @@ func TestStalePreVoteGrantNotCounted(t *testing.T) {
 		t.Errorf("stale pre-vote grants made node 1 a %v of term %d", st.Role, st.Term)
 	}
 }
+
+// Thesis §6.4 (follower reads): a follower asks its leader for the read
+// index, and only the leader can vouch that the index is current. An
+// answer to a forwarded read from any other server of the term — no
+// correct one sends it — must not complete the read with its index.
+func TestForwardedReadAnsweredOnlyByLeader(t *testing.T) {
+	n := malformedFollower(t)
+	if err := n.ReadIndex(7); err != nil {
+		t.Fatal(err)
+	}
+	syncRun(t, n)
+	step(t, n, Message{Type: MsgReadIndexResp, From: 3, To: 1, Term: 2, Context: 7, Index: 1})
+	for _, a := range syncRun(t, n) {
+		if a.Kind == ActionReadReady || a.Kind == ActionReadFailed {
+			t.Errorf("read 7 completed by node 3, not the leader 2: %+v", a)
+		}
+	}
+	step(t, n, Message{Type: MsgReadIndexResp, From: 2, To: 1, Term: 2, Context: 7, Index: 3})
+	var got []ReadResult
+	for _, a := range syncRun(t, n) {
+		if a.Kind == ActionReadReady {
+			got = append(got, a.Read)
+		}
+	}
+	if len(got) != 1 || got[0] != (ReadResult{ID: 7, Index: 3}) {
+		t.Errorf("leader's answer: got %+v, want read 7 ready at index 3", got)
+	}
+}

@@ -307,6 +307,12 @@ func (n *Node) handleReadIndex(m Message) {
 
 // handleReadIndexResponse completes a forwarded read on a follower.
 func (n *Node) handleReadIndexResponse(m Message) {
+	if m.From != n.lead {
+		// Only the leader the read was forwarded to can vouch for its
+		// index. A node that lost its leader (lead None) already failed
+		// its forwarded reads; no other correct server answers them.
+		return
+	}
 	r := n.reads
 	if r == nil {
 		return // no read forwarded: a late or duplicated answer
