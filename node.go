@@ -245,6 +245,12 @@ func (st *PersistentState) validate() error {
 	if snap.Index > 0 && snap.Term == 0 {
 		return fmt.Errorf("%w: snapshot of index %d has term 0", ErrInvalidState, snap.Index)
 	}
+	if snap.Index > 0 && len(snap.Membership.Voters) == 0 {
+		return fmt.Errorf("%w: snapshot of index %d has no voters (only a joining server starts empty, at index 0)", ErrInvalidState, snap.Index)
+	}
+	if snap.Index > maxIndex || len(st.Entries) > 0 && st.Entries[len(st.Entries)-1].Index > maxIndex {
+		return fmt.Errorf("%w: log reaches past index %d", ErrInvalidState, maxIndex)
+	}
 	if len(st.Entries) > 0 && (st.Entries[0].Index == 0 || st.Entries[0].Index > snap.Index+1) {
 		return fmt.Errorf("%w: entries start at %d, leaving a gap after the snapshot at %d", ErrInvalidState, st.Entries[0].Index, snap.Index)
 	}

@@ -105,6 +105,13 @@ func TestNewNodeInvalidState(t *testing.T) {
 		{"applied beyond log", PersistentState{HardState: HardState{Term: 1, Commit: 1}, Snapshot: SnapshotMeta{Membership: m}, Entries: mkEntries(1, 1), Applied: 2}},
 		{"unknown entry type", PersistentState{HardState: HardState{Term: 1}, Snapshot: SnapshotMeta{Membership: m}, Entries: []Entry{{Index: 1, Term: 1, Type: 99}}}},
 		{"invalid membership", PersistentState{Snapshot: SnapshotMeta{Membership: Membership{Voters: []NodeID{1, 1}}}}},
+		// Every snapshot a cluster takes holds its configuration; only a
+		// joining server starts from nothing, at index 0.
+		{"snapshot without members", PersistentState{HardState: HardState{Term: 1}, Snapshot: SnapshotMeta{Index: 5, Term: 1}}},
+		// Step refuses indexes past maxIndex (last+1 must not wrap); the
+		// stored state may not hold them either.
+		{"snapshot index past maxIndex", PersistentState{HardState: HardState{Term: 1}, Snapshot: SnapshotMeta{Index: maxIndex + 1, Term: 1, Membership: m}}},
+		{"entry index past maxIndex", PersistentState{HardState: HardState{Term: 1}, Snapshot: SnapshotMeta{Index: maxIndex, Term: 1, Membership: m}, Entries: mkEntries(maxIndex+1, 1)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n, err := NewNode(Config{ID: 1}, tc.st)
