@@ -2,7 +2,7 @@
 // side by side, on workloads of identical shape, in one goroutine and with
 // no I/O.
 //
-// Two harnesses:
+// Three harnesses:
 //
 //   - Throughput ([RunThroughput]): a cluster of 3 or 5 nodes. Every round
 //     the leader gets B proposals of S bytes; then every node handles all
@@ -21,7 +21,12 @@
 //     QuiesceAfterTicks heartbeats the simulated leader sends MsgQuiesce
 //     and falls silent, and the groups are measured quiescent.
 //
-// The command in cmd/compare runs both for both libraries and prints a
+//   - Reads ([RunReads]): the throughput cluster with ReadIndex reads
+//     instead of proposals, K reads kept in flight at the leader, counting
+//     reads confirmed per second and allocations per read; both libraries
+//     also in a batched variant (one call per refill).
+//
+// The command in cmd/compare runs them for both libraries and prints a
 // table with the medians and the ratios. docs/performance.md in the root
 // module holds the results and the fairness notes.
 package bench

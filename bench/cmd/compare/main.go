@@ -1,5 +1,6 @@
-// Command compare runs the throughput and idle-group harnesses of the bench
-// module for pureraft and etcd-io/raft and prints the medians side by side,
+// Command compare runs the throughput and idle-group harnesses (and, with
+// -reads, the ReadIndex harness) of the bench module for pureraft and
+// etcd-io/raft and prints the medians side by side,
 // with ratios, as Markdown tables. Run it from the bench directory:
 //
 //	go run ./cmd/compare
