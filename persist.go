@@ -140,6 +140,10 @@ func (n *Node) advanceStable(rec persistRecord) {
 	if n.role == RoleLeader {
 		n.maybeCommit()
 	}
+	// (maybeCommit may have stepped the leader down.)
+	if n.role == RoleLeader && n.hasWitness() {
+		n.needFlush = true // witnesses wait for the leader's own copy
+	}
 }
 
 // releaseGated sends (or, for messages to itself, handles) every gated

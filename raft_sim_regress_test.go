@@ -47,3 +47,69 @@ func TestRegressRemovedLeaderMustFinishJointLeave(t *testing.T) {
 		return true
 	})
 }
+
+// singleDataNet is a cluster of one data voter, node 1 (the leader), and
+// one witness, node 2, with an entry committed.
+func singleDataNet(t *testing.T) *testNet {
+	tn := newTestNet(t, 1, nil)
+	tn.campaign(1)
+	tn.join(2, nil)
+	tn.startEmpty(2)
+	mustChange(tn, 1, change(AddWitness, 2))
+	tn.deliverAll()
+	tn.propose(1, "a")
+	tn.deliverAll()
+	if m := tn.nodes[1].Membership(); !m.IsWitness(2) || !m.IsVoter(2) {
+		t.Fatalf("membership %+v, want node 2 a witness", m)
+	}
+	return tn
+}
+
+// TestRegressWitnessAheadOfLeaderWrite: the leader sends an entry to the
+// witness before its own write of it completes (thesis §10.2.1 allows
+// that), the witness stores it, and the leader crashes: its copy is lost.
+// The witness, whose log is now longer than the only data voter's, refuses
+// it its vote (§5.4.1), and a witness never leads (§11.7.2): no leader,
+// ever, with every server up. A witness must hold only entries durable on
+// a data voter. Found by raftsim: seed 1, 1 node (+ a witness added).
+func TestRegressWitnessAheadOfLeaderWrite(t *testing.T) {
+	tn := singleDataNet(t)
+	tn.async = true
+	idx, _ := tn.propose(1, "b")
+	tn.deliverAll()
+	tn.ackAll(2) // whatever the witness was sent is durable there
+	tn.deliverAll()
+	tn.crash(1) // the leader's own write of idx never completed
+	tn.async = false
+	tn.restart(1)
+	if last := tn.nodes[1].log.lastIndex(); last >= idx {
+		t.Fatalf("setup: node 1 kept entry %d (last %d)", idx, last)
+	}
+	tickUntil(tn, 300, "node 1 elected", leaderAmong(tn, 0, 1))
+}
+
+// TestRegressWitnessAheadOfRemainingDataVoters: leader 1 removes itself
+// from {1, 2, 3 (witness)} and, before the removal commits, appends an
+// entry that reaches the witness but not node 2. Once the removal commits,
+// node 1 steps down for good (thesis §4.2.2); node 2, the only data voter
+// left, lacks the entry the witness holds, so the witness refuses it its
+// vote (§5.4.1) and nobody can ever lead (§11.7.2). The leader's own
+// durable copy does not help when it is not a voter: a witness must hold
+// only entries durable on a data voter of the configuration.
+// Found by raftsim: seed 65, 3 nodes, lease reads.
+func TestRegressWitnessAheadOfRemainingDataVoters(t *testing.T) {
+	tn := witnessNet(t)
+	r := mustChange(tn, 1, change(RemoveMember, 1))
+	tn.drain(1)
+	x, _ := tn.propose(1, "x")
+	tn.drop = func(m Message) bool {
+		return m.From == 1 && m.To == 2 && m.Type == MsgApp && len(m.Entries) > 0 && m.Entries[len(m.Entries)-1].Index >= x
+	}
+	tn.deliverAll()
+	if tn.nodes[1].Status().Role == RoleLeader || tn.nodes[2].log.lastIndex() != r {
+		t.Fatalf("setup: node 1 role %v, node 2 last index %d; want node 1 stepped down, node 2 ending at the removal %d",
+			tn.nodes[1].Status().Role, tn.nodes[2].log.lastIndex(), r)
+	}
+	tn.drop = nil
+	tickUntil(tn, 300, "node 2 elected", leaderAmong(tn, 0, 2))
+}

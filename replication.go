@@ -42,8 +42,14 @@ func (n *Node) flushReplication() {
 // the log is probed again even when nothing new is due: its last probe may
 // have been lost (a member added while down gets Next past the end of the
 // log, and would otherwise wait for the next proposal).
+//
+// A witness is sent only entries already durable on a data voter (see
+// witnessCap).
 func (n *Node) sendAppends(pr *progress) {
 	last := n.log.lastIndex()
+	if pr.witness {
+		last = min(last, n.witnessCap())
+	}
 	for !pr.paused(n.cfg.MaxInflightMsgs, n.cfg.MaxInflightBytes) {
 		if pr.Next > last && pr.sentCommit >= n.log.committed && (pr.State != ProgressProbe || pr.Match >= last) {
 			return
@@ -78,6 +84,42 @@ func (n *Node) sendAppend(pr *progress, last Index) {
 	pr.sentEntries(prev+Index(len(m.Entries)), bytes)
 	pr.sentCommit = n.log.committed
 	n.send(m)
+}
+
+// witnessCap is the last entry a witness may be sent: the highest index
+// durable on a data voter (not a witness) of the latest configuration —
+// the leader itself if it is one. A witness holds no payloads and never
+// leads (thesis §11.7.2), so it refuses its vote to every data voter whose
+// log is behind its own: an entry that a witness held beyond every data
+// voter's log would block every election for good. That happens when the
+// leader crashes before its own write of the entry completes (it is then
+// lost there), or when a leader that removed itself leaves it to the
+// witness alone. Where witnesses form a majority, it would also let an
+// entry commit with no server holding its payload.
+func (n *Node) witnessCap() Index {
+	var c Index
+	for _, id := range n.members().Voters {
+		switch {
+		case n.members().IsWitness(id):
+		case id == n.id:
+			c = max(c, n.log.stable)
+		default:
+			if pr := n.progressOf(id); pr != nil {
+				c = max(c, pr.Match)
+			}
+		}
+	}
+	return c
+}
+
+// hasWitness reports whether a member is a witness.
+func (n *Node) hasWitness() bool {
+	for i := range n.ldr.progress {
+		if n.ldr.progress[i].witness {
+			return true
+		}
+	}
+	return false
 }
 
 // stripsPayloads reports whether pr is sent entries without payloads and
