@@ -17,7 +17,9 @@ import (
 // last retain entries stay so that slightly lagging followers can catch up
 // without a snapshot. The caller may then delete stored entries up to
 // Status().FirstIndex-1. Compacting to an index older than the current
-// snapshot, or not yet applied, is an error and changes nothing.
+// snapshot, or not yet applied, or (on a server added after the cluster
+// started) below the first configuration entry it received, is an error
+// and changes nothing.
 func (n *Node) Compact(index Index, retain uint64) (SnapshotMeta, error) {
 	switch {
 	case n.pendingApply != nil:
@@ -29,6 +31,13 @@ func (n *Node) Compact(index Index, retain uint64) (SnapshotMeta, error) {
 	}
 	if _, ok := n.log.term(index); !ok {
 		return SnapshotMeta{}, fmt.Errorf("raft: cannot compact to %d: entry already compacted", index)
+	}
+	if len(n.configs.at(index).Voters) == 0 {
+		// A server added after the cluster started receives the log from
+		// index 1, not the bootstrap snapshot holding the initial
+		// configuration: until the entry that added it, it does not know
+		// the configuration a snapshot there must record (thesis §5.1).
+		return SnapshotMeta{}, fmt.Errorf("raft: cannot compact to %d: the configuration in force there is unknown to this node (it joined later)", index)
 	}
 	n.snapshotIndex = index
 	if keep := Index(min(retain, uint64(index))); index-keep > n.log.snapIndex {
