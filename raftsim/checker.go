@@ -46,6 +46,9 @@ const (
 	// Liveness: once every fault is healed, a leader is elected and a new
 	// proposal commits within Scenario.LivenessTicks.
 	Liveness
+	// WitnessNeverLeads: a witness (thesis §11.7.2), or any node whose log
+	// holds entries without their payloads, never becomes leader.
+	WitnessNeverLeads
 
 	numInvariants
 )
@@ -56,6 +59,7 @@ var invariantNames = [...]string{
 	StateMachineSafety: "state-machine-safety", CommitMonotonic: "commit-monotonic",
 	Durability: "durability", Protocol: "protocol",
 	Linearizability: "linearizability", Liveness: "liveness",
+	WitnessNeverLeads: "witness-never-leads",
 }
 
 // String returns the invariant's name, as used in reports and on the
@@ -145,7 +149,10 @@ type entryKey struct {
 
 type entryInfo struct {
 	hash     uint64
+	typ      raft.EntryType
 	prevTerm raft.Term
+	// stripped: only a witness's payload-less copy was seen so far.
+	stripped bool
 	// durableOn has bit id-1 set for every node whose disk holds the
 	// entry now; majority records that a majority held it at once.
 	durableOn uint16
@@ -157,6 +164,24 @@ type entryInfo struct {
 type logEntry struct {
 	term raft.Term
 	hash uint64
+	// stripped: a witness's copy of a normal entry, without its payload
+	// (thesis §11.7.2); it matches any entry of its term and type.
+	stripped bool
+}
+
+// sameEntry compares two entries at one index: by term and hash, or by
+// term alone where one is a witness's payload-less copy (its type was
+// checked against the full entry when it was first seen).
+func sameEntry(a, b logEntry) bool {
+	return a.term == b.term && (a.hash == b.hash || a.stripped || b.stripped)
+}
+
+// fuller returns whichever of a and b (the same entry) carries a payload.
+func fuller(a, b logEntry) logEntry {
+	if a.stripped {
+		return b
+	}
+	return a
 }
 
 type commitRec struct {
@@ -183,6 +208,18 @@ type nodeView struct {
 	leaderOf raft.Term
 	// claimed caches the last term this node was recorded leader of.
 	claimed raft.Term
+
+	// witness: the host runs this node as a witness (thesis §11.7.2): no
+	// state machine, no clients. Its role was proposed in the
+	// configuration entry witnessKey ({0, 0}: it was bootstrapped a
+	// witness). Only once that entry is committed may the node hold
+	// entries without their payloads.
+	witness    bool
+	witnessKey entryKey
+	// strippedOK: a witness role of this node committed at some point; its
+	// storage may hold entries without payloads for good (it may be
+	// removed and added again as a witness, never as a data member).
+	strippedOK bool
 }
 
 func newChecker(n int) *checker {
@@ -241,11 +278,59 @@ func hashEntry(e *raft.Entry) uint64 {
 	return h
 }
 
-// claimLeader records that id led term (election safety).
+// setWitness records that node id is (or is no longer) run as a witness,
+// its role proposed in entry key.
+func (c *checker) setWitness(id raft.NodeID, on bool, key entryKey) {
+	v := c.view(id)
+	c.witnessCommitted(id) // note a role that committed before this change
+	v.witness, v.witnessKey = on, key
+}
+
+// witnessCommitted: node id is a witness whose role is committed, so it
+// may be sent entries without payloads.
+func (c *checker) witnessCommitted(id raft.NodeID) bool {
+	v := c.view(id)
+	if !v.witness || v.strippedOK {
+		return v.witness
+	}
+	k := v.witnessKey
+	i := int(k.index) - 1
+	v.strippedOK = k.index == 0 || (i < len(c.committed) && c.committed[i].term == k.term)
+	return v.strippedOK
+}
+
+// classify turns entry e, held by node id, into a shadow entry. A normal
+// entry without payload where the entry of that index and term has one
+// is a witness's stripped copy: ok is false unless id is a witness whose
+// role is committed.
+func (c *checker) classify(id raft.NodeID, e *raft.Entry) (le logEntry, ok bool) {
+	le = logEntry{term: e.Term, hash: hashEntry(e)}
+	if e.Type != raft.EntryNormal || len(e.Data) > 0 {
+		return le, true
+	}
+	info, known := c.entries[entryKey{e.Index, e.Term}]
+	if !known || info.stripped || info.hash == le.hash {
+		le.stripped = known && info.stripped
+		return le, true
+	}
+	if info.typ != raft.EntryNormal {
+		return le, false
+	}
+	le.stripped = true
+	return le, c.witnessCommitted(id)
+}
+
+// claimLeader records that id led term (election safety), and checks it
+// is no witness.
 func (c *checker) claimLeader(id raft.NodeID, term raft.Term, how string) {
 	c.checks[ElectionSafety]++
 	v := c.view(id)
 	if v.claimed == term {
+		return
+	}
+	c.checks[WitnessNeverLeads]++
+	if v.witness {
+		c.fail(WitnessNeverLeads, id, "node %d, a witness, acts as leader of term %d (%s)", id, term, how)
 		return
 	}
 	if other, ok := c.leaders[term]; ok && other != id {
@@ -296,18 +381,28 @@ func (c *checker) onPersist(id raft.NodeID, st *raft.Status, p *raft.Persist) {
 			c.fail(Protocol, id, "persist %d: entry %d (term %d) does not continue the log ending at %d (term %d)", p.ID, e.Index, e.Term, v.lastIndex(), prevTerm)
 			return
 		}
-		h := hashEntry(e)
+		le, allowed := c.classify(id, e)
 		key := entryKey{e.Index, e.Term}
+		if !allowed {
+			c.fail(LogMatching, id, "node %d holds entry %d/%d without its payload, but it is not a witness whose role is committed (thesis §11.7.2)", id, e.Index, e.Term)
+		}
 		if info, ok := c.entries[key]; ok {
-			if info.hash != h {
+			switch {
+			case info.stripped && !le.stripped:
+				// The first full copy seen (a witness's came first).
+				info.hash, info.stripped = le.hash, false
+				info.typ = e.Type
+				c.entries[key] = info
+			case info.hash != le.hash && !le.stripped:
 				c.fail(LogMatching, id, "node %d holds a different entry at index %d term %d than another node had (payload or type differ)", id, e.Index, e.Term)
-			} else if info.prevTerm != prevTerm {
+			}
+			if info.prevTerm != prevTerm {
 				c.fail(LogMatching, id, "node %d holds entry %d/%d after an entry of term %d, another node had it after term %d: the logs differ before a matching entry", id, e.Index, e.Term, prevTerm, info.prevTerm)
 			}
 		} else {
-			c.entries[key] = entryInfo{hash: h, prevTerm: prevTerm}
+			c.entries[key] = entryInfo{hash: le.hash, typ: e.Type, prevTerm: prevTerm, stripped: allowed && e.Type == raft.EntryNormal && len(e.Data) == 0 && c.witnessCommitted(id)}
 		}
-		v.log = append(v.log, logEntry{term: e.Term, hash: h})
+		v.log = append(v.log, le)
 	}
 }
 
@@ -399,18 +494,23 @@ func (c *checker) onApply(id raft.NodeID, e *raft.Entry, d *simDisk) {
 		c.fail(StateMachineSafety, id, "node %d applied entry %d after entry %d (entries must be applied once, in order)", id, e.Index, v.lastApplied)
 	}
 	v.lastApplied = e.Index
-	le := logEntry{term: e.Term, hash: hashEntry(e)}
+	le, ok := c.classify(id, e)
+	if !ok {
+		c.fail(StateMachineSafety, id, "node %d applied entry %d (term %d) without its payload, but it is not a witness whose role is committed", id, e.Index, e.Term)
+	}
 	i := int(e.Index) - 1
 	for len(c.applied) <= i {
 		c.applied = append(c.applied, logEntry{})
 	}
 	if a := c.applied[i]; a.term == 0 {
 		c.applied[i] = le
-	} else if a != le {
+	} else if !sameEntry(a, le) {
 		c.fail(StateMachineSafety, id, "node %d applied entry %d of term %d, another node applied a different entry (term %d) there", id, e.Index, e.Term, a.term)
+	} else {
+		c.applied[i] = fuller(a, le)
 	}
 	if i < len(c.committed) {
-		if r := c.committed[i]; r.term != 0 && r.logEntry != le {
+		if r := c.committed[i]; r.term != 0 && !sameEntry(r.logEntry, le) {
 			c.fail(StateMachineSafety, id, "node %d applied entry %d of term %d, but the entry committed there has term %d", id, e.Index, e.Term, r.term)
 		}
 	}
@@ -459,15 +559,16 @@ func (c *checker) recordCommit(id raft.NodeID, i raft.Index, le logEntry, term r
 	}
 	r := &c.committed[k]
 	if r.term != 0 {
-		if r.logEntry != le {
+		if !sameEntry(r.logEntry, le) {
 			c.fail(StateMachineSafety, id, "node %d considers entry %d of term %d committed, but node %d committed a different entry (term %d) there", id, i, le.term, r.by, r.term)
 		}
+		r.logEntry = fuller(r.logEntry, le)
 		r.commitTerm = min(r.commitTerm, term)
 		return
 	}
 	*r = commitRec{logEntry: le, commitTerm: term, by: id}
 	if k < len(c.applied) {
-		if a := c.applied[k]; a.term != 0 && a != le {
+		if a := c.applied[k]; a.term != 0 && !sameEntry(a, le) {
 			c.fail(StateMachineSafety, id, "node %d commits entry %d of term %d, but a different entry (term %d) was applied there", id, i, le.term, a.term)
 		}
 	}
@@ -476,7 +577,7 @@ func (c *checker) recordCommit(id raft.NodeID, i raft.Index, le logEntry, term r
 		w := &c.views[j]
 		if w.up && w.leaderOf > term {
 			c.checks[LeaderCompleteness]++
-			if got, ok := w.entry(i); i > w.snapIndex && (!ok || got != le) {
+			if got, ok := w.entry(i); i > w.snapIndex && (!ok || !sameEntry(got, le)) {
 				c.fail(LeaderCompleteness, raft.NodeID(j+1), "entry %d (term %d) committed by term %d is missing from the log of node %d, leader of term %d", i, le.term, term, j+1, w.leaderOf)
 			}
 		}
@@ -493,8 +594,15 @@ func (c *checker) checkNewLeader(id raft.NodeID, term raft.Term) {
 			continue
 		}
 		c.checks[LeaderCompleteness]++
-		if got, ok := v.entry(i); !ok || got != r.logEntry {
+		if got, ok := v.entry(i); !ok || !sameEntry(got, r.logEntry) {
 			c.fail(LeaderCompleteness, id, "node %d became leader of term %d without entry %d (term %d), committed by term %d", id, term, i, r.term, r.commitTerm)
+			return
+		}
+	}
+	c.checks[WitnessNeverLeads]++
+	for k := range v.log {
+		if v.log[k].stripped {
+			c.fail(WitnessNeverLeads, id, "node %d became leader of term %d with entry %d in its log without its payload (a witness's log)", id, term, v.snapIndex+raft.Index(k)+1)
 			return
 		}
 	}
@@ -514,7 +622,8 @@ func (c *checker) onRestart(id raft.NodeID, st *raft.PersistentState) {
 	v.snapIndex, v.snapTerm = st.Snapshot.Index, st.Snapshot.Term
 	v.log = v.log[:0]
 	for i := range st.Entries {
-		v.log = append(v.log, logEntry{term: st.Entries[i].Term, hash: hashEntry(&st.Entries[i])})
+		le, _ := c.classify(id, &st.Entries[i]) // checked when persisted
+		v.log = append(v.log, le)
 	}
 	// Re-record the durable commit on the first status: the entries a
 	// restarted node believes committed must be the committed ones.
@@ -557,5 +666,7 @@ func (c *checker) onApplySnapshot(id raft.NodeID, meta *raft.SnapshotMeta, d *sm
 		c.fail(StateMachineSafety, id, "node %d applied snapshot %d after entry %d (it would apply entries twice)", id, meta.Index, v.lastApplied)
 	}
 	v.lastApplied = meta.Index
-	c.onSnapshotTaken(id, d)
+	if d != nil { // nil on a witness: metadata only
+		c.onSnapshotTaken(id, d)
+	}
 }

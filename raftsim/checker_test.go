@@ -589,3 +589,106 @@ func TestShrink(t *testing.T) {
 		t.Fatalf("replaying the shrunk scenario: %v, want %v", again.Violation, s.Result.Violation)
 	}
 }
+
+func TestCatchWitnessNeverLeads(t *testing.T) {
+	t.Run("a witness reports leadership", func(t *testing.T) {
+		f := newFixture(t, 3)
+		f.c.setWitness(3, true, entryKey{})
+		f.status(1, leader, 2, 0)
+		f.status(3, follower, 2, 0)
+		f.clean()
+		f.status(3, leader, 3, 0)
+		f.want(WitnessNeverLeads)
+	})
+	t.Run("a witness sends appends", func(t *testing.T) {
+		f := newFixture(t, 3)
+		f.c.setWitness(2, true, entryKey{})
+		m := raft.Message{Type: raft.MsgApp, From: 2, To: 1, Term: 4}
+		f.c.onSend(2, &m, f.disks[1])
+		f.want(WitnessNeverLeads)
+	})
+	t.Run("a leader whose log lacks payloads", func(t *testing.T) {
+		f := newFixture(t, 3)
+		f.persist(1, raft.Status{}, 1, 1, 0, entry(1, 1, "a"))
+		f.c.setWitness(3, true, entryKey{})
+		f.persist(3, raft.Status{}, 1, 1, 0, entry(1, 1, ""))
+		f.clean()
+		// Its host wrongly runs it as a data server from now on.
+		f.c.setWitness(3, false, entryKey{})
+		f.status(3, leader, 2, 0)
+		f.want(WitnessNeverLeads)
+	})
+}
+
+func TestCatchPayloadlessEntries(t *testing.T) {
+	t.Run("on a data member", func(t *testing.T) {
+		f := newFixture(t, 3)
+		f.persist(1, raft.Status{}, 1, 1, 0, entry(1, 1, "a"))
+		f.persist(2, raft.Status{}, 1, 1, 0, entry(1, 1, ""))
+		f.want(LogMatching)
+	})
+	t.Run("on a witness whose role is not committed", func(t *testing.T) {
+		f := newFixture(t, 3)
+		f.persist(1, raft.Status{}, 1, 1, 0, entry(1, 1, "a"), entry(2, 1, "b"))
+		f.c.setWitness(3, true, entryKey{2, 1}) // index 2 is not committed
+		f.persist(3, raft.Status{}, 1, 1, 0, entry(1, 1, ""))
+		f.want(LogMatching)
+	})
+	t.Run("on a witness whose role is committed: fine", func(t *testing.T) {
+		f := newFixture(t, 3)
+		f.persist(1, raft.Status{}, 1, 1, 0, entry(1, 1, "a"), entry(2, 1, "b"), entry(3, 1, "c"))
+		f.status(1, leader, 1, 2)
+		f.c.setWitness(3, true, entryKey{2, 1})
+		f.persist(3, raft.Status{}, 1, 1, 0, entry(1, 1, ""), entry(2, 1, ""), entry(3, 1, ""))
+		f.apply(3, entry(1, 1, ""))
+		f.apply(1, entry(1, 1, "a"))
+		f.status(3, follower, 1, 2)
+		f.clean()
+		// The payload still counts on data members.
+		f.persist(2, raft.Status{}, 1, 1, 0, entry(1, 1, "a"))
+		f.clean()
+		f.apply(2, entry(1, 1, "x"))
+		f.want(StateMachineSafety)
+	})
+}
+
+func TestPlantedWitnessClaimsLeadership(t *testing.T) {
+	// Node 3, a witness, reports itself leader of whatever term it
+	// follows a leader in.
+	sc := short("calm")
+	sc.Nodes, sc.Features.Witness = 3, true
+	opts := Options{WrapNode: wrapWith(func() *broken {
+		return &broken{status: func(id raft.NodeID, st raft.Status) raft.Status {
+			if id == 3 && st.Role == raft.RoleFollower && st.Leader != raft.None {
+				st.Role = raft.RoleLeader
+			}
+			return st
+		}}
+	})}
+	expectCaught(t, sc, opts, WitnessNeverLeads, 5)
+}
+
+func TestPlantedPayloadsStripped(t *testing.T) {
+	// Node 2, a data member, stores its entries without payloads (as if
+	// the leader treated it as a witness).
+	opts := Options{WrapNode: wrapWith(func() *broken {
+		return &broken{actions: func(id raft.NodeID, acts []raft.Action) []raft.Action {
+			if id != 2 {
+				return acts
+			}
+			for i := range acts {
+				if a := &acts[i]; a.Kind == raft.ActionPersist {
+					ents := append([]raft.Entry(nil), a.Persist.Entries...)
+					for k := range ents {
+						if ents[k].Type == raft.EntryNormal {
+							ents[k].Data = nil
+						}
+					}
+					a.Persist.Entries = ents
+				}
+			}
+			return acts
+		}}
+	})}
+	expectCaught(t, short("calm"), opts, LogMatching, 5)
+}

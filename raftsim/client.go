@@ -234,6 +234,13 @@ func (s *Sim) attempt(c *client, id raft.NodeID) {
 			}
 		}
 	}
+	if n.witness {
+		// A witness has no state machine to answer from: its host turns
+		// clients away, naming the leader if it knows one.
+		s.Stats.WitnessRefusals++
+		s.refused(c, n.id, &raft.NotLeaderError{Leader: n.last.Leader})
+		return
+	}
 	data := encodeEnvelope(c.id, c.seq, c.op.Cmd)
 	idx, term, err := n.core.Propose(data)
 	s.drain(n)

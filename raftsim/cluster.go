@@ -168,6 +168,11 @@ type Stats struct {
 	// RecoveryTime is how long after healing the liveness probe committed
 	// (-1 if it did not).
 	RecoveryTime Time
+	// Witnesses counts nodes started as witnesses (bootstrapped, or added
+	// by a membership change); WitnessesConverted the witnesses whose role
+	// never committed that were added back as data members;
+	// WitnessRefusals the client operations a witness turned away.
+	Witnesses, WitnessesConverted, WitnessRefusals int
 }
 
 // simNode is one server: its core (nil while crashed), disk and state
@@ -187,6 +192,11 @@ type simNode struct {
 	// latest is the last snapshot this node took (volatile); recv the
 	// last snapshot data received, stored aside until the node persists it.
 	latest, recv *smSnap
+	// witness: the host runs this node as a witness: no state machine, no
+	// clients, snapshots without data (thesis §11.7.2). stripped: its
+	// witness role committed at some point, so its storage may hold
+	// entries without payloads: it never becomes a data member.
+	witness, stripped bool
 }
 
 // New prepares a run of scenario sc with seed.
@@ -238,9 +248,22 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 		n := &simNode{id: id, disk: &simDisk{}, rep: newReplica(s.work.NewStateMachine()), period: max(1, period)}
 		var node *raft.Node
 		var err error
-		if k <= sc.Nodes {
+		switch {
+		case k <= sc.Nodes && sc.Features.Witness:
+			// Node Nodes is a witness from the start: every initial
+			// server starts from the same configuration, which the host
+			// stores itself (Bootstrap takes voters only).
+			m := raft.Membership{Voters: ids, Witnesses: []raft.NodeID{raft.NodeID(sc.Nodes)}}
+			n.disk.snap = raft.SnapshotMeta{Membership: m.Clone()}
+			node, err = raft.NewNode(s.nodeConfig(id, 0), n.disk.State(0))
+			if k == sc.Nodes {
+				n.witness, n.rep.witness = true, true
+				s.chk.setWitness(id, true, entryKey{})
+				s.Stats.Witnesses++
+			}
+		case k <= sc.Nodes:
 			node, err = raft.Bootstrap(s.nodeConfig(id, 0), ids)
-		} else {
+		default:
 			// A spare: outside the configuration, empty until added.
 			node, err = raft.NewNode(s.nodeConfig(id, 0), raft.PersistentState{})
 		}
@@ -477,7 +500,8 @@ func (s *Sim) persist(n *simNode, st *raft.Status, p *raft.Persist) {
 	var data *smSnap
 	if p.Snapshot != nil && p.Snapshot.Index > 0 {
 		// A snapshot received from the leader: its data arrived first.
-		if data = n.snapFor(p.Snapshot); data == nil {
+		if data = n.snapFor(p.Snapshot); data == nil && !(n.witness && s.chk.witnessCommitted(n.id)) {
+			// (A witness is sent the metadata alone.)
 			s.chk.fail(Protocol, n.id, "node %d persists snapshot %d/%d, whose data it never received", n.id, p.Snapshot.Index, p.Snapshot.Term)
 			return
 		}
@@ -676,7 +700,12 @@ func (s *Sim) restart(n *simNode) {
 	st := n.disk.State(0)
 	s.chk.onRestart(n.id, &st)
 	rep := newReplica(s.work.NewStateMachine())
-	if st.Snapshot.Index > 0 {
+	rep.witness = n.witness
+	switch {
+	case st.Snapshot.Index > 0 && n.witness:
+		// A witness's snapshot has no data; it has no state machine.
+		rep.applied = st.Snapshot.Index
+	case st.Snapshot.Index > 0:
 		if n.disk.snapData == nil || n.disk.snapData.index != st.Snapshot.Index {
 			s.chk.fail(Durability, n.id, "node %d cannot restart: no snapshot data for its durable snapshot at %d", n.id, st.Snapshot.Index)
 			return

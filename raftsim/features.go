@@ -133,6 +133,10 @@ func (s *Sim) maybeCompact(n *simNode) {
 		s.chk.fail(Durability, n.id, "node %d applied entry %d, which is not on its disk", n.id, n.rep.applied)
 		return
 	}
+	if n.witness {
+		s.compactWitness(n, f, term)
+		return
+	}
 	data := n.rep.snapshot(term)
 	if data == nil {
 		return
@@ -152,6 +156,29 @@ func (s *Sim) maybeCompact(n *simNode) {
 	s.chk.onSnapshotTaken(n.id, data)
 	s.Stats.Compactions++
 	s.record(TraceEvent{Kind: TrNote, Node: n.id, Index: meta.Index, Term: meta.Term, Text: "compact"})
+	s.drain(n)
+}
+
+// compactWitness: a witness compacts its log with a snapshot of metadata
+// only (it has no state machine), once its role is committed: before that,
+// the role may be rolled back and the server become a data member, which
+// needs its entries.
+func (s *Sim) compactWitness(n *simNode, f featureCore, term raft.Term) {
+	if !s.chk.witnessCommitted(n.id) || !f.Membership().IsWitness(n.id) {
+		return
+	}
+	meta, err := f.Compact(n.rep.applied, uint64(s.sc.Features.Retain))
+	if err != nil {
+		s.record(TraceEvent{Kind: TrNote, Node: n.id, Text: "compact refused: " + err.Error()})
+		return
+	}
+	if meta.Index != n.rep.applied || meta.Term != term {
+		s.chk.fail(Protocol, n.id, "node %d: Compact(%d) returned a snapshot at %d term %d, want term %d", n.id, n.rep.applied, meta.Index, meta.Term, term)
+		return
+	}
+	n.disk.compact(meta, nil)
+	s.Stats.Compactions++
+	s.record(TraceEvent{Kind: TrNote, Node: n.id, Index: meta.Index, Term: meta.Term, Text: "compact (witness)"})
 	s.drain(n)
 }
 
@@ -255,6 +282,14 @@ func (s *Sim) snapshotReport(ev *event) {
 // describes, which must be durable on its disk.
 func (s *Sim) applySnapshot(n *simNode, meta *raft.SnapshotMeta) {
 	d := n.disk.snapData
+	if n.witness && n.disk.snap.Index == meta.Index && n.disk.snap.Term == meta.Term {
+		// No state machine to restore.
+		s.chk.onApplySnapshot(n.id, meta, nil)
+		n.rep = &replica{sm: s.work.NewStateMachine(), applied: meta.Index, witness: true}
+		s.Stats.SnapshotsInstalled++
+		s.record(TraceEvent{Kind: TrNote, Node: n.id, Index: meta.Index, Term: meta.Term, Text: "install (witness)"})
+		return
+	}
 	if n.disk.snap.Index != meta.Index || n.disk.snap.Term != meta.Term || d == nil {
 		s.chk.fail(Durability, n.id, "node %d was told to apply snapshot %d/%d, but its disk holds snapshot %d/%d", n.id, meta.Index, meta.Term, n.disk.snap.Index, n.disk.snap.Term)
 		return
@@ -285,6 +320,10 @@ func (s *Sim) readAttempt(c *client, n *simNode, lease bool) bool {
 	if _, q := n.rep.sm.(Querier); f == nil || !q {
 		return false
 	}
+	if n.witness {
+		s.witnessRead(c, n, f, lease)
+		return true
+	}
 	n.nextRead++
 	id := n.nextRead
 	n.reads = append(n.reads, readWait{id: id, client: c.id, seq: c.seq})
@@ -304,6 +343,28 @@ func (s *Sim) readAttempt(c *client, n *simNode, lease bool) bool {
 	s.setTimer(c, s.sc.Workload.Timeout)
 	s.drain(n)
 	return true
+}
+
+// witnessRead: a client asked a witness for a read. Once the node knows it
+// is a witness, the core must refuse at once (ErrWitnessRead); either way
+// the host turns the client away, naming the leader.
+func (s *Sim) witnessRead(c *client, n *simNode, f featureCore, lease bool) {
+	s.Stats.WitnessRefusals++
+	if f.Membership().IsWitness(n.id) {
+		n.nextRead++
+		var err error
+		if lease {
+			err = f.LeaseRead(n.nextRead)
+		} else {
+			err = f.ReadIndex(n.nextRead)
+		}
+		s.chk.checks[Protocol]++
+		if !errors.Is(err, raft.ErrWitnessRead) {
+			s.chk.fail(Protocol, n.id, "node %d, a witness, answered a read request with %v, want ErrWitnessRead", n.id, err)
+		}
+		s.drain(n)
+	}
+	s.refused(c, n.id, &raft.NotLeaderError{Leader: n.last.Leader})
 }
 
 func (n *simNode) readWait(id uint64) int {
@@ -347,6 +408,11 @@ func (s *Sim) readFailed(n *simNode, r *raft.ReadResult) {
 // serveReads answers the ready reads node n has applied far enough for.
 func (s *Sim) serveReads(n *simNode) {
 	if len(n.reads) == 0 || n.rep == nil {
+		return
+	}
+	if n.witness {
+		// Reads it took before it became a witness: its state machine
+		// stopped, so they go unanswered (the clients time out).
 		return
 	}
 	keep := n.reads[:0]
@@ -395,19 +461,34 @@ func (s *Sim) changeMembership() {
 		}
 		return
 	}
-	var outside []raft.NodeID
+	// outside: servers outside the configuration; dataOK: those of them
+	// that may join as data members — not a former witness whose role
+	// committed, whose log may lack payloads: it would need its storage
+	// wiped, and a server that lost its storage must never come back under
+	// its old ID (it could vote, blank, in a stale configuration that still
+	// counts it, and elect a leader missing committed entries).
+	var outside, dataOK []raft.NodeID
 	for _, n := range s.nodes {
 		if !isIn(m.Voters, n.id) && !isIn(m.Learners, n.id) && !isIn(m.Witnesses, n.id) {
 			outside = append(outside, n.id)
+			if !n.witness || !(n.stripped || s.chk.witnessCommitted(n.id)) {
+				dataOK = append(dataOK, n.id)
+			}
 		}
 	}
 	pick := func(ids []raft.NodeID) raft.NodeID { return ids[r.Intn(len(ids))] }
 	minV, maxV := max(1, s.sc.Nodes-1), s.sc.Nodes+1
+	var data []raft.NodeID // voters that are not witnesses
+	for _, id := range m.Voters {
+		if !m.IsWitness(id) {
+			data = append(data, id)
+		}
+	}
 	var ch []raft.MembershipChange
 	joint := false
-	switch k := r.Intn(7); {
-	case k == 0 && len(outside) > 0:
-		ch = append(ch, raft.MembershipChange{Type: raft.AddLearner, Node: pick(outside)})
+	switch k := r.Intn(10); {
+	case k == 0 && len(dataOK) > 0:
+		ch = append(ch, raft.MembershipChange{Type: raft.AddLearner, Node: pick(dataOK)})
 	case k == 1 && len(m.Learners) > 0 && len(m.Voters) < maxV:
 		id := pick(m.Learners)
 		if !f.CaughtUp(id, uint64(max(1, s.sc.Features.Retain))) {
@@ -420,11 +501,11 @@ func (s *Sim) changeMembership() {
 		ch = append(ch, raft.MembershipChange{Type: raft.RemoveMember, Node: pick(m.Learners)})
 	case k == 4 && len(m.Voters) > minV:
 		ch = append(ch, raft.MembershipChange{Type: raft.AddLearner, Node: pick(m.Voters)})
-	case k == 5 && len(outside) > 0 && len(m.Voters) < maxV:
-		ch = append(ch, raft.MembershipChange{Type: raft.AddVoter, Node: pick(outside)})
+	case k == 5 && len(dataOK) > 0 && len(m.Voters) < maxV:
+		ch = append(ch, raft.MembershipChange{Type: raft.AddVoter, Node: pick(dataOK)})
 	case k == 6:
 		// Replace up to two voters by servers outside the voters.
-		cand := append(slices.Clone(outside), m.Learners...)
+		cand := append(slices.Clone(dataOK), m.Learners...)
 		old := slices.Clone(m.Voters)
 		shuffle(r, cand)
 		shuffle(r, old)
@@ -433,20 +514,74 @@ func (s *Sim) changeMembership() {
 				raft.MembershipChange{Type: raft.AddVoter, Node: cand[i]})
 		}
 		joint = true
+	case k == 7 && len(outside) > 0 && len(m.Voters) < maxV && len(m.Witnesses) < 2:
+		// Witnesses (thesis §11.7.2): add one, remove one, or replace a
+		// data voter by one through a joint configuration.
+		ch = append(ch, raft.MembershipChange{Type: raft.AddWitness, Node: pick(outside)})
+	case k == 8 && len(m.Witnesses) > 0 && len(m.Voters) > minV:
+		ch = append(ch, raft.MembershipChange{Type: raft.RemoveMember, Node: pick(m.Witnesses)})
+	case k == 9 && len(outside) > 0 && len(data) >= 2 && len(m.Witnesses) < 2:
+		ch = append(ch, raft.MembershipChange{Type: raft.RemoveMember, Node: pick(data)},
+			raft.MembershipChange{Type: raft.AddWitness, Node: pick(outside)})
+		joint = true
 	}
 	if len(ch) == 0 {
 		return
 	}
 	autoLeave := r.Intn(4) != 0
 	s.memberResult(l, fmt.Sprint(ch), func() error {
+		var idx raft.Index
+		var term raft.Term
 		var err error
 		if joint {
-			_, _, err = f.ProposeJointMembershipChange(autoLeave, ch...)
+			idx, term, err = f.ProposeJointMembershipChange(autoLeave, ch...)
 		} else {
-			_, _, err = f.ProposeMembershipChange(ch...)
+			idx, term, err = f.ProposeMembershipChange(ch...)
+		}
+		if err == nil {
+			s.hostNewMembers(ch, entryKey{idx, term})
 		}
 		return err
 	})
+}
+
+// hostNewMembers does the host's part for the servers a change just
+// proposed adds. A witness runs without a state machine (a server outside
+// the cluster so far, or a former member keeping its storage). A former
+// witness becoming a data member is one whose role never committed (see
+// changeMembership): it was never sent a log without payloads, keeps its
+// storage, and its state machine is rebuilt from it (a restart).
+func (s *Sim) hostNewMembers(ch []raft.MembershipChange, key entryKey) {
+	for _, c := range ch {
+		if c.Node < 1 || int(c.Node) > len(s.nodes) {
+			continue
+		}
+		n := s.nodes[c.Node-1]
+		switch c.Type {
+		case raft.AddWitness:
+			n.stripped = n.stripped || s.chk.witnessCommitted(n.id)
+			n.witness = true
+			s.chk.setWitness(n.id, true, key)
+			s.Stats.Witnesses++
+			if n.rep != nil {
+				n.rep.witness = true
+			}
+		case raft.AddVoter, raft.AddLearner:
+			if !n.witness {
+				continue
+			}
+			if n.stripped || s.chk.witnessCommitted(n.id) {
+				s.chk.fail(Protocol, n.id, "simulator bug: former witness %d added as a data member", n.id)
+			}
+			n.witness = false
+			s.chk.setWitness(n.id, false, entryKey{})
+			s.Stats.WitnessesConverted++
+			if n.core != nil {
+				s.crash(n, "former witness (role never committed) restarted as a data member")
+				s.restart(n)
+			}
+		}
+	}
 }
 
 func (s *Sim) memberResult(l *simNode, what string, do func() error) {

@@ -66,9 +66,11 @@ func TestSeeds(t *testing.T) {
 					sc := base
 					sc.Nodes, sc.Ticks = nodes, ticks
 					// A quarter of the runs use synchronous disks; half
-					// of them use lease reads.
+					// of them use lease reads; a fifth start with a
+					// witness (2 data nodes and a witness, for 3).
 					sc.Disk.Sync = seed%4 == 0
 					sc.Raft.EnableLeaseReads = seed%2 == 1
+					sc.Features.Witness = seed%5 == 2 && nodes >= 2
 					res, err := Run(sc, seed, Options{})
 					if err != nil {
 						t.Fatal(err)
@@ -321,5 +323,30 @@ func TestFigure8Happens(t *testing.T) {
 	t.Logf("%d entries durable on a majority were overwritten in 10 runs", total)
 	if total == 0 {
 		t.Fatal("no Figure 8 situation in 10 runs of the figure8 scenario")
+	}
+}
+
+// TestWitnessesHappen: witnesses are bootstrapped and added by the
+// membership churn, and clients asking them are turned away.
+func TestWitnessesHappen(t *testing.T) {
+	var total Stats
+	boot := 0
+	for seed := uint64(1); seed <= 8; seed++ {
+		sc := DefaultScenario()
+		sc.Nodes, sc.Ticks = 3, 1000
+		sc.Features.Witness = seed%2 == 0
+		if sc.Features.Witness {
+			boot++
+		}
+		res, err := Run(sc, seed, Options{})
+		if err != nil || res.Failed() {
+			t.Fatalf("seed %d: %v %v", seed, err, res.Report())
+		}
+		total.Witnesses += res.Stats.Witnesses
+		total.WitnessRefusals += res.Stats.WitnessRefusals
+	}
+	t.Logf("%d witnesses (%d bootstrapped), %d client operations turned away", total.Witnesses, boot, total.WitnessRefusals)
+	if total.Witnesses <= boot || total.WitnessRefusals == 0 {
+		t.Fatalf("%d witnesses (%d bootstrapped), %d refusals: witnesses are not exercised", total.Witnesses, boot, total.WitnessRefusals)
 	}
 }

@@ -181,6 +181,8 @@ func (r *Result) WriteSummary(w io.Writer) {
 	fmt.Fprintf(w, "  features: %d compactions, %d snapshot transfers (%d lost, %d installed); reads: %d ReadIndex, %d lease, %d served, %d failed; %d membership changes (%d refused), %d leadership transfers\n",
 		s.Compactions, s.SnapshotsSent, s.SnapshotsLost, s.SnapshotsInstalled, s.IndexReads, s.LeaseReads, s.ReadsServed, s.ReadsFailed,
 		s.MembershipChanges, s.MembershipRefused, s.Transfers)
+	fmt.Fprintf(w, "  witnesses: %d started, %d client operations turned away; %d whose role never committed added back as data members\n",
+		s.Witnesses, s.WitnessRefusals, s.WitnessesConverted)
 	if r.Violation == nil {
 		fmt.Fprintf(w, "  checks passed:")
 	} else {

@@ -110,6 +110,11 @@ type FeatureOptions struct {
 	// Transfer: the leader transfers leadership (to a random voter or to
 	// the best one).
 	Transfer float64
+	// Witness bootstraps node Nodes (with Nodes >= 2) as a witness
+	// (thesis §11.7.2): a voter that is sent entries without payloads,
+	// runs no state machine, serves no clients and never leads. Membership
+	// changes add and remove witnesses whatever this says.
+	Witness bool
 }
 
 // RaftOptions configures every node (see raft.Config).
@@ -448,6 +453,8 @@ func (s *Scenario) Validate() error {
 		return bad("fault durations must satisfy 0 <= Min <= Max")
 	case s.Features.Spares < 0 || s.Nodes+s.Features.Spares > 11 || s.Features.Retain < 0:
 		return bad("Spares (%d) must be >= 0 with Nodes+Spares <= 11, Retain (%d) >= 0", s.Features.Spares, s.Features.Retain)
+	case s.Features.Witness && s.Nodes < 2:
+		return bad("Witness needs Nodes >= 2 (a witness never leads)")
 	case s.Workload.Clients < 0 || s.Workload.Clients > 1000:
 		return bad("Clients is %d, must be 0..1000", s.Workload.Clients)
 	case s.Workload.Keys < 1:
@@ -625,6 +632,7 @@ var scenarioFlags = []scenarioFlag{
 	intFlag("spares", "spare nodes outside the initial configuration", func(s *Scenario) *int { return &s.Features.Spares }),
 	floatFlag("membership", "per-tick probability of a membership change", func(s *Scenario) *float64 { return &s.Features.Membership }),
 	floatFlag("transfer", "per-tick probability of a leadership transfer", func(s *Scenario) *float64 { return &s.Features.Transfer }),
+	boolFlag("witness", "bootstrap the last node as a witness", func(s *Scenario) *bool { return &s.Features.Witness }),
 }
 
 // flagValue adapts one scenarioFlag to flag.Value, writing into *s.

@@ -83,6 +83,9 @@ type replica struct {
 	sm       StateMachine
 	applied  raft.Index
 	sessions []session // by client ID
+	// witness: the node is run as a witness, which has no state machine
+	// (thesis §11.7.2): entries only advance applied.
+	witness bool
 }
 
 type session struct {
@@ -104,7 +107,7 @@ func newReplica(sm StateMachine) *replica { return &replica{sm: sm} }
 // apply applies one committed entry.
 func (r *replica) apply(e *raft.Entry) appliedOp {
 	r.applied = e.Index
-	if e.Type != raft.EntryNormal {
+	if e.Type != raft.EntryNormal || r.witness {
 		return appliedOp{}
 	}
 	client, seq, cmd, ok := decodeEnvelope(e.Data)
