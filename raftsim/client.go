@@ -107,7 +107,12 @@ func (s *Sim) clientTimer(c *client, gen uint64) {
 		return
 	}
 	if !c.busy {
-		if s.phase == phaseFaulty {
+		switch {
+		case s.phase != phaseFaulty:
+		case s.idle():
+			// The workload pauses: start after the idle stretch.
+			s.setTimer(c, s.idleUntil-s.now+Time(c.rng.Range(0, int64(s.sc.Workload.ThinkMax))))
+		default:
 			s.startOp(c)
 		}
 		return

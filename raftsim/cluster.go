@@ -95,6 +95,8 @@ type Sim struct {
 	newLeaderRng                                      *Rand
 	compactRng, snapRng, memberRng, transferRng       *Rand
 	schedRng                                          *Rand
+	idleRng, detectRng                                *Rand
+	idleUntil                                         Time
 	netGen                                            uint64
 	healAt, recoveredAt                               Time
 	probeDone                                         bool
@@ -173,6 +175,11 @@ type Stats struct {
 	// never committed that were added back as data members;
 	// WitnessRefusals the client operations a witness turned away.
 	Witnesses, WitnessesConverted, WitnessRefusals int
+	// IdleStretches counts pauses of the workload; Quiesced counts nodes
+	// going quiet; Detections the failures a host's failure detector
+	// noticed (then calling Wake), and Wakes those that found the node
+	// quiescent.
+	IdleStretches, Quiesced, Detections, Wakes int
 }
 
 // simNode is one server: its core (nil while crashed), disk and state
@@ -223,6 +230,8 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 		snapRng:      root.Stream("snapshot"),
 		memberRng:    root.Stream("membership"),
 		transferRng:  root.Stream("transfer"),
+		idleRng:      root.Stream("idle"),
+		detectRng:    root.Stream("detect"),
 		faultsEnd:    Ticks(sc.Ticks),
 	}
 	for _, inv := range opts.ignore {
@@ -281,7 +290,7 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 		s.setTimer(c, Time(c.rng.Range(int64(sc.Workload.ThinkMin), int64(sc.Workload.ThinkMax))))
 	}
 	f := &sc.Faults
-	if f.Crash > 0 || f.Partition > 0 || f.OneWay > 0 || f.Isolate > 0 || f.Flap > 0 || sc.Features.Membership > 0 || sc.Features.Transfer > 0 {
+	if f.Crash > 0 || f.Partition > 0 || f.OneWay > 0 || f.Isolate > 0 || f.Flap > 0 || sc.Features.Membership > 0 || sc.Features.Transfer > 0 || sc.Features.Idle > 0 {
 		s.nemesisOn = true
 		s.push(event{at: Tick, kind: evNemesis})
 	}
@@ -396,6 +405,12 @@ func (s *Sim) handle(ev *event) {
 		s.deliverSnapshot(ev)
 	case evSnapshotReport:
 		s.snapshotReport(ev)
+	case evDetect:
+		s.detected(ev)
+	case evIdleEnd:
+		if s.now >= s.idleUntil {
+			s.record(TraceEvent{Kind: TrNote, Text: "workload resumes"})
+		}
 	case evDeadline:
 		if !s.probeDone {
 			s.chk.fail(Liveness, 0, "%s", s.livenessDetail())
@@ -625,6 +640,10 @@ func (s *Sim) observe(n *simNode) {
 			s.netFault(isolateCuts(n.id, len(s.nodes)), s.faultTicks(s.newLeaderRng), fmt.Sprintf("isolate n%d, just elected leader of term %d", n.id, st.Term))
 		}
 	}
+	if st.Quiescent && !n.last.Quiescent {
+		s.Stats.Quiesced++
+		s.record(TraceEvent{Kind: TrNote, Node: n.id, Text: "quiescent"})
+	}
 	if st.Commit > n.last.Commit {
 		s.record(TraceEvent{Kind: TrCommit, Node: n.id, Index: st.Commit, Term: st.Term})
 		if st.Role == raft.RoleLeader {
@@ -684,6 +703,7 @@ func (s *Sim) crash(n *simNode, why string) {
 	n.epoch++
 	n.last = raft.Status{}
 	s.chk.onCrash(n.id)
+	s.detectLater(n.id, n.epoch, 0)
 	s.Stats.Crashes++
 	s.Stats.SurvivedWrites += len(kept)
 	s.Stats.LostWrites += lost

@@ -28,6 +28,7 @@ type featureCore interface {
 	Membership() raft.Membership
 	TransferLeadership(to raft.NodeID) error
 	TransferToBestVoter() (raft.NodeID, error)
+	Wake()
 }
 
 func (n *simNode) feat() featureCore {

@@ -16,10 +16,11 @@ func (s *Sim) nemesis() {
 		return
 	}
 	f := &s.sc.Faults
-	if s.sc.Features.Membership > 0 && s.memberRng.Chance(s.sc.Features.Membership) {
+	s.maybeIdle()
+	if s.sc.Features.Membership > 0 && s.memberRng.Chance(s.sc.Features.Membership) && !s.idle() {
 		s.changeMembership()
 	}
-	if s.sc.Features.Transfer > 0 && s.transferRng.Chance(s.sc.Features.Transfer) {
+	if s.sc.Features.Transfer > 0 && s.transferRng.Chance(s.sc.Features.Transfer) && !s.idle() {
 		s.transferLeadership()
 	}
 	if s.crashRng.Chance(f.Crash) && s.down() < s.sc.maxDown() {
@@ -61,6 +62,7 @@ func (s *Sim) nemesis() {
 		}
 		ticks := int(s.flapRng.Range(int64(f.FlapMin), int64(f.FlapMax)))
 		s.net.flap(from, to, s.now+Ticks(ticks))
+		s.detectCuts([][2]raft.NodeID{{from, to}}, 1)
 		s.Stats.Flaps++
 		s.record(TraceEvent{Kind: TrFault, Node: from, Peer: to, Aux: uint64(ticks), Text: fmt.Sprintf("link %d->%d down for %d ticks", from, to, ticks)})
 	}
@@ -105,6 +107,7 @@ func (s *Sim) netFault(cuts [][2]raft.NodeID, ticks int, text string) {
 	for _, c := range cuts {
 		s.net.setCut(c[0], c[1], true)
 	}
+	s.detectCuts(cuts, s.netGen)
 	s.record(TraceEvent{Kind: TrFault, Text: text})
 	if ticks > 0 {
 		s.push(event{at: s.now + Ticks(ticks), kind: evNetHeal, gen: s.netGen})

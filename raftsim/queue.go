@@ -17,6 +17,8 @@ const (
 	evDeadline                         // the liveness deadline
 	evSnapshot                         // snapshot data and its message arrive (msg, snap; node, epoch: sender)
 	evSnapshotReport                   // a snapshot transfer's outcome reaches the sender (node, epoch; gen: receiver; msgID != 0: failed)
+	evDetect                           // node's host learns peer gen is unreachable or down (epoch: the peer's, msgID: the fault's netGen, 0 for a crash)
+	evIdleEnd                          // an idle stretch of the workload ends
 )
 
 // event is something scheduled to happen at a simulated time. Events at

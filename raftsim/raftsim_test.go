@@ -67,10 +67,15 @@ func TestSeeds(t *testing.T) {
 					sc.Nodes, sc.Ticks = nodes, ticks
 					// A quarter of the runs use synchronous disks; half
 					// of them use lease reads; a fifth start with a
-					// witness (2 data nodes and a witness, for 3).
+					// witness (2 data nodes and a witness, for 3); a
+					// third quiesce when idle, with idle stretches.
 					sc.Disk.Sync = seed%4 == 0
 					sc.Raft.EnableLeaseReads = seed%2 == 1
 					sc.Features.Witness = seed%5 == 2 && nodes >= 2
+					if seed%3 == 0 && sc.Raft.QuiesceAfterTicks == 0 {
+						sc.Raft.QuiesceAfterTicks = 3 + int(seed/3%6)
+						sc.Features.Idle = 0.01
+					}
 					res, err := Run(sc, seed, Options{})
 					if err != nil {
 						t.Fatal(err)
@@ -348,5 +353,27 @@ func TestWitnessesHappen(t *testing.T) {
 	t.Logf("%d witnesses (%d bootstrapped), %d client operations turned away", total.Witnesses, boot, total.WitnessRefusals)
 	if total.Witnesses <= boot || total.WitnessRefusals == 0 {
 		t.Fatalf("%d witnesses (%d bootstrapped), %d refusals: witnesses are not exercised", total.Witnesses, boot, total.WitnessRefusals)
+	}
+}
+
+// TestQuiescenceHappens: in the quiet scenario groups go quiet, and the
+// hosts' failure detectors wake quiescent nodes.
+func TestQuiescenceHappens(t *testing.T) {
+	var total Stats
+	for seed := uint64(1); seed <= 4; seed++ {
+		sc, _ := ScenarioNamed("quiet")
+		sc.Ticks = 1000
+		res, err := Run(sc, seed, Options{})
+		if err != nil || res.Failed() {
+			t.Fatalf("seed %d: %v %v", seed, err, res.Report())
+		}
+		total.IdleStretches += res.Stats.IdleStretches
+		total.Quiesced += res.Stats.Quiesced
+		total.Detections += res.Stats.Detections
+		total.Wakes += res.Stats.Wakes
+	}
+	t.Logf("%d idle stretches, %d nodes quiesced, %d failures detected, %d waking a quiescent node", total.IdleStretches, total.Quiesced, total.Detections, total.Wakes)
+	if total.IdleStretches == 0 || total.Quiesced == 0 || total.Detections == 0 || total.Wakes == 0 {
+		t.Fatalf("quiescence not exercised: %+v", total)
 	}
 }

@@ -183,6 +183,10 @@ func (r *Result) WriteSummary(w io.Writer) {
 		s.MembershipChanges, s.MembershipRefused, s.Transfers)
 	fmt.Fprintf(w, "  witnesses: %d started, %d client operations turned away; %d whose role never committed added back as data members\n",
 		s.Witnesses, s.WitnessRefusals, s.WitnessesConverted)
+	if sc.Raft.QuiesceAfterTicks > 0 {
+		fmt.Fprintf(w, "  quiescence (after %d idle ticks): %d idle stretches, %d nodes went quiet; failure detectors noticed %d faults, %d waking a quiescent node\n",
+			sc.Raft.QuiesceAfterTicks, s.IdleStretches, s.Quiesced, s.Detections, s.Wakes)
+	}
 	if r.Violation == nil {
 		fmt.Fprintf(w, "  checks passed:")
 	} else {

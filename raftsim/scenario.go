@@ -115,6 +115,17 @@ type FeatureOptions struct {
 	// runs no state machine, serves no clients and never leads. Membership
 	// changes add and remove witnesses whatever this says.
 	Witness bool
+	// Idle: the workload pauses for [IdleMin, IdleMax] ticks (clients start
+	// no operation, no membership change or transfer is proposed), so that
+	// groups with RaftOptions.QuiesceAfterTicks go quiet.
+	Idle float64
+	// IdleMin and IdleMax bound an idle stretch in ticks.
+	IdleMin, IdleMax int
+	// DetectMin and DetectMax bound, in ticks, how long the host of a node
+	// takes to learn that a peer crashed or became unreachable (its failure
+	// detector), after which it calls Wake on its node. Only used with
+	// RaftOptions.QuiesceAfterTicks.
+	DetectMin, DetectMax int
 }
 
 // RaftOptions configures every node (see raft.Config).
@@ -139,6 +150,9 @@ type RaftOptions struct {
 	MaxInflightMsgs int
 	// EnableLeaseReads lets LeaseRead use the leader's lease.
 	EnableLeaseReads bool
+	// QuiesceAfterTicks is raft.Config.QuiesceAfterTicks: an idle group
+	// goes quiet after that many ticks (0: never).
+	QuiesceAfterTicks int
 }
 
 // NetworkOptions describe the links. Every directed link gets a base
@@ -328,7 +342,8 @@ func DefaultScenario() Scenario {
 			Flap: 0.01, FlapMin: 1, FlapMax: 10, IsolateNewLeader: 0.1,
 		},
 		Workload: defaultWorkload(),
-		Features: FeatureOptions{Compact: 0.02, Retain: 5, Spares: 2, Membership: 0.01, Transfer: 0.003},
+		Features: FeatureOptions{Compact: 0.02, Retain: 5, Spares: 2, Membership: 0.01, Transfer: 0.003,
+			IdleMin: 20, IdleMax: 80, DetectMin: 2, DetectMax: 20},
 	}
 }
 
@@ -353,7 +368,7 @@ func calm(name string) Scenario {
 
 // ScenarioNames lists the named scenarios.
 func ScenarioNames() []string {
-	return []string{"default", "calm", "leader-crash", "leader-partition-minority", "flapping-links", "figure8", "churn"}
+	return []string{"default", "calm", "leader-crash", "leader-partition-minority", "flapping-links", "figure8", "churn", "quiet"}
 }
 
 // ScenarioNamed returns the named scenario.
@@ -379,6 +394,9 @@ func ScenarioNames() []string {
 //     few dozen ticks (two spares), leadership transfers, compaction with
 //     no retained entries (so lagging followers get snapshots), lease
 //     reads, with crashes and message loss.
+//   - quiet: the default faults with quiescence on (QuiesceAfterTicks),
+//     the workload pausing often so groups go quiet, the hosts' failure
+//     detectors calling Wake, and the last node a witness.
 func ScenarioNamed(name string) (Scenario, bool) {
 	switch name {
 	case "default", "":
@@ -406,6 +424,14 @@ func ScenarioNamed(name string) (Scenario, bool) {
 		s.Network.Drop = 0.05
 		s.Faults = FaultOptions{Crash: 0.01, DownMin: 5, DownMax: 40, LeaderBias: 0.3, Flap: 0.02, FlapMin: 1, FlapMax: 10}
 		s.Features = FeatureOptions{Compact: 0.05, Retain: 0, Spares: 2, Membership: 0.04, Transfer: 0.01}
+		return s, true
+	case "quiet":
+		s := DefaultScenario()
+		s.Name = "quiet"
+		s.Raft.QuiesceAfterTicks = 6
+		s.Faults.IsolateNewLeader = 0.02
+		s.Features.Idle, s.Features.IdleMin, s.Features.IdleMax = 0.02, 20, 120
+		s.Features.Witness = true
 		return s, true
 	case "figure8":
 		// Tuned so that the Figure 8 situation — entries of an old term
@@ -453,6 +479,8 @@ func (s *Scenario) Validate() error {
 		return bad("fault durations must satisfy 0 <= Min <= Max")
 	case s.Features.Spares < 0 || s.Nodes+s.Features.Spares > 11 || s.Features.Retain < 0:
 		return bad("Spares (%d) must be >= 0 with Nodes+Spares <= 11, Retain (%d) >= 0", s.Features.Spares, s.Features.Retain)
+	case s.Features.IdleMin < 0 || s.Features.IdleMax < s.Features.IdleMin || s.Features.DetectMin < 0 || s.Features.DetectMax < s.Features.DetectMin:
+		return bad("idle and failure-detection delays must satisfy 0 <= Min <= Max")
 	case s.Features.Witness && s.Nodes < 2:
 		return bad("Witness needs Nodes >= 2 (a witness never leads)")
 	case s.Workload.Clients < 0 || s.Workload.Clients > 1000:
@@ -467,7 +495,7 @@ func (s *Scenario) Validate() error {
 	}
 	for _, p := range []float64{s.Network.Drop, s.Network.Duplicate, s.Network.Reorder, s.Faults.Crash,
 		s.Faults.LeaderBias, s.Faults.Partition, s.Faults.OneWay, s.Faults.Isolate, s.Faults.Flap, s.Faults.IsolateNewLeader,
-		s.Features.Compact, s.Features.Membership, s.Features.Transfer} {
+		s.Features.Compact, s.Features.Membership, s.Features.Transfer, s.Features.Idle} {
 		if !(p >= 0 && p <= 1) {
 			return bad("probability %v outside [0, 1]", p)
 		}
@@ -502,6 +530,7 @@ func (s *Scenario) raftConfig(id raft.NodeID, seed uint64) raft.Config {
 		DisableProposalForwarding: s.Raft.DisableProposalForwarding,
 		MaxMsgBytes:               s.Raft.MaxMsgBytes, MaxInflightMsgs: s.Raft.MaxInflightMsgs,
 		MaxEntryBytes: s.Raft.MaxMsgBytes, EnableLeaseReads: s.Raft.EnableLeaseReads,
+		QuiesceAfterTicks: s.Raft.QuiesceAfterTicks,
 	}
 }
 
@@ -633,6 +662,12 @@ var scenarioFlags = []scenarioFlag{
 	floatFlag("membership", "per-tick probability of a membership change", func(s *Scenario) *float64 { return &s.Features.Membership }),
 	floatFlag("transfer", "per-tick probability of a leadership transfer", func(s *Scenario) *float64 { return &s.Features.Transfer }),
 	boolFlag("witness", "bootstrap the last node as a witness", func(s *Scenario) *bool { return &s.Features.Witness }),
+	intFlag("quiesce", "raft QuiesceAfterTicks (0: never quiesce)", func(s *Scenario) *int { return &s.Raft.QuiesceAfterTicks }),
+	floatFlag("idle", "per-tick probability that the workload pauses", func(s *Scenario) *float64 { return &s.Features.Idle }),
+	intFlag("idle-min", "shortest workload pause in ticks", func(s *Scenario) *int { return &s.Features.IdleMin }),
+	intFlag("idle-max", "longest workload pause in ticks", func(s *Scenario) *int { return &s.Features.IdleMax }),
+	intFlag("detect-min", "fastest failure detection (then Wake) in ticks", func(s *Scenario) *int { return &s.Features.DetectMin }),
+	intFlag("detect-max", "slowest failure detection (then Wake) in ticks", func(s *Scenario) *int { return &s.Features.DetectMax }),
 }
 
 // flagValue adapts one scenarioFlag to flag.Value, writing into *s.
