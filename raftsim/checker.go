@@ -523,6 +523,11 @@ func (c *checker) onStatus(id raft.NodeID, st *raft.Status) {
 	if v.lastIndex() != st.LastIndex || v.lastTerm() != st.LastTerm {
 		c.fail(Protocol, id, "node %d reports its log ends at %d (term %d), but its persist actions describe a log ending at %d (term %d)", id, st.LastIndex, st.LastTerm, v.lastIndex(), v.lastTerm())
 	}
+	if st.Quiescent && st.Role != raft.RoleLeader && (st.Role != raft.RoleFollower || st.Leader == raft.None) {
+		// Quiescent, it ticks no election timer: unless it leads or
+		// follows a leader, nothing would ever move it on.
+		c.fail(Protocol, id, "node %d is quiescent as a %v (leader %d): it will never time out", id, st.Role, st.Leader)
+	}
 	if st.Role == raft.RoleLeader {
 		c.claimLeader(id, st.Term, "status")
 		if v.leaderOf != st.Term {

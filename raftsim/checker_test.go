@@ -418,7 +418,7 @@ func TestPlantedCorruptApply(t *testing.T) {
 				return acts
 			}
 			for i := range acts {
-				if a := &acts[i]; a.Kind == raft.ActionApply && a.Apply.Entries[0].Index >= 10 {
+				if a := &acts[i]; a.Kind == raft.ActionApply && len(a.Apply.Entries) > 0 && a.Apply.Entries[0].Index >= 10 {
 					a.Apply.Entries = corrupt(a.Apply.Entries)
 				}
 			}
@@ -559,7 +559,7 @@ func TestShrink(t *testing.T) {
 	opts := Options{WrapNode: wrapWith(func() *broken {
 		return &broken{actions: func(id raft.NodeID, acts []raft.Action) []raft.Action {
 			for i := range acts {
-				if a := &acts[i]; id == 4 && a.Kind == raft.ActionApply && a.Apply.Entries[0].Index >= 200 {
+				if a := &acts[i]; id == 4 && a.Kind == raft.ActionApply && len(a.Apply.Entries) > 0 && a.Apply.Entries[0].Index >= 200 {
 					a.Apply.Entries = corrupt(a.Apply.Entries)
 				}
 			}

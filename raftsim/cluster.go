@@ -95,7 +95,7 @@ type Sim struct {
 	newLeaderRng                                      *Rand
 	compactRng, snapRng, memberRng, transferRng       *Rand
 	schedRng                                          *Rand
-	idleRng, detectRng                                *Rand
+	idleRng, detectRng, campaignRng                   *Rand
 	idleUntil                                         Time
 	netGen                                            uint64
 	healAt, recoveredAt                               Time
@@ -156,6 +156,8 @@ type Stats struct {
 	// MembershipChanges counts changes proposed and MembershipRefused those
 	// the leader refused; Transfers counts leadership transfers begun.
 	MembershipChanges, MembershipRefused, Transfers int
+	// Campaigns counts elections a host forced with Campaign.
+	Campaigns int
 	// Overwritten counts log entries deleted by a later leader's entries;
 	// Figure8 those among them that had been durable on a majority of
 	// nodes, yet never committed (the situation of the paper's Figure 8).
@@ -232,6 +234,7 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 		transferRng:  root.Stream("transfer"),
 		idleRng:      root.Stream("idle"),
 		detectRng:    root.Stream("detect"),
+		campaignRng:  root.Stream("campaign"),
 		faultsEnd:    Ticks(sc.Ticks),
 	}
 	for _, inv := range opts.ignore {
@@ -290,7 +293,7 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 		s.setTimer(c, Time(c.rng.Range(int64(sc.Workload.ThinkMin), int64(sc.Workload.ThinkMax))))
 	}
 	f := &sc.Faults
-	if f.Crash > 0 || f.Partition > 0 || f.OneWay > 0 || f.Isolate > 0 || f.Flap > 0 || sc.Features.Membership > 0 || sc.Features.Transfer > 0 || sc.Features.Idle > 0 {
+	if f.Crash > 0 || f.Partition > 0 || f.OneWay > 0 || f.Isolate > 0 || f.Flap > 0 || sc.Features.Membership > 0 || sc.Features.Transfer > 0 || sc.Features.Idle > 0 || sc.Features.Campaign > 0 {
 		s.nemesisOn = true
 		s.push(event{at: Tick, kind: evNemesis})
 	}

@@ -29,6 +29,7 @@ type featureCore interface {
 	TransferLeadership(to raft.NodeID) error
 	TransferToBestVoter() (raft.NodeID, error)
 	Wake()
+	Campaign() error
 }
 
 func (n *simNode) feat() featureCore {
@@ -487,7 +488,7 @@ func (s *Sim) changeMembership() {
 	}
 	var ch []raft.MembershipChange
 	joint := false
-	switch k := r.Intn(10); {
+	switch k := r.Intn(11); {
 	case k == 0 && len(dataOK) > 0:
 		ch = append(ch, raft.MembershipChange{Type: raft.AddLearner, Node: pick(dataOK)})
 	case k == 1 && len(m.Learners) > 0 && len(m.Voters) < maxV:
@@ -525,6 +526,24 @@ func (s *Sim) changeMembership() {
 		ch = append(ch, raft.MembershipChange{Type: raft.RemoveMember, Node: pick(data)},
 			raft.MembershipChange{Type: raft.AddWitness, Node: pick(outside)})
 		joint = true
+	case k == 10 && len(m.Witnesses) > 0:
+		// A witness cannot change role (ErrWitnessRole), not even by
+		// removal and addition in one change: its log lacks payloads.
+		w := pick(m.Witnesses)
+		ct := []raft.ChangeType{raft.AddVoter, raft.AddLearner}[r.Intn(2)]
+		var err error
+		if r.Intn(2) == 0 {
+			_, _, err = f.ProposeMembershipChange(raft.MembershipChange{Type: ct, Node: w})
+		} else {
+			_, _, err = f.ProposeMembershipChange(raft.MembershipChange{Type: raft.RemoveMember, Node: w}, raft.MembershipChange{Type: ct, Node: w})
+		}
+		s.chk.checks[Protocol]++
+		if err == nil {
+			s.chk.fail(Protocol, l.id, "leader %d accepted %v of witness %d: a witness cannot change role", l.id, ct, w)
+		}
+		s.Stats.MembershipRefused++
+		s.drain(l)
+		return
 	}
 	if len(ch) == 0 {
 		return
@@ -594,6 +613,23 @@ func (s *Sim) memberResult(l *simNode, what string, do func() error) {
 		s.Stats.MembershipRefused++
 	}
 	s.drain(l)
+}
+
+// campaign has the host of a random node call Campaign (an operator
+// forcing an election). A witness, a non-voter or a leader must refuse;
+// with lease reads, so must a node that may owe a leader its lease.
+func (s *Sim) campaign() {
+	n := s.nodes[s.campaignRng.Intn(len(s.nodes))]
+	f := n.feat()
+	if n.core == nil || f == nil {
+		return
+	}
+	err := f.Campaign()
+	if err == nil {
+		s.Stats.Campaigns++
+		s.record(TraceEvent{Kind: TrNote, Node: n.id, Text: "host calls Campaign"})
+	}
+	s.drain(n)
 }
 
 // transferLeadership has the leader hand over leadership.

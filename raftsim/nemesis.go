@@ -23,6 +23,9 @@ func (s *Sim) nemesis() {
 	if s.sc.Features.Transfer > 0 && s.transferRng.Chance(s.sc.Features.Transfer) && !s.idle() {
 		s.transferLeadership()
 	}
+	if s.sc.Features.Campaign > 0 && s.campaignRng.Chance(s.sc.Features.Campaign) {
+		s.campaign()
+	}
 	if s.crashRng.Chance(f.Crash) && s.down() < s.sc.maxDown() {
 		if n := s.pickTarget(s.crashRng, f.LeaderBias); n != nil {
 			s.crash(n, "random crash")

@@ -141,6 +141,7 @@ func TestFaultsHappen(t *testing.T) {
 		total.ReadsFailed += s.ReadsFailed
 		total.MembershipChanges += s.MembershipChanges
 		total.Transfers += s.Transfers
+		total.Campaigns += s.Campaigns
 		total.Crashes += s.Crashes
 		total.LostWrites += s.LostWrites
 		total.SurvivedWrites += s.SurvivedWrites
@@ -163,7 +164,7 @@ func TestFaultsHappen(t *testing.T) {
 		"lost snapshot transfers": total.SnapshotsLost, "snapshot installs": total.SnapshotsInstalled,
 		"ReadIndex reads": total.IndexReads, "lease reads": total.LeaseReads, "reads served": total.ReadsServed,
 		"failed reads": total.ReadsFailed, "membership changes": total.MembershipChanges,
-		"leadership transfers": total.Transfers,
+		"leadership transfers": total.Transfers, "forced campaigns": total.Campaigns,
 	} {
 		if n == 0 {
 			t.Errorf("no %s in 10 runs of the default scenario", name)

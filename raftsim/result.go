@@ -178,9 +178,9 @@ func (r *Result) WriteSummary(w io.Writer) {
 	fmt.Fprintf(w, "  network: %d messages sent, %d delivered, %d dropped, %d duplicated, %d held back; %d forwarded proposals refused\n",
 		s.Sent, s.Delivered, s.Dropped, s.Duplicated, s.Reordered, s.RefusedForwards)
 	fmt.Fprintf(w, "  disks: %d persists, %d writes made durable\n", s.Persists, s.DiskWrites)
-	fmt.Fprintf(w, "  features: %d compactions, %d snapshot transfers (%d lost, %d installed); reads: %d ReadIndex, %d lease, %d served, %d failed; %d membership changes (%d refused), %d leadership transfers\n",
+	fmt.Fprintf(w, "  features: %d compactions, %d snapshot transfers (%d lost, %d installed); reads: %d ReadIndex, %d lease, %d served, %d failed; %d membership changes (%d refused), %d leadership transfers, %d forced campaigns\n",
 		s.Compactions, s.SnapshotsSent, s.SnapshotsLost, s.SnapshotsInstalled, s.IndexReads, s.LeaseReads, s.ReadsServed, s.ReadsFailed,
-		s.MembershipChanges, s.MembershipRefused, s.Transfers)
+		s.MembershipChanges, s.MembershipRefused, s.Transfers, s.Campaigns)
 	fmt.Fprintf(w, "  witnesses: %d started, %d client operations turned away; %d whose role never committed added back as data members\n",
 		s.Witnesses, s.WitnessRefusals, s.WitnessesConverted)
 	if sc.Raft.QuiesceAfterTicks > 0 {

@@ -110,6 +110,9 @@ type FeatureOptions struct {
 	// Transfer: the leader transfers leadership (to a random voter or to
 	// the best one).
 	Transfer float64
+	// Campaign: the host of a random node calls Campaign (an operator
+	// forcing an election), quiescent or not.
+	Campaign float64
 	// Witness bootstraps node Nodes (with Nodes >= 2) as a witness
 	// (thesis §11.7.2): a voter that is sent entries without payloads,
 	// runs no state machine, serves no clients and never leads. Membership
@@ -343,7 +346,7 @@ func DefaultScenario() Scenario {
 		},
 		Workload: defaultWorkload(),
 		Features: FeatureOptions{Compact: 0.02, Retain: 5, Spares: 2, Membership: 0.01, Transfer: 0.003,
-			IdleMin: 20, IdleMax: 80, DetectMin: 2, DetectMax: 20},
+			Campaign: 0.002, IdleMin: 20, IdleMax: 80, DetectMin: 2, DetectMax: 20},
 	}
 }
 
@@ -431,6 +434,7 @@ func ScenarioNamed(name string) (Scenario, bool) {
 		s.Raft.QuiesceAfterTicks = 6
 		s.Faults.IsolateNewLeader = 0.02
 		s.Features.Idle, s.Features.IdleMin, s.Features.IdleMax = 0.02, 20, 120
+		s.Features.Campaign = 0.01
 		s.Features.Witness = true
 		return s, true
 	case "figure8":
@@ -495,7 +499,7 @@ func (s *Scenario) Validate() error {
 	}
 	for _, p := range []float64{s.Network.Drop, s.Network.Duplicate, s.Network.Reorder, s.Faults.Crash,
 		s.Faults.LeaderBias, s.Faults.Partition, s.Faults.OneWay, s.Faults.Isolate, s.Faults.Flap, s.Faults.IsolateNewLeader,
-		s.Features.Compact, s.Features.Membership, s.Features.Transfer, s.Features.Idle} {
+		s.Features.Compact, s.Features.Membership, s.Features.Transfer, s.Features.Idle, s.Features.Campaign} {
 		if !(p >= 0 && p <= 1) {
 			return bad("probability %v outside [0, 1]", p)
 		}
@@ -661,6 +665,7 @@ var scenarioFlags = []scenarioFlag{
 	intFlag("spares", "spare nodes outside the initial configuration", func(s *Scenario) *int { return &s.Features.Spares }),
 	floatFlag("membership", "per-tick probability of a membership change", func(s *Scenario) *float64 { return &s.Features.Membership }),
 	floatFlag("transfer", "per-tick probability of a leadership transfer", func(s *Scenario) *float64 { return &s.Features.Transfer }),
+	floatFlag("campaign", "per-tick probability that a random node is told to Campaign", func(s *Scenario) *float64 { return &s.Features.Campaign }),
 	boolFlag("witness", "bootstrap the last node as a witness", func(s *Scenario) *bool { return &s.Features.Witness }),
 	intFlag("quiesce", "raft QuiesceAfterTicks (0: never quiesce)", func(s *Scenario) *int { return &s.Raft.QuiesceAfterTicks }),
 	floatFlag("idle", "per-tick probability that the workload pauses", func(s *Scenario) *float64 { return &s.Features.Idle }),
