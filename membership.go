@@ -174,6 +174,9 @@ func (n *Node) checkCanChangeMembership() error {
 // new leader has to be able to leave a joint configuration whatever its
 // limits (Config.DecodeLimits admits such entries from peers).
 func (n *Node) appendConfig(m Membership) (Index, Term) {
+	// A quiescent leader neither ticks nor heartbeats: awake, it retries
+	// appends that are lost, as for any proposal.
+	n.wake()
 	e := Entry{Index: n.log.lastIndex() + 1, Term: n.term, Type: EntryConfig, Data: encodeMembership(m)}
 	n.log.append(e)
 	n.noteConfigEntries(n.log.slice(e.Index, e.Index, 0))

@@ -1,6 +1,9 @@
 package raft
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // Regressions found by the cluster simulator (raftsim).
 
@@ -112,6 +115,44 @@ func TestRegressWitnessAheadOfRemainingDataVoters(t *testing.T) {
 	}
 	tn.drop = nil
 	tickUntil(tn, 300, "node 2 elected", leaderAmong(tn, 0, 2))
+}
+
+// TestRegressMembershipChangeWakesQuiescentLeader: a membership change
+// proposed to a quiescent leader must wake it, as any proposal does
+// (docs/reads.md, "Quiescent groups"). Asleep, the leader neither ticks
+// nor heartbeats, so when the appends carrying the configuration entry
+// are lost nothing ever retransmits them (paper §5.3: the leader retries
+// AppendEntries indefinitely) and the change never commits; every later
+// change is refused as pending. Both ProposeMembershipChange and
+// LeaveJoint. Found by raftsim: the quiet scenario, seed 1, 3 nodes.
+func TestRegressMembershipChangeWakesQuiescentLeader(t *testing.T) {
+	for _, leave := range []bool{false, true} {
+		t.Run(fmt.Sprintf("leave joint %v", leave), func(t *testing.T) {
+			tn := quietNet(t, 3)
+			tn.join(4, nil)
+			tn.startEmpty(4)
+			propose := func() Index { return mustChange(tn, 1, change(AddLearner, 4)) }
+			if leave {
+				if _, _, err := tn.nodes[1].ProposeJointMembershipChange(false, change(AddLearner, 4)); err != nil {
+					t.Fatal(err)
+				}
+				tn.deliverAll()
+				tickUntil(tn, 10*3+30, "all quiescent", allQuiescent(tn, 1, 2, 3))
+				propose = func() Index {
+					idx, _, err := tn.nodes[1].LeaveJoint()
+					if err != nil {
+						t.Fatal(err)
+					}
+					return idx
+				}
+			}
+			tn.dropTypes = map[MessageType]bool{MsgApp: true}
+			idx := propose()
+			tn.deliverAll()
+			tn.dropTypes = nil
+			tickUntil(tn, 200, "the change committed", func() bool { return tn.nodes[1].Status().Commit >= idx })
+		})
+	}
 }
 
 // TestRegressNewServerCompactsBeforeKnowingConfiguration: the initial
