@@ -528,6 +528,11 @@ func (c *checker) onStatus(id raft.NodeID, st *raft.Status) {
 		// follows a leader, nothing would ever move it on.
 		c.fail(Protocol, id, "node %d is quiescent as a %v (leader %d): it will never time out", id, st.Role, st.Leader)
 	}
+	if st.Quiescent && st.Role == raft.RoleLeader && st.Commit < st.LastIndex {
+		// Quiescent, it neither ticks nor heartbeats: nothing would
+		// retransmit entries lost on the way (any proposal must wake it).
+		c.fail(Protocol, id, "node %d is a quiescent leader with uncommitted entries (commit %d, last %d)", id, st.Commit, st.LastIndex)
+	}
 	if st.Role == raft.RoleLeader {
 		c.claimLeader(id, st.Term, "status")
 		if v.leaderOf != st.Term {

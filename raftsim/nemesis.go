@@ -17,10 +17,10 @@ func (s *Sim) nemesis() {
 	}
 	f := &s.sc.Faults
 	s.maybeIdle()
-	if s.sc.Features.Membership > 0 && s.memberRng.Chance(s.sc.Features.Membership) && !s.idle() {
+	if s.sc.Features.Membership > 0 && s.memberRng.Chance(s.sc.Features.Membership) {
 		s.changeMembership()
 	}
-	if s.sc.Features.Transfer > 0 && s.transferRng.Chance(s.sc.Features.Transfer) && !s.idle() {
+	if s.sc.Features.Transfer > 0 && s.transferRng.Chance(s.sc.Features.Transfer) {
 		s.transferLeadership()
 	}
 	if s.sc.Features.Campaign > 0 && s.campaignRng.Chance(s.sc.Features.Campaign) {
