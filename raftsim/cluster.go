@@ -249,10 +249,7 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 	s.Stats.RecoveryTime = -1
 
 	skew := root.Stream("skew")
-	ids := make([]raft.NodeID, sc.Nodes)
-	for i := range ids {
-		ids[i] = raft.NodeID(i + 1)
-	}
+	ids := s.initialVoters()
 	for k := 1; k <= sc.totalNodes(); k++ {
 		id := raft.NodeID(k)
 		u := skew.Float64()*2 - 1
@@ -307,6 +304,15 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 		s.drain(n) // the bootstrap persist
 	}
 	return s, nil
+}
+
+// initialVoters returns the IDs of the initial servers, 1..Nodes.
+func (s *Sim) initialVoters() []raft.NodeID {
+	ids := make([]raft.NodeID, s.sc.Nodes)
+	for i := range ids {
+		ids[i] = raft.NodeID(i + 1)
+	}
+	return ids
 }
 
 func (s *Sim) nodeConfig(id raft.NodeID, epoch uint32) raft.Config {
@@ -746,7 +752,18 @@ func (s *Sim) restart(n *simNode) {
 		rep.apply(e)
 	}
 	st.Applied = commit
-	node, err := raft.NewNode(s.nodeConfig(n.id, n.epoch), st)
+	var node *raft.Node
+	var err error
+	if int(n.id) <= s.sc.Nodes && n.disk.Writes == 0 && len(n.disk.snap.Membership.Voters) == 0 {
+		// An initial server whose bootstrap write never reached its disk
+		// has never run, as far as anyone can tell (nothing it sent
+		// promised anything before that write): its host bootstraps it
+		// again. (With Features.Witness the host wrote the initial
+		// configuration itself, so it is there.)
+		node, err = raft.Bootstrap(s.nodeConfig(n.id, n.epoch), s.initialVoters())
+	} else {
+		node, err = raft.NewNode(s.nodeConfig(n.id, n.epoch), st)
+	}
 	if err != nil {
 		s.chk.fail(Protocol, n.id, "node %d cannot restart from its own durable state: %v", n.id, err)
 		return
