@@ -118,9 +118,10 @@ type FeatureOptions struct {
 	// runs no state machine, serves no clients and never leads. Membership
 	// changes add and remove witnesses whatever this says.
 	Witness bool
-	// Idle: the workload pauses for [IdleMin, IdleMax] ticks (clients start
-	// no operation, no membership change or transfer is proposed), so that
-	// groups with RaftOptions.QuiesceAfterTicks go quiet.
+	// Idle: the clients pause for [IdleMin, IdleMax] ticks (they start no
+	// operation), so that groups with RaftOptions.QuiesceAfterTicks go
+	// quiet; membership changes, transfers and forced campaigns go on at
+	// their rates, and so reach quiescent groups.
 	Idle float64
 	// IdleMin and IdleMax bound an idle stretch in ticks.
 	IdleMin, IdleMax int
