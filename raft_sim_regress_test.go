@@ -124,7 +124,8 @@ func TestRegressWitnessAheadOfRemainingDataVoters(t *testing.T) {
 // are lost nothing ever retransmits them (paper §5.3: the leader retries
 // AppendEntries indefinitely) and the change never commits; every later
 // change is refused as pending. Both ProposeMembershipChange and
-// LeaveJoint. Found by raftsim: the quiet scenario, seed 1, 3 nodes.
+// LeaveJoint. Suspected on reading; raftsim catches it (the quiet
+// scenario, seed 1, 3 nodes).
 func TestRegressMembershipChangeWakesQuiescentLeader(t *testing.T) {
 	for _, leave := range []bool{false, true} {
 		t.Run(fmt.Sprintf("leave joint %v", leave), func(t *testing.T) {
