@@ -91,16 +91,44 @@ func (r ThroughputResult) BytesPerEntry() float64 {
 // cluster is the shape both libraries implement for the throughput
 // harness. Every method runs in the caller's goroutine and does no I/O.
 type cluster interface {
+	stepper
 	// propose hands the leader one round's proposals.
 	propose(payloads [][]byte) error
+	// allApplied reports whether every node applied all proposals so far.
+	allApplied(proposed int) bool
+}
+
+// stepper is what every harness drives, round after round.
+type stepper interface {
 	// handle has node i carry out all its pending work: persist (and
 	// acknowledge), queue sends, apply.
 	handle(i int) error
 	// deliver steps every queued message into its receiver and returns how
 	// many there were.
 	deliver() (int, error)
-	// allApplied reports whether every node applied all proposals so far.
-	allApplied(proposed int) bool
+}
+
+// round lets each of the cluster's nodes carry out its pending work, then
+// delivers the messages that queued: one step of every harness. It returns
+// how many messages were delivered.
+func round(c stepper, nodes int) (int, error) {
+	for i := range nodes {
+		if err := c.handle(i); err != nil {
+			return 0, fmt.Errorf("node %d: %w", i+1, err)
+		}
+	}
+	return c.deliver()
+}
+
+// settle runs rounds until no message is left in flight (at most 100):
+// after an election, so the measured loop starts from a quiet cluster.
+func settle(c stepper, nodes int) error {
+	for range 100 {
+		if n, err := round(c, nodes); err != nil || n == 0 {
+			return err
+		}
+	}
+	return nil
 }
 
 // newCluster builds a cluster of lib with nodes voters and elects node 1.
@@ -148,12 +176,7 @@ func replicate(c cluster, p ThroughputParams, payloads [][]byte, res *Throughput
 			}
 			proposed += len(batch)
 		}
-		for i := range p.Nodes {
-			if err := c.handle(i); err != nil {
-				return fmt.Errorf("round %d: node %d: %w", res.Rounds, i+1, err)
-			}
-		}
-		n, err := c.deliver()
+		n, err := round(c, p.Nodes)
 		if err != nil {
 			return fmt.Errorf("round %d: %w", res.Rounds, err)
 		}

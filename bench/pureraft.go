@@ -107,17 +107,8 @@ func newPureCluster(n int) (*pureCluster, error) {
 	if err := c.nodes[0].Campaign(); err != nil {
 		return nil, err
 	}
-	for range 100 {
-		for i := range c.nodes {
-			if err := c.handle(i); err != nil {
-				return nil, err
-			}
-		}
-		if n, err := c.deliver(); err != nil {
-			return nil, err
-		} else if n == 0 {
-			break
-		}
+	if err := settle(c, len(c.nodes)); err != nil {
+		return nil, err
 	}
 	st := c.nodes[0].Status()
 	if st.Role != raft.RoleLeader {

@@ -310,12 +310,7 @@ func readLoop(c readCluster, p ReadParams, res *ReadResult) error {
 			}
 			issued += n
 		}
-		for i := range p.Nodes {
-			if err := c.handle(i); err != nil {
-				return fmt.Errorf("round %d: node %d: %w", res.Rounds, i+1, err)
-			}
-		}
-		n, err := c.deliver()
+		n, err := round(c, p.Nodes)
 		if err != nil {
 			return fmt.Errorf("round %d: %w", res.Rounds, err)
 		}
