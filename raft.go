@@ -8,10 +8,11 @@
 // supplies storage, transport and the replicated state machine; the node
 // supplies the protocol.
 //
-// The node never starts a goroutine, reads a clock, takes a lock or touches a
-// file. The same [Config] and the same inputs give the same actions, bit for
-// bit, which is what makes a whole cluster simulable under one seed (see the
-// raftsim package).
+// The node never starts a goroutine, reads a clock or touches a file, and
+// once built it takes no lock (building one briefly locks the small shared
+// cache of resolved configurations, see docs/design.md). The same [Config]
+// and the same inputs give the same actions, bit for bit, which is what
+// makes a whole cluster simulable under one seed (see the raftsim package).
 //
 // # Starting a node
 //
