@@ -10,7 +10,8 @@
 //
 // The node never starts a goroutine, reads a clock or touches a file, and
 // once built it takes no lock (building one briefly locks the small shared
-// cache of resolved configurations, see docs/design.md). The same [Config]
+// cache of resolved configurations, see docs/design.md). The one way out is
+// Config.Logger, which, when set, is called for rare events. The same [Config]
 // and the same inputs give the same actions, bit for bit, which is what
 // makes a whole cluster simulable under one seed (see the raftsim package).
 //
