@@ -98,6 +98,15 @@ func (m *Machine) Apply(cmds []host.Command) error {
 		kv, req, reqLog := tx.Bucket(bucketKV), tx.Bucket(bucketReq), tx.Bucket(bucketReqLog)
 		for i := range cmds {
 			c := &cmds[i]
+			// Forget request IDs older than the window before looking
+			// one up, by this command's own index: which IDs a command
+			// sees depends only on its place in the log, never on how
+			// commands were grouped into Apply calls (that differs between
+			// replicas and across restarts), so every replica decides the
+			// same.
+			if err := forget(req, reqLog, c.Index); err != nil {
+				return err
+			}
 			op, err := DecodeOp(c.Data)
 			if err != nil {
 				c.Result = EncodeResult(Result{Status: StatusBadCommand, Index: c.Index, Err: err.Error()})
@@ -149,22 +158,26 @@ func (m *Machine) Apply(cmds []host.Command) error {
 			return nil
 		}
 		last := cmds[len(cmds)-1].Index
-		// Forget request IDs older than the window, deterministically by
-		// log index, so every replica forgets the same ones.
-		if last > DedupWindow {
-			cur := reqLog.Cursor()
-			limit := binary.BigEndian.AppendUint64(nil, last-DedupWindow)
-			for k, v := cur.First(); k != nil && bytes.Compare(k, limit) < 0; k, v = cur.First() {
-				if err := req.Delete(v); err != nil {
-					return err
-				}
-				if err := cur.Delete(); err != nil {
-					return err
-				}
-			}
-		}
 		return tx.Bucket(bucketMeta).Put(keyApplied, binary.BigEndian.AppendUint64(nil, last))
 	})
+}
+
+// forget deletes the request IDs recorded before index-DedupWindow.
+func forget(req, reqLog *bolt.Bucket, index uint64) error {
+	if index <= DedupWindow {
+		return nil
+	}
+	limit := binary.BigEndian.AppendUint64(nil, index-DedupWindow)
+	cur := reqLog.Cursor()
+	for k, v := cur.First(); k != nil && bytes.Compare(k, limit) < 0; k, v = cur.First() {
+		if err := req.Delete(v); err != nil {
+			return err
+		}
+		if err := cur.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Query implements host.Machine.
