@@ -410,6 +410,13 @@ func (h *Host) recover() error {
 		}
 		applied = snapIndex
 	}
+	if suspect {
+		// The machine is rebuilt (empty or the snapshot, the log replays
+		// the rest): only now may this boot be recorded.
+		if err := recordStart(h.cfg.Dir); err != nil {
+			return err
+		}
+	}
 	for id, a := range h.cfg.Peers {
 		if _, ok := h.peers[id]; !ok {
 			h.peers[id] = a

@@ -65,8 +65,11 @@ func currentBootID() string {
 	return string(b)
 }
 
-// checkBoot reports whether the machine's files may have lost writes, and
-// records this start (unclean until Close).
+// checkBoot reports whether the machine's files may have lost writes. If
+// they may not, it records this start (unclean until Close) at once. If
+// they may, the caller records it with recordStart only once the machine
+// has been rebuilt: until then a crash, a failed start or another reboot
+// must leave the machine suspect, or the next start would trust it.
 func checkBoot(dir string) (suspect bool, err error) {
 	path := filepath.Join(dir, "boot.json")
 	var prev bootState
@@ -75,8 +78,16 @@ func checkBoot(dir string) (suspect bool, err error) {
 			suspect = !prev.Clean && prev.BootID != currentBootID()
 		}
 	}
+	if suspect {
+		return true, nil
+	}
+	return false, recordStart(dir)
+}
+
+// recordStart records a start in this boot, unclean until Close.
+func recordStart(dir string) error {
 	b, _ := json.Marshal(bootState{BootID: currentBootID()})
-	return suspect, writeFileAtomic(path, b)
+	return writeFileAtomic(filepath.Join(dir, "boot.json"), b)
 }
 
 func markClean(dir string) error {

@@ -1,0 +1,56 @@
+package host
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pureraft/raft"
+)
+
+// After an unclean shutdown and a reboot the machine is suspect until it
+// has been rebuilt. If the start that should rebuild it fails (or the
+// process dies) before the rebuild is done, the next start must still
+// rebuild it: the boot record may say "this boot" only once the machine
+// is trustworthy again.
+func TestSuspectMachineStaysSuspectUntilRebuilt(t *testing.T) {
+	dir := t.TempDir()
+	b, _ := json.Marshal(bootState{BootID: "a boot before the crash", Clean: false})
+	if err := os.WriteFile(filepath.Join(dir, "boot.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The WAL names a snapshot whose file cannot be read: the rebuild fails.
+	w, _, err := OpenWAL(filepath.Join(dir, "wal"), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := raft.SnapshotMeta{Index: 5, Term: 1, Membership: raft.Membership{Voters: []raft.NodeID{1}}}
+	if err := w.SaveSnapshot(meta); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, err = Open(Config{
+		ID: 1, Dir: dir, Listener: ln, Machine: &counter{},
+		Peers:  Peers{1: {Raft: ln.Addr().String()}},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err == nil {
+		t.Fatal("Open succeeded without the snapshot file")
+	}
+	suspect, err := checkBoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !suspect {
+		t.Fatal("after a failed rebuild the machine is no longer considered suspect: the next start would trust it")
+	}
+}
