@@ -96,7 +96,10 @@ func (h *Host) applyLoop() {
 				h.fatal(err)
 				return
 			}
-			h.skipThrough = max(h.skipThrough, idx)
+			// The machine is now exactly at idx, even if it was ahead of
+			// the log before (a cut WAL tail): every entry after idx must
+			// be applied again, none skipped.
+			h.skipThrough = idx
 			h.lastSnapIndex = idx
 			h.log.Info("installed snapshot from the leader", "index", idx, "term", s.Term)
 			h.setApplied(idx)

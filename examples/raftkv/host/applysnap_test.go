@@ -1,0 +1,80 @@
+package host
+
+import (
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/pureraft/raft"
+)
+
+// applyHost is a Host with only what the apply goroutine uses.
+func applyHost(t *testing.T, m Machine) *Host {
+	dir := t.TempDir()
+	return &Host{
+		cfg:         Config{Dir: dir, SnapshotEntries: 1 << 40},
+		log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		m:           m,
+		metrics:     newMetrics(prometheus.NewRegistry()),
+		snaps:       &snapStore{dir: dir + "/snap"},
+		applyc:      make(chan applyOp, 16),
+		applyQuit:   make(chan struct{}),
+		stopc:       make(chan struct{}),
+		waiters:     map[uint64]chan waitResult{},
+		readWaiters: map[uint64]chan waitResult{},
+		idxWaiters:  map[uint64]idxWaiter{},
+		peers:       Peers{},
+	}
+}
+
+func counterEntry(index uint64, add uint64) raft.Entry {
+	data := []byte{entryCommand}
+	data = binary.AppendUvarint(data, 9) // proposed by another node
+	data = binary.AppendUvarint(data, index)
+	data = binary.BigEndian.AppendUint64(data, add)
+	return raft.Entry{Index: raft.Index(index), Term: 1, Type: raft.EntryNormal, Data: data}
+}
+
+// A node whose WAL tail was cut has a machine ahead of its log (applied
+// 150, log up to 100); the host skips entries up to 150 when they come
+// back. If the leader repairs the log with a snapshot below that point
+// (120), restoring it takes the machine back to 120: the entries after
+// the snapshot must then be applied again, not skipped.
+func TestSnapshotBelowSkipPointIsFollowedByItsEntries(t *testing.T) {
+	c := &counter{}
+	h := applyHost(t, c)
+	var want uint64
+	// The machine as it was before the crash: entries 1..150, each adding
+	// its index.
+	var ents []Command
+	for i := uint64(1); i <= 150; i++ {
+		ents = append(ents, Command{Index: i, Data: binary.BigEndian.AppendUint64(nil, i)})
+	}
+	if err := c.Apply(ents); err != nil {
+		t.Fatal(err)
+	}
+	h.skipThrough, h.applied = 150, 100
+	// The leader's snapshot at 120 holds the sum of 1..120.
+	for i := uint64(1); i <= 120; i++ {
+		want += i
+	}
+	if _, err := h.snaps.write(120, Peers{}, counterSnap{n: want, applied: 120}); err != nil {
+		t.Fatal(err)
+	}
+	var after []raft.Entry
+	for i := uint64(121); i <= 160; i++ {
+		after = append(after, counterEntry(i, i))
+		want += i
+	}
+	h.bgWG.Add(1)
+	go h.applyLoop()
+	h.applyc <- applyOp{apply: raft.Apply{Snapshot: &raft.SnapshotMeta{Index: 120, Term: 1}}}
+	h.applyc <- applyOp{apply: raft.Apply{Entries: after}}
+	close(h.applyQuit)
+	h.bgWG.Wait()
+	if got, _ := c.Applied(); got != 160 || c.n != want {
+		t.Fatalf("machine after the snapshot and entries 121..160: applied %d, sum %d; want applied 160, sum %d", got, c.n, want)
+	}
+}
