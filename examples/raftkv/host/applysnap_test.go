@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"encoding/binary"
 	"io"
 	"log/slog"
@@ -76,5 +77,57 @@ func TestSnapshotBelowSkipPointIsFollowedByItsEntries(t *testing.T) {
 	h.bgWG.Wait()
 	if got, _ := c.Applied(); got != 160 || c.n != want {
 		t.Fatalf("machine after the snapshot and entries 121..160: applied %d, sum %d; want applied 160, sum %d", got, c.n, want)
+	}
+}
+
+// While the machine is ahead of the applied index (a cut WAL tail: the
+// machine holds 150, the log is repaired from 100 on), its state is not
+// the state at the applied index. A snapshot taken then would be labelled
+// with an index below its content, and whoever restores it (this node
+// after a restart, a follower) would apply the entries after the label a
+// second time.
+func TestNoSnapshotWhileMachineAheadOfLog(t *testing.T) {
+	c := &counter{}
+	h := applyHost(t, c)
+	h.cfg.SnapshotEntries = 10
+	h.loopDone = make(chan struct{})
+	close(h.loopDone) // no node loop: compaction is refused, files stay
+	var ents []Command
+	for i := uint64(1); i <= 150; i++ {
+		ents = append(ents, Command{Index: i, Data: binary.BigEndian.AppendUint64(nil, i)})
+	}
+	if err := c.Apply(ents); err != nil {
+		t.Fatal(err)
+	}
+	h.skipThrough, h.applied, h.lastSnapIndex = 150, 100, 100
+	h.bgWG.Add(1)
+	go h.applyLoop()
+	for i := uint64(101); i <= 160; i += 5 {
+		var batch []raft.Entry
+		for j := i; j < i+5; j++ {
+			batch = append(batch, counterEntry(j, j))
+		}
+		h.applyc <- applyOp{apply: raft.Apply{Entries: batch}}
+		if err := h.waitApplied(context.Background(), i+4); err != nil {
+			t.Fatal(err)
+		}
+		h.waitSnapshot()
+	}
+	close(h.applyQuit)
+	h.bgWG.Wait()
+	t.Logf("snapshots: %v", h.snaps.list())
+	for _, idx := range h.snaps.list() {
+		r, err := h.snaps.open(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b [8]byte
+		if _, err := io.ReadFull(r.Data, b[:]); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		if got, want := binary.BigEndian.Uint64(b[:]), idx*(idx+1)/2; got != want {
+			t.Errorf("snapshot labelled %d holds the sum %d, the state at a later index (want %d)", idx, got, want)
+		}
 	}
 }

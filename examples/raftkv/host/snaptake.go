@@ -5,6 +5,7 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pureraft/raft"
@@ -25,6 +26,14 @@ func (h *Host) takeSnapshot(done chan snapDone) {
 	idx := h.applied
 	if idx <= h.lastSnapIndex {
 		reply(snapDone{index: h.lastSnapIndex})
+		return
+	}
+	if idx < h.skipThrough {
+		// The machine is ahead of the applied index (a cut WAL tail is
+		// being repaired): its state is that of skipThrough, not idx. A
+		// snapshot labelled idx would make whoever restores it apply the
+		// entries after idx twice. Wait until the log has caught up.
+		reply(snapDone{err: fmt.Errorf("the machine is ahead of the log (at %d, applied %d): no snapshot until the log is repaired", h.skipThrough, idx)})
 		return
 	}
 	if !h.snapping.CompareAndSwap(false, true) {
