@@ -131,3 +131,38 @@ func TestNoSnapshotWhileMachineAheadOfLog(t *testing.T) {
 		}
 	}
 }
+
+// peersAtRestore is a counter that records, when it is restored, the
+// address book the host has made durable at that moment.
+type peersAtRestore struct {
+	counter
+	dir  string
+	seen Peers
+}
+
+func (p *peersAtRestore) Restore(r io.Reader, index uint64) error {
+	p.seen = loadPeers(p.dir)
+	return p.counter.Restore(r, index)
+}
+
+// A snapshot carries the address book. Once the machine has recorded the
+// snapshot as applied, a restart no longer restores it, so the book must
+// be durable before that: otherwise a crash in between loses the
+// addresses of the nodes added before the snapshot, for good.
+func TestSnapshotPeersDurableBeforeMachineRestored(t *testing.T) {
+	m := &peersAtRestore{}
+	h := applyHost(t, m)
+	m.dir = h.cfg.Dir
+	book := Peers{7: {Raft: "127.0.0.1:7007", HTTP: "127.0.0.1:8007"}}
+	if _, err := h.snaps.write(50, book, counterSnap{n: 1, applied: 50}); err != nil {
+		t.Fatal(err)
+	}
+	h.bgWG.Add(1)
+	go h.applyLoop()
+	h.applyc <- applyOp{apply: raft.Apply{Snapshot: &raft.SnapshotMeta{Index: 50, Term: 1}}}
+	close(h.applyQuit)
+	h.bgWG.Wait()
+	if m.seen[7] != book[7] {
+		t.Fatalf("address book on disk when the machine was restored: %v; want it to hold the snapshot's %v", m.seen, book)
+	}
+}

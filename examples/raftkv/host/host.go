@@ -473,14 +473,20 @@ func (h *Host) restoreFromFile(index uint64) error {
 		return fmt.Errorf("snapshot %d: %w", index, err)
 	}
 	defer r.Close()
-	if err := h.m.Restore(r.Data, index); err != nil {
-		return fmt.Errorf("restore snapshot %d: %w", index, err)
-	}
+	// The address book first: once the machine records the snapshot as
+	// applied, no restart restores it again, so a crash between the two
+	// must not lose the addresses it carries.
 	h.peersMu.Lock()
 	for id, a := range r.Peers {
 		h.peers[id] = a
 	}
 	book := h.peers.clone()
 	h.peersMu.Unlock()
-	return savePeers(h.cfg.Dir, book)
+	if err := savePeers(h.cfg.Dir, book); err != nil {
+		return err
+	}
+	if err := h.m.Restore(r.Data, index); err != nil {
+		return fmt.Errorf("restore snapshot %d: %w", index, err)
+	}
+	return nil
 }
