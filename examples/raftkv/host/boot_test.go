@@ -1,7 +1,9 @@
 package host
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -52,5 +54,63 @@ func TestSuspectMachineStaysSuspectUntilRebuilt(t *testing.T) {
 	}
 	if !suspect {
 		t.Fatal("after a failed rebuild the machine is no longer considered suspect: the next start would trust it")
+	}
+}
+
+// brokenApplied is a machine whose files a power loss left unreadable:
+// it cannot even say what it applied, but can be restored.
+type brokenApplied struct{ counter }
+
+func (b *brokenApplied) Applied() (uint64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.applied == 0 {
+		return 0, errors.New("corrupt page")
+	}
+	return b.applied, nil
+}
+
+// After an unclean shutdown and a reboot the machine's files are not
+// trusted, so the host rebuilds them; it must not first ask the untrusted
+// machine what it applied, which may fail (or lie) precisely then.
+func TestSuspectMachineRebuiltWithoutReadingIt(t *testing.T) {
+	dir := t.TempDir()
+	b, _ := json.Marshal(bootState{BootID: "a boot before the crash", Clean: false})
+	if err := os.WriteFile(filepath.Join(dir, "boot.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, _, err := OpenWAL(filepath.Join(dir, "wal"), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := raft.SnapshotMeta{Index: 5, Term: 1, Membership: raft.Membership{Voters: []raft.NodeID{1}}}
+	snaps := &snapStore{dir: filepath.Join(dir, "snap")}
+	if _, err := snaps.write(5, Peers{}, counterSnap{n: 42, applied: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SaveSnapshot(meta); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Save([]*raft.Persist{{ID: 1, HasHardState: true, HardState: raft.HardState{Term: 1, Vote: 1, Commit: 5}, Sync: true}}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &brokenApplied{}
+	h, err := Open(Config{
+		ID: 1, Dir: dir, Listener: ln, Machine: m,
+		Peers:  Peers{1: {Raft: ln.Addr().String()}},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		ln.Close()
+		t.Fatalf("Open of a suspect machine: %v", err)
+	}
+	defer h.Close(context.Background())
+	if m.n != 42 {
+		t.Fatalf("machine not rebuilt from the snapshot: %d", m.n)
 	}
 }

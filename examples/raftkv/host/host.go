@@ -388,21 +388,22 @@ func (h *Host) recover() error {
 		h.metrics.tornBytes.Add(float64(st.TornBytes))
 	}
 	h.peers = loadPeers(h.cfg.Dir)
-	applied, err := h.m.Applied()
-	if err != nil {
-		return fmt.Errorf("machine: %w", err)
-	}
 	snapIndex := uint64(st.Snapshot.Index)
+	var applied uint64
 	switch {
 	case suspect && snapIndex > 0:
+		// The machine's files are not trusted, not even to say what they
+		// applied (reading them may fail or mislead): rebuild them.
 		h.log.Warn("unclean shutdown before a reboot: rebuilding the machine from the snapshot", "snapshot", snapIndex)
-		applied = 0
 	case suspect:
 		h.log.Warn("unclean shutdown before a reboot: rebuilding the machine from the log")
 		if err := h.m.Restore(nil, 0); err != nil {
 			return err
 		}
-		applied = 0
+	default:
+		if applied, err = h.m.Applied(); err != nil {
+			return fmt.Errorf("machine: %w", err)
+		}
 	}
 	if snapIndex > 0 && applied < snapIndex {
 		if err := h.restoreFromFile(snapIndex); err != nil {
