@@ -391,6 +391,12 @@ func (n *Node) membershipChanged() {
 		}
 	}
 	l.progress = kept
+	if l.transferee != None && (!m.IsVoter(l.transferee) || m.IsWitness(l.transferee)) {
+		// The target left the configuration (the leader's own auto-leave
+		// entry removed it): the transfer cannot complete, so end it now
+		// rather than refuse proposals until it times out (thesis §3.10).
+		l.transferee = None
+	}
 	m.forEachMember(func(id NodeID) {
 		if id != n.id && n.progressOf(id) == nil {
 			l.progress = append(l.progress, progress{id: id, witness: m.IsWitness(id), Progress: Progress{Next: n.log.lastIndex() + 1, RecentActive: true}})
