@@ -35,3 +35,30 @@ func TestTransferAbortedWhenTargetLeavesConfiguration(t *testing.T) {
 		t.Errorf("Propose after the transfer target was removed: %v", err)
 	}
 }
+
+// Thesis §3.10 hands leadership to a server that will go on leading, the
+// step before shutting the leader down gracefully; thesis §4.2.2 has a
+// server the configuration removes step down once that removal commits.
+// In a joint configuration that auto-leaves (thesis §4.3), an outgoing-only
+// voter is removed as soon as the joint configuration commits, so
+// TransferToBestVoter must pick a voter of the incoming configuration even
+// when the outgoing one's log is further ahead: otherwise the transfer ends
+// when the leader's own leave entry removes the target, or the target wins,
+// leads briefly and steps down, and the cluster is left without a leader.
+func TestTransferToBestVoterSkipsVoterBeingRemoved(t *testing.T) {
+	tn := elect3(t)
+	n := tn.nodes[1]
+	tn.cut[1][2] = true // 2 lags behind 3
+	tn.propose(1, "a")
+	tn.deliverAll()
+	if _, _, err := n.ProposeJointMembershipChange(true, change(RemoveMember, 3)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := n.TransferToBestVoter()
+	if err != nil {
+		t.Fatalf("TransferToBestVoter: %v", err)
+	}
+	if got != 2 {
+		t.Errorf("TransferToBestVoter() = %d, a voter the joint configuration removes; want 2", got)
+	}
+}

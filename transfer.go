@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 )
 
 // This file holds leadership transfer (thesis §3.10): the leader stops
@@ -45,7 +46,10 @@ func (n *Node) TransferLeadership(to NodeID) error {
 
 // TransferToBestVoter transfers leadership to the voter whose log is most
 // up to date (ties to the lowest ID), the usual step before shutting a
-// leader down gracefully. It returns the chosen voter.
+// leader down gracefully. It returns the chosen voter. In a joint
+// configuration it chooses among the incoming voters only: an outgoing-only
+// voter is removed once the configuration is left, and would step down
+// (thesis §4.2.2).
 func (n *Node) TransferToBestVoter() (NodeID, error) {
 	if n.role != RoleLeader {
 		return None, &NotLeaderError{Leader: n.lead}
@@ -53,7 +57,7 @@ func (n *Node) TransferToBestVoter() (NodeID, error) {
 	var best *progress
 	for i := range n.ldr.progress {
 		pr := &n.ldr.progress[i]
-		if !n.members().IsVoter(pr.id) || pr.witness {
+		if !slices.Contains(n.members().Voters, pr.id) || pr.witness {
 			continue
 		}
 		if best == nil || pr.Match > best.Match || (pr.Match == best.Match && pr.id < best.id) {
