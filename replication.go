@@ -259,7 +259,9 @@ func (n *Node) handleAppendResponse(m Message) {
 		pr.becomeReplicate() // the snapshot arrived and was installed
 	}
 	n.maybeCommit()
-	n.maybeSendTimeoutNow(pr)
+	// maybeCommit may have changed the membership (an automatic leave)
+	// and with it the progress list pr points into: look it up again.
+	n.maybeSendTimeoutNow(n.progressOf(m.From))
 	n.needFlush = true
 }
 
