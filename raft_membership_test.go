@@ -725,16 +725,22 @@ func TestMembershipRemovedServerCannotDisrupt(t *testing.T) {
 
 // witnessNet returns a cluster of data voters 1 and 2 and witness 3, led
 // by 1, with entry "a" committed everywhere.
-func witnessNet(t *testing.T) *testNet {
-	tn := newTestNet(t, 2, nil)
+func witnessNet(t *testing.T) *testNet { return dataAndWitnessNet(t, 2) }
+
+// dataAndWitnessNet returns a cluster of data voters 1..data, led by 1,
+// plus witness data+1, with entry "a" committed everywhere.
+func dataAndWitnessNet(t *testing.T, data int) *testNet {
+	t.Helper()
+	w := NodeID(data + 1)
+	tn := newTestNet(t, data, nil)
 	tn.campaign(1)
-	tn.join(3, nil)
-	tn.startEmpty(3)
-	mustChange(tn, 1, change(AddWitness, 3))
+	tn.join(w, nil)
+	tn.startEmpty(w)
+	mustChange(tn, 1, change(AddWitness, w))
 	tn.deliverAll()
 	tn.propose(1, "a")
 	tn.deliverAll()
-	want := Membership{Voters: []NodeID{1, 2, 3}, Witnesses: []NodeID{3}}
+	want := Membership{Voters: append(ids(data), w), Witnesses: []NodeID{w}}
 	if diff := cmp.Diff(want, tn.nodes[1].Membership()); diff != "" {
 		t.Fatalf("membership (-want +got):\n%s", diff)
 	}

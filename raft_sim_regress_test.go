@@ -53,20 +53,7 @@ func TestRegressRemovedLeaderMustFinishJointLeave(t *testing.T) {
 
 // singleDataNet is a cluster of one data voter, node 1 (the leader), and
 // one witness, node 2, with an entry committed.
-func singleDataNet(t *testing.T) *testNet {
-	tn := newTestNet(t, 1, nil)
-	tn.campaign(1)
-	tn.join(2, nil)
-	tn.startEmpty(2)
-	mustChange(tn, 1, change(AddWitness, 2))
-	tn.deliverAll()
-	tn.propose(1, "a")
-	tn.deliverAll()
-	if m := tn.nodes[1].Membership(); !m.IsWitness(2) || !m.IsVoter(2) {
-		t.Fatalf("membership %+v, want node 2 a witness", m)
-	}
-	return tn
-}
+func singleDataNet(t *testing.T) *testNet { return dataAndWitnessNet(t, 1) }
 
 // TestRegressWitnessAheadOfLeaderWrite: the leader sends an entry to the
 // witness before its own write of it completes (thesis §10.2.1 allows
