@@ -14,17 +14,26 @@ import (
 	"github.com/pureraft/raft"
 )
 
+// uncleanBootDir returns a data directory whose boot record says the last
+// run, in an earlier boot, did not shut down cleanly: the machine is
+// suspect.
+func uncleanBootDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	b, _ := json.Marshal(bootState{BootID: "a boot before the crash", Clean: false})
+	if err := os.WriteFile(filepath.Join(dir, "boot.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // After an unclean shutdown and a reboot the machine is suspect until it
 // has been rebuilt. If the start that should rebuild it fails (or the
 // process dies) before the rebuild is done, the next start must still
 // rebuild it: the boot record may say "this boot" only once the machine
 // is trustworthy again.
 func TestSuspectMachineStaysSuspectUntilRebuilt(t *testing.T) {
-	dir := t.TempDir()
-	b, _ := json.Marshal(bootState{BootID: "a boot before the crash", Clean: false})
-	if err := os.WriteFile(filepath.Join(dir, "boot.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := uncleanBootDir(t)
 	// The WAL names a snapshot whose file cannot be read: the rebuild fails.
 	w, _, err := OpenWAL(filepath.Join(dir, "wal"), 1<<20)
 	if err != nil {
@@ -74,11 +83,7 @@ func (b *brokenApplied) Applied() (uint64, error) {
 // trusted, so the host rebuilds them; it must not first ask the untrusted
 // machine what it applied, which may fail (or lie) precisely then.
 func TestSuspectMachineRebuiltWithoutReadingIt(t *testing.T) {
-	dir := t.TempDir()
-	b, _ := json.Marshal(bootState{BootID: "a boot before the crash", Clean: false})
-	if err := os.WriteFile(filepath.Join(dir, "boot.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := uncleanBootDir(t)
 	w, _, err := OpenWAL(filepath.Join(dir, "wal"), 1<<20)
 	if err != nil {
 		t.Fatal(err)
