@@ -129,7 +129,12 @@ type Persist struct {
 func (p *Persist) describe() string {
 	s := ""
 	if p.HasHardState {
-		s = fmt.Sprintf("hs={term=%d vote=%d commit=%d} ", p.HardState.Term, p.HardState.Vote, p.HardState.Commit)
+		hs := &p.HardState
+		s = fmt.Sprintf("hs={term=%d vote=%d commit=%d", hs.Term, hs.Vote, hs.Commit)
+		if hs.ReadTokenLimit != 0 {
+			s += fmt.Sprintf(" read-tokens<%d", hs.ReadTokenLimit)
+		}
+		s += "} "
 	}
 	if p.Snapshot != nil {
 		s += fmt.Sprintf("snapshot={index=%d term=%d} ", p.Snapshot.Index, p.Snapshot.Term)

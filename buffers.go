@@ -27,6 +27,8 @@ func (n *Node) trimBuffers() {
 	}
 	if n.reads.empty() {
 		n.reads = nil
+	} else {
+		n.reads.trim()
 	}
 	if p := &n.persist; len(p.records) == 0 {
 		p.records = nil

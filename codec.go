@@ -12,7 +12,9 @@ import (
 // versioned binary form in the style of the message codec (message.go):
 //
 //	Entry:        version, Index, Term (uvarints), Type (byte), payload length (uvarint), payload
-//	HardState:    version, Term, Vote, Commit (uvarints)
+//	HardState:    version, Term, Vote, Commit (uvarints), then ReadTokenLimit
+//	              (uvarint) only when it is not zero, so that hard states
+//	              written before it existed still decode
 //	SnapshotMeta: version, Index, Term (uvarints), then the Membership as a
 //	              configuration entry holds it (membership.go): its own
 //	              version byte, a flags byte (AutoLeave), and the Voters,
@@ -87,12 +89,16 @@ func DecodeEntry(b []byte, e *Entry, lim DecodeLimits) error {
 }
 
 // hardStateMaxSize is the longest encoding of a HardState: a version byte
-// and three 10-byte varints.
-const hardStateMaxSize = 1 + 3*binary.MaxVarintLen64
+// and four 10-byte varints.
+const hardStateMaxSize = 1 + 4*binary.MaxVarintLen64
 
 // EncodedSize returns the exact length of h's encoding.
 func (h *HardState) EncodedSize() int {
-	return 1 + uvarintLen(uint64(h.Term)) + uvarintLen(uint64(h.Vote)) + uvarintLen(uint64(h.Commit))
+	size := 1 + uvarintLen(uint64(h.Term)) + uvarintLen(uint64(h.Vote)) + uvarintLen(uint64(h.Commit))
+	if h.ReadTokenLimit != 0 {
+		size += uvarintLen(h.ReadTokenLimit)
+	}
+	return size
 }
 
 // AppendBinary appends h's encoding to b and returns the extended slice. It
@@ -101,7 +107,11 @@ func (h *HardState) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, storageCodecVersion)
 	b = binary.AppendUvarint(b, uint64(h.Term))
 	b = binary.AppendUvarint(b, uint64(h.Vote))
-	return binary.AppendUvarint(b, uint64(h.Commit)), nil
+	b = binary.AppendUvarint(b, uint64(h.Commit))
+	if h.ReadTokenLimit != 0 {
+		b = binary.AppendUvarint(b, h.ReadTokenLimit)
+	}
+	return b, nil
 }
 
 // MarshalBinary returns h's encoding in a new slice.
@@ -128,6 +138,12 @@ func DecodeHardState(b []byte, h *HardState) error {
 	out.Term = Term(d.uvarint())
 	out.Vote = NodeID(d.uvarint())
 	out.Commit = Index(d.uvarint())
+	if d.err == nil && d.off < len(d.buf) {
+		out.ReadTokenLimit = d.uvarint()
+		if d.err == nil && out.ReadTokenLimit == 0 {
+			d.err = fmt.Errorf("%w: hard state has an explicit zero read token limit", ErrDecode)
+		}
+	}
 	if err := d.finish(); err != nil {
 		return err
 	}

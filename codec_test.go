@@ -57,6 +57,8 @@ func TestHardStateCodecRoundTrip(t *testing.T) {
 		{Term: 1, Vote: 2, Commit: 3},
 		{Term: 1 << 40, Vote: None, Commit: 127},
 		{Term: math.MaxUint64, Vote: math.MaxUint64, Commit: math.MaxUint64},
+		{Term: 1, Vote: 2, Commit: 3, ReadTokenLimit: readTokenBlock},
+		{Term: math.MaxUint64, Vote: math.MaxUint64, Commit: math.MaxUint64, ReadTokenLimit: math.MaxUint64},
 	} {
 		b, err := h.MarshalBinary()
 		if err != nil {
@@ -169,6 +171,23 @@ func TestDecodeEntryRejects(t *testing.T) {
 	}
 }
 
+// A hard state without read tokens encodes as it did before
+// ReadTokenLimit existed, so storage written by an older version still
+// decodes, to a zero limit.
+func TestHardStateCodecWithoutReadTokens(t *testing.T) {
+	old := []byte{storageCodecVersion, 5, 2, 9}
+	var h HardState
+	if err := DecodeHardState(old, &h); err != nil {
+		t.Fatal(err)
+	}
+	if want := (HardState{Term: 5, Vote: 2, Commit: 9}); h != want {
+		t.Fatalf("decoded %+v, want %+v", h, want)
+	}
+	if b, _ := h.MarshalBinary(); !bytes.Equal(b, old) {
+		t.Errorf("re-encoded as % x, want % x", b, old)
+	}
+}
+
 func TestDecodeHardStateRejects(t *testing.T) {
 	valid, _ := (&HardState{Term: 300, Vote: 2, Commit: 9}).MarshalBinary()
 	cases := []malformed{
@@ -178,6 +197,8 @@ func TestDecodeHardStateRejects(t *testing.T) {
 		{name: "non-minimal term", b: []byte{1, 0x80, 0x00, 2, 9}},
 		{name: "varint overflow", b: cat([]byte{1}, bytes.Repeat([]byte{0xff}, 10), []byte{1, 2, 9})},
 		{name: "longer than any hard state", b: make([]byte, hardStateMaxSize+1)},
+		{name: "explicit zero read token limit", b: cat(valid, []byte{0})},
+		{name: "trailing byte after the read token limit", b: cat(valid, []byte{5, 0})},
 	}
 	for i := 1; i < len(valid); i++ {
 		cases = append(cases, malformed{name: "truncated", b: valid[:i]})

@@ -22,7 +22,8 @@ type Config struct {
 
 	// ElectionTicks is the election timeout in ticks (§5.2). A follower
 	// that hears nothing from a leader for a random number of ticks in
-	// [ElectionTicks, 2*ElectionTicks) starts an election. Default 10.
+	// [ElectionTicks, 2*ElectionTicks) starts an election. Default 10; at
+	// most 2^30.
 	ElectionTicks int
 
 	// HeartbeatTicks is how many ticks pass between a leader's heartbeats.
@@ -112,6 +113,10 @@ const (
 	DefaultMaxApplyBytes       = 4 << 20
 )
 
+// maxElectionTicks bounds ElectionTicks so that a randomised timeout, below
+// twice that, fits the node's 32-bit election counters.
+const maxElectionTicks = 1 << 30
+
 // Validate reports the first invalid field of c, naming it. Zero values are
 // valid (they select defaults); a Node is never built from a Config that
 // fails Validate.
@@ -122,6 +127,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: ID must not be 0", ErrInvalidConfig)
 	case c.ElectionTicks < 0:
 		return fmt.Errorf("%w: ElectionTicks is %d, must be positive", ErrInvalidConfig, c.ElectionTicks)
+	case c.ElectionTicks > maxElectionTicks:
+		return fmt.Errorf("%w: ElectionTicks is %d, more than %d", ErrInvalidConfig, c.ElectionTicks, maxElectionTicks)
 	case c.HeartbeatTicks < 0:
 		return fmt.Errorf("%w: HeartbeatTicks is %d, must be positive", ErrInvalidConfig, c.HeartbeatTicks)
 	case d.HeartbeatTicks >= d.ElectionTicks:

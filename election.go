@@ -10,7 +10,7 @@ import "log/slog"
 // make split votes rare).
 func (n *Node) resetElectionTimer() {
 	n.electionElapsed = 0
-	n.randomizedTimeout = n.cfg.ElectionTicks + n.rng.intn(n.cfg.ElectionTicks)
+	n.randomizedTimeout = int32(n.cfg.ElectionTicks + n.rng.intn(n.cfg.ElectionTicks))
 }
 
 // tickElection: a follower or candidate that hears from no leader for its
@@ -29,7 +29,7 @@ func (n *Node) tickElection() {
 func (n *Node) tickLeader() {
 	n.ldr.heartbeatElapsed++
 	n.electionElapsed++
-	if n.electionElapsed >= n.cfg.ElectionTicks {
+	if int(n.electionElapsed) >= n.cfg.ElectionTicks {
 		n.electionElapsed = 0
 		if !n.cfg.DisableCheckQuorum {
 			if !n.quorumActive() {
@@ -73,7 +73,7 @@ func (n *Node) inLease() bool {
 	if n.cfg.DisableCheckQuorum {
 		return false
 	}
-	heardLeader := n.lead != None && n.electionElapsed < n.cfg.ElectionTicks
+	heardLeader := n.lead != None && int(n.electionElapsed) < n.cfg.ElectionTicks
 	// A newer term learnt from a message that names no leader clears lead
 	// but not the promise made to the leader heard last: it may still be
 	// serving lease reads on it.

@@ -43,10 +43,11 @@ const (
 	// with a MsgAppResp.
 	MsgSnap
 	// MsgReadIndex asks the leader for a read index on a follower's behalf
-	// (thesis §6.4); Context is the follower's read ID.
+	// (thesis §6.4); Context is a token the follower never uses for
+	// another read (readtoken.go), not the caller's read ID.
 	MsgReadIndex
 	// MsgReadIndexResp answers MsgReadIndex: Index is the read index, or
-	// Reject says the leader cannot serve it. Context echoes the read ID.
+	// Reject says the leader cannot serve it. Context echoes the token.
 	MsgReadIndexResp
 	// MsgTimeoutNow tells a leadership transfer's target to campaign at
 	// once (thesis §3.10).

@@ -53,9 +53,12 @@ type Node struct {
 	needFlush bool
 	// ticks counts every Tick since the node was built: the clock of
 	// leases and read deadlines.
-	ticks             uint64
-	electionElapsed   int
-	randomizedTimeout int
+	ticks uint64
+	// electionElapsed and randomizedTimeout are int32 (ElectionTicks is
+	// at most maxElectionTicks) to keep the Node in its size class
+	// (layout_test.go).
+	electionElapsed   int32
+	randomizedTimeout int32
 	// reads holds forwarded reads and read outcomes not yet reported: nil
 	// when there are none (readq allocates it).
 	reads *readQueue
@@ -208,6 +211,7 @@ func NewNode(cfg Config, st PersistentState) (*Node, error) {
 		n.pendingApply = n.snapshotMeta()
 	}
 	n.noteConfigEntries(n.log.entries)
+	n.restoreReadTokens(st.HardState.ReadTokenLimit)
 	n.persist.lastHardState = n.hardState()
 	n.resetElectionTimer()
 	return n, nil
@@ -296,6 +300,8 @@ func (st *PersistentState) validate() error {
 	case st.Applied > last:
 		// Applied may exceed hs.Commit (see NewNode), never the log.
 		return fmt.Errorf("%w: applied index %d beyond last index %d", ErrInvalidState, st.Applied, last)
+	case hs.ReadTokenLimit > maxReadTokenLimit:
+		return fmt.Errorf("%w: read token limit %d beyond %d", ErrInvalidState, hs.ReadTokenLimit, uint64(maxReadTokenLimit))
 	}
 	return nil
 }
@@ -443,7 +449,7 @@ func (n *Node) hasApply() bool {
 
 // hardState is the node's current hard state.
 func (n *Node) hardState() HardState {
-	return HardState{Term: n.term, Vote: n.vote, Commit: n.log.committed}
+	return HardState{Term: n.term, Vote: n.vote, Commit: n.log.committed, ReadTokenLimit: n.readTokenLimit()}
 }
 
 // promotable reports whether this node may campaign: it must be a voter and
@@ -476,7 +482,10 @@ func (n *Node) send(m Message) {
 	// the request collects grants, or the restarted candidate could win
 	// the same term again with them and a shorter log. Pre-votes bind
 	// nothing and go at once.
-	if (m.Type.IsResponse() || m.Type == MsgVote) && n.persist.gate(n, m) {
+	// A forwarded read waits for the block of read tokens it draws from
+	// (readtoken.go).
+	mustWait := m.Type.IsResponse() || m.Type == MsgVote || m.Type == MsgReadIndex && !n.readTokensDurable()
+	if mustWait && n.persist.gate(n, m) {
 		return
 	}
 	if m.To == n.id {

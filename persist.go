@@ -82,7 +82,8 @@ func (n *Node) emitPersist() {
 	hs := n.hardState()
 	if hs != p.lastHardState {
 		act.HasHardState, act.HardState = true, hs
-		act.Sync = hs.Term != p.lastHardState.Term || hs.Vote != p.lastHardState.Vote
+		act.Sync = hs.Term != p.lastHardState.Term || hs.Vote != p.lastHardState.Vote ||
+			hs.ReadTokenLimit != p.lastHardState.ReadTokenLimit
 	}
 	last := n.log.lastIndex()
 	if n.log.persisted < last {

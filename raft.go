@@ -210,6 +210,12 @@ type HardState struct {
 	// Commit is the highest index the server knew to be committed when
 	// the state was written.
 	Commit Index
+	// ReadTokenLimit ends the range of tokens this server reserved for
+	// the reads it forwards to a leader; after a restart it draws tokens
+	// from here on, so that an answer to a read forwarded before the
+	// crash cannot complete one issued after it (readtoken.go). Zero until
+	// the server first forwards a read.
+	ReadTokenLimit uint64
 }
 
 // IsZero reports whether h is the hard state of a server that never ran.

@@ -193,7 +193,7 @@ func TestElectionTimeoutsIndependentAcrossNodes(t *testing.T) {
 			}
 			for range draws {
 				n.resetElectionTimer()
-				seqs[id] = append(seqs[id], n.randomizedTimeout)
+				seqs[id] = append(seqs[id], int(n.randomizedTimeout))
 			}
 		}
 		for _, a := range ids(5) {

@@ -189,14 +189,18 @@ func TestForwardedReadAnsweredOnlyByLeader(t *testing.T) {
 	if err := n.ReadIndex(7); err != nil {
 		t.Fatal(err)
 	}
-	syncRun(t, n)
-	step(t, n, Message{Type: MsgReadIndexResp, From: 3, To: 1, Term: 2, Context: 7, Index: 1})
+	fwd := msgs(syncRun(t, n), MsgReadIndex)
+	if len(fwd) != 1 {
+		t.Fatalf("read 7 forwarded %d times, want once", len(fwd))
+	}
+	token := fwd[0].Context
+	step(t, n, Message{Type: MsgReadIndexResp, From: 3, To: 1, Term: 2, Context: token, Index: 1})
 	for _, a := range syncRun(t, n) {
 		if a.Kind == ActionReadReady || a.Kind == ActionReadFailed {
 			t.Errorf("read 7 completed by node 3, not the leader 2: %+v", a)
 		}
 	}
-	step(t, n, Message{Type: MsgReadIndexResp, From: 2, To: 1, Term: 2, Context: 7, Index: 3})
+	step(t, n, Message{Type: MsgReadIndexResp, From: 2, To: 1, Term: 2, Context: token, Index: 3})
 	var got []ReadResult
 	for _, a := range syncRun(t, n) {
 		if a.Kind == ActionReadReady {

@@ -54,7 +54,9 @@ type readRequest struct {
 
 // forwardedRead is a follower's read waiting for the leader's answer.
 type forwardedRead struct {
-	id       uint64
+	id uint64
+	// token identifies the request and its answer (readtoken.go).
+	token    uint64
 	deadline uint64 // in ticks of n.ticks
 }
 
@@ -67,11 +69,28 @@ type readQueue struct {
 	forwarded []forwardedRead
 	// results to report in the next Actions call.
 	ready, failed []ReadResult
+	// tokens numbers the forwarded reads (readtoken.go). Once a node
+	// forwarded a read, its queue is kept for the counter's sake.
+	tokens readTokens
 }
 
-// empty reports whether q holds nothing; q may be nil.
+// empty reports whether q holds nothing, not even a token counter; q may be
+// nil.
 func (q *readQueue) empty() bool {
-	return q == nil || len(q.forwarded)+len(q.ready)+len(q.failed) == 0
+	return q == nil || len(q.forwarded)+len(q.ready)+len(q.failed) == 0 && q.tokens.limit == 0
+}
+
+// trim releases the queue's empty buffers; the token counter stays.
+func (q *readQueue) trim() {
+	if len(q.forwarded) == 0 {
+		q.forwarded = nil
+	}
+	if len(q.ready) == 0 {
+		q.ready = nil
+	}
+	if len(q.failed) == 0 {
+		q.failed = nil
+	}
 }
 
 // readq returns the node's read queue, allocating it if need be.
@@ -125,9 +144,10 @@ func (n *Node) ReadIndex(id uint64) error {
 	if n.lead == None {
 		return &NotLeaderError{Leader: None}
 	}
-	n.send(Message{Type: MsgReadIndex, To: n.lead, Context: id})
+	tok := n.nextReadToken()
+	n.send(Message{Type: MsgReadIndex, To: n.lead, Context: tok})
 	q := n.readq()
-	q.forwarded = append(q.forwarded, forwardedRead{id: id, deadline: n.ticks + 2*uint64(n.cfg.ElectionTicks)})
+	q.forwarded = append(q.forwarded, forwardedRead{id: id, token: tok, deadline: n.ticks + 2*uint64(n.cfg.ElectionTicks)})
 	return nil
 }
 
@@ -318,8 +338,8 @@ func (n *Node) handleReadIndexResponse(m Message) {
 		return // no read forwarded: a late or duplicated answer
 	}
 	for i, f := range r.forwarded {
-		if f.id != m.Context {
-			continue
+		if f.token != m.Context {
+			continue // not an answer to a read still waiting (readtoken.go)
 		}
 		r.forwarded = append(r.forwarded[:i], r.forwarded[i+1:]...)
 		if m.Reject {

@@ -55,7 +55,7 @@ func (n *Node) Status() Status {
 		FirstIndex:      n.log.firstIndex(),
 		LastIndex:       n.log.lastIndex(),
 		LastTerm:        n.log.lastTerm(),
-		ElectionElapsed: n.electionElapsed,
+		ElectionElapsed: int(n.electionElapsed),
 		Transferee:      n.transferee(),
 		Quiescent:       n.quiescent,
 		LeaseHeld:       n.role == RoleLeader && n.cfg.EnableLeaseReads && n.leaseHeld(),

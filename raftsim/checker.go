@@ -49,6 +49,11 @@ const (
 	// WitnessNeverLeads: a witness (thesis §11.7.2), or any node whose log
 	// holds entries without their payloads, never becomes leader.
 	WitnessNeverLeads
+	// ReadFreshness: a read is made ready at an index at or above every
+	// index known committed when the read was issued (thesis §6.4);
+	// otherwise it can miss a write that completed before it began. It
+	// catches a stale read even where no client happens to observe it.
+	ReadFreshness
 
 	numInvariants
 )
@@ -59,7 +64,7 @@ var invariantNames = [...]string{
 	StateMachineSafety: "state-machine-safety", CommitMonotonic: "commit-monotonic",
 	Durability: "durability", Protocol: "protocol",
 	Linearizability: "linearizability", Liveness: "liveness",
-	WitnessNeverLeads: "witness-never-leads",
+	WitnessNeverLeads: "witness-never-leads", ReadFreshness: "read-freshness",
 }
 
 // String returns the invariant's name, as used in reports and on the
@@ -557,6 +562,19 @@ func (c *checker) onStatus(id raft.NodeID, st *raft.Status) {
 	v.commitSeen = max(v.commitSeen, st.Commit)
 	v.status = *st
 	v.observed = true
+}
+
+// knownCommitted is the highest index any node has been seen to know
+// committed.
+func (c *checker) knownCommitted() raft.Index { return raft.Index(len(c.committed)) }
+
+// checkReadFresh checks a read that node id made ready at index, issued
+// when floor was known committed (ReadFreshness).
+func (c *checker) checkReadFresh(id raft.NodeID, read uint64, index, floor raft.Index) {
+	c.checks[ReadFreshness]++
+	if index < floor {
+		c.fail(ReadFreshness, id, "node %d made read %d ready at index %d, but entry %d was known committed when the read was issued (thesis §6.4)", id, read, index, floor)
+	}
 }
 
 // recordCommit records that node id, in term, knows entry le at index i is

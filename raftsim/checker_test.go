@@ -462,6 +462,7 @@ func amnesia() Scenario {
 	sc.Disk.DelayMin, sc.Disk.DelayMax = Ticks(2), Ticks(12)
 	sc.Faults = FaultOptions{Crash: 0.15, DownMin: 1, DownMax: 4, MaxDown: 1, LeaderBias: 0.3}
 	sc.Schedule = nil
+	sc.Network.Late = 0 // crashes alone make the amnesia
 	return sc
 }
 
@@ -479,7 +480,7 @@ func TestPlantedLyingDiskConsequences(t *testing.T) {
 					ignore = append(ignore, other)
 				}
 			}
-			expectCaught(t, amnesia(), Options{lyingDisk: true, ignore: ignore}, inv, 100)
+			expectCaught(t, amnesia(), Options{lyingDisk: true, ignore: ignore}, inv, 300)
 		})
 	}
 }

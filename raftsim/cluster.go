@@ -140,8 +140,8 @@ type Stats struct {
 	// Step; Dropped those lost (link down or receiver down).
 	Sent, Delivered, Dropped int
 	// Duplicated and Reordered count messages the network copied or held
-	// back.
-	Duplicated, Reordered int
+	// back; Late those it held back past timeouts (NetworkOptions.Late).
+	Duplicated, Reordered, Late int
 	// RefusedForwards counts messages a node rightly refused: forwarded
 	// proposals that reached a node no longer leader, and messages from
 	// servers outside the receiver's configuration.
@@ -153,6 +153,10 @@ type Stats struct {
 	// IndexReads and LeaseReads count reads requested by each path;
 	// ReadsServed and ReadsFailed their outcomes.
 	IndexReads, LeaseReads, ReadsServed, ReadsFailed int
+	// ReadIDsReused counts reads issued with an ID that an earlier read
+	// in the same life of the node used (allowed once that read ended).
+	// After a restart every ID is new to the node, and old to the network.
+	ReadIDsReused int
 	// MembershipChanges counts changes proposed and MembershipRefused those
 	// the leader refused; Transfers counts leadership transfers begun.
 	MembershipChanges, MembershipRefused, Transfers int
@@ -195,9 +199,10 @@ type simNode struct {
 	epoch   uint32 // incarnation; stale ticks and disk events carry an older one
 	waiters []waiter
 	last    raft.Status
-	// Reads under way (volatile), and the read ID counter.
-	reads    []readWait
-	nextRead uint64
+	// Reads under way (volatile), and the highest read ID used since the
+	// node last started (volatile too: a host's counter restarts with it).
+	reads   []readWait
+	maxRead uint64
 	// latest is the last snapshot this node took (volatile); recv the
 	// last snapshot data received, stored aside until the node persists it.
 	latest, recv *smSnap
@@ -709,6 +714,7 @@ func (s *Sim) crash(n *simNode, why string) {
 	}
 	n.core, n.rep, n.waiters = nil, nil, nil
 	n.reads, n.latest, n.recv = nil, nil, nil
+	n.maxRead = 0
 	n.epoch++
 	n.last = raft.Status{}
 	s.chk.onCrash(n.id)

@@ -312,6 +312,9 @@ type readWait struct {
 	seq    uint64
 	index  raft.Index
 	ready  bool
+	// floor was known committed when the read was issued: its index must
+	// be at least that (ReadFreshness).
+	floor raft.Index
 }
 
 // readAttempt asks node n for a read index (or a lease read) for the
@@ -326,9 +329,8 @@ func (s *Sim) readAttempt(c *client, n *simNode, lease bool) bool {
 		s.witnessRead(c, n, f, lease)
 		return true
 	}
-	n.nextRead++
-	id := n.nextRead
-	n.reads = append(n.reads, readWait{id: id, client: c.id, seq: c.seq})
+	id := s.readID(n)
+	n.reads = append(n.reads, readWait{id: id, client: c.id, seq: c.seq, floor: s.chk.knownCommitted()})
 	var err error
 	if lease {
 		s.Stats.LeaseReads++
@@ -353,12 +355,12 @@ func (s *Sim) readAttempt(c *client, n *simNode, lease bool) bool {
 func (s *Sim) witnessRead(c *client, n *simNode, f featureCore, lease bool) {
 	s.Stats.WitnessRefusals++
 	if f.Membership().IsWitness(n.id) {
-		n.nextRead++
+		id := s.readID(n)
 		var err error
 		if lease {
-			err = f.LeaseRead(n.nextRead)
+			err = f.LeaseRead(id)
 		} else {
-			err = f.ReadIndex(n.nextRead)
+			err = f.ReadIndex(id)
 		}
 		s.chk.checks[Protocol]++
 		if !errors.Is(err, raft.ErrWitnessRead) {
@@ -367,6 +369,23 @@ func (s *Sim) witnessRead(c *client, n *simNode, f featureCore, lease bool) {
 		s.drain(n)
 	}
 	s.refused(c, n.id, &raft.NotLeaderError{Leader: n.last.Leader})
+}
+
+// readID picks the ID of a new read on node n the way docs/reads.md allows
+// and a careless host would: the smallest ID no read under way uses. So an
+// ID is reused as soon as its read ended (served, failed or timed out),
+// and after a crash the IDs start again from 1, while answers to the old
+// reads may still be in flight.
+func (s *Sim) readID(n *simNode) uint64 {
+	id := uint64(1)
+	for n.readWait(id) >= 0 {
+		id++
+	}
+	if id <= n.maxRead {
+		s.Stats.ReadIDsReused++
+	}
+	n.maxRead = max(n.maxRead, id)
+	return id
 }
 
 func (n *simNode) readWait(id uint64) int {
@@ -384,6 +403,7 @@ func (s *Sim) readReady(n *simNode, r *raft.ReadResult) {
 		s.chk.fail(Protocol, n.id, "node %d reported read %d ready, which it was not asked or already answered", n.id, r.ID)
 		return
 	}
+	s.chk.checkReadFresh(n.id, r.ID, r.Index, n.reads[i].floor)
 	n.reads[i].ready, n.reads[i].index = true, r.Index
 	if s.sc.Workload.Reads == readIndexNoWait {
 		n.reads[i].index = 0

@@ -19,8 +19,9 @@ type simNetwork struct {
 	// duplicating and reordering (latencies stay).
 	healthy bool
 
-	// Duplicated and Reordered count messages copied and held back.
-	Duplicated, Reordered int
+	// Duplicated, Reordered and Late count messages copied, held back
+	// and held back past timeouts.
+	Duplicated, Reordered, Late int
 }
 
 type link struct {
@@ -73,7 +74,12 @@ func (nw *simNetwork) arrivals(from, to raft.NodeID, now Time) (at [2]Time, copi
 	}
 	for c := 0; c < copies; c++ {
 		t := now + l.base + Time(nw.rng.Range(0, int64(nw.opts.Jitter)))
-		if !nw.healthy && nw.rng.Chance(nw.opts.Reorder) {
+		if !nw.healthy && nw.rng.Chance(nw.opts.Late) {
+			// Very late: whoever waits for it has likely given up.
+			t += 1 + Time(nw.rng.Range(0, int64(nw.opts.LateDelay)))
+			reordered = true
+			nw.Late++
+		} else if !nw.healthy && nw.rng.Chance(nw.opts.Reorder) {
 			// Held back: later messages on the link overtake it.
 			t += 1 + Time(nw.rng.Range(0, int64(nw.opts.ReorderDelay)))
 			reordered = true

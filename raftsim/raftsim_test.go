@@ -152,13 +152,16 @@ func TestFaultsHappen(t *testing.T) {
 		total.Dropped += s.Dropped
 		total.Duplicated += s.Duplicated
 		total.Reordered += s.Reordered
+		total.Late += s.Late
+		total.ReadIDsReused += s.ReadIDsReused
 		total.Timeouts += s.Timeouts
 		total.Elections += s.Elections
 	}
 	for name, n := range map[string]int{
 		"crashes": total.Crashes, "lost writes": total.LostWrites, "writes surviving a crash unacknowledged": total.SurvivedWrites,
 		"partitions": total.Partitions, "one-way cuts": total.OneWay, "isolations": total.Isolations, "flaps": total.Flaps,
-		"drops": total.Dropped, "duplicates": total.Duplicated, "reorderings": total.Reordered,
+		"drops": total.Dropped, "duplicates": total.Duplicated, "reorderings": total.Reordered, "late messages": total.Late,
+		"read IDs reused": total.ReadIDsReused,
 		"client timeouts": total.Timeouts, "re-elections": total.Elections - 10,
 		"compactions": total.Compactions, "snapshot transfers": total.SnapshotsSent,
 		"lost snapshot transfers": total.SnapshotsLost, "snapshot installs": total.SnapshotsInstalled,

@@ -58,7 +58,7 @@ func (s *Sim) finish() *Result {
 	s.Stats.Steps = s.step
 	s.Stats.Elections = len(s.chk.leaders)
 	s.Stats.Overwritten, s.Stats.Figure8 = s.chk.overwritten, s.chk.figure8
-	s.Stats.Duplicated, s.Stats.Reordered = s.net.Duplicated, s.net.Reordered
+	s.Stats.Duplicated, s.Stats.Reordered, s.Stats.Late = s.net.Duplicated, s.net.Reordered, s.net.Late
 	s.Stats.Ops = len(s.history)
 	s.Stats.OpsPending = s.Stats.Ops - s.Stats.OpsDone
 	for i := range s.history {
@@ -175,8 +175,8 @@ func (r *Result) WriteSummary(w io.Writer) {
 	fmt.Fprintf(w, "  faults injected: %d crashes (%d writes lost, %d unacknowledged writes survived), %d restarts,\n",
 		s.Crashes, s.LostWrites, s.SurvivedWrites, s.Restarts)
 	fmt.Fprintf(w, "    %d partitions, %d one-way cuts, %d isolations, %d link flaps\n", s.Partitions, s.OneWay, s.Isolations, s.Flaps)
-	fmt.Fprintf(w, "  network: %d messages sent, %d delivered, %d dropped, %d duplicated, %d held back; %d forwarded proposals refused\n",
-		s.Sent, s.Delivered, s.Dropped, s.Duplicated, s.Reordered, s.RefusedForwards)
+	fmt.Fprintf(w, "  network: %d messages sent, %d delivered, %d dropped, %d duplicated, %d held back (%d past timeouts); %d forwarded proposals refused\n",
+		s.Sent, s.Delivered, s.Dropped, s.Duplicated, s.Reordered, s.Late, s.RefusedForwards)
 	fmt.Fprintf(w, "  disks: %d persists, %d writes made durable\n", s.Persists, s.DiskWrites)
 	fmt.Fprintf(w, "  features: %d compactions, %d snapshot transfers (%d lost, %d installed); reads: %d ReadIndex, %d lease, %d served, %d failed; %d membership changes (%d refused), %d leadership transfers, %d forced campaigns\n",
 		s.Compactions, s.SnapshotsSent, s.SnapshotsLost, s.SnapshotsInstalled, s.IndexReads, s.LeaseReads, s.ReadsServed, s.ReadsFailed,

@@ -173,6 +173,13 @@ type NetworkOptions struct {
 	Drop, Duplicate, Reorder float64
 	// ReorderDelay bounds how much longer a reordered message is held.
 	ReorderDelay Time
+	// Late is the probability that a message arrives very late: up to
+	// LateDelay after it would have, past the timeout of whoever waits
+	// for it (a read, a vote, an acknowledgement), perhaps after its
+	// receiver restarted. Later messages overtake it.
+	Late float64
+	// LateDelay bounds how much later a late message arrives.
+	LateDelay Time
 }
 
 // DiskOptions describe each node's simulated disk.
@@ -338,6 +345,7 @@ func DefaultScenario() Scenario {
 		Network: NetworkOptions{
 			LatencyMin: 50, LatencyMax: 500, Jitter: 300,
 			Drop: 0.02, Duplicate: 0.01, Reorder: 0.02, ReorderDelay: Ticks(3),
+			Late: 0.005, LateDelay: Ticks(40),
 		},
 		Disk: DiskOptions{DelayMin: 20, DelayMax: Ticks(2), PartialLoss: true},
 		Faults: FaultOptions{
@@ -475,8 +483,8 @@ func (s *Scenario) Validate() error {
 		return bad("Ticks (%d) must be >= 0 and LivenessTicks (%d) >= 1", s.Ticks, s.LivenessTicks)
 	case s.TickSkew < 0 || s.TickSkew > 0.5:
 		return bad("TickSkew %v outside [0, 0.5]", s.TickSkew)
-	case s.Network.LatencyMin < 1 || s.Network.LatencyMax < s.Network.LatencyMin || s.Network.Jitter < 0 || s.Network.ReorderDelay < 0:
-		return bad("network latencies must satisfy 1 <= LatencyMin <= LatencyMax, Jitter, ReorderDelay >= 0")
+	case s.Network.LatencyMin < 1 || s.Network.LatencyMax < s.Network.LatencyMin || s.Network.Jitter < 0 || s.Network.ReorderDelay < 0 || s.Network.LateDelay < 0:
+		return bad("network latencies must satisfy 1 <= LatencyMin <= LatencyMax, Jitter, ReorderDelay, LateDelay >= 0")
 	case s.Disk.DelayMin < 0 || s.Disk.DelayMax < s.Disk.DelayMin:
 		return bad("disk delays must satisfy 0 <= DelayMin <= DelayMax")
 	case s.Faults.DownMin < 0 || s.Faults.DownMax < s.Faults.DownMin || s.Faults.FaultMin < 0 || s.Faults.FaultMax < s.Faults.FaultMin ||
@@ -498,7 +506,7 @@ func (s *Scenario) Validate() error {
 		s.Workload.BackoffMin < 1 || s.Workload.BackoffMax < s.Workload.BackoffMin:
 		return bad("client timers must satisfy 0 <= ThinkMin <= ThinkMax, Timeout >= 1, 1 <= BackoffMin <= BackoffMax")
 	}
-	for _, p := range []float64{s.Network.Drop, s.Network.Duplicate, s.Network.Reorder, s.Faults.Crash,
+	for _, p := range []float64{s.Network.Drop, s.Network.Duplicate, s.Network.Reorder, s.Network.Late, s.Faults.Crash,
 		s.Faults.LeaderBias, s.Faults.Partition, s.Faults.OneWay, s.Faults.Isolate, s.Faults.Flap, s.Faults.IsolateNewLeader,
 		s.Features.Compact, s.Features.Membership, s.Features.Transfer, s.Features.Idle, s.Features.Campaign} {
 		if !(p >= 0 && p <= 1) {
@@ -614,6 +622,8 @@ var scenarioFlags = []scenarioFlag{
 	floatFlag("dup", "per-message duplication probability", func(s *Scenario) *float64 { return &s.Network.Duplicate }),
 	floatFlag("reorder", "per-message probability of being held back", func(s *Scenario) *float64 { return &s.Network.Reorder }),
 	timeFlag("reorder-delay", "longest extra delay of a held-back message", func(s *Scenario) *Time { return &s.Network.ReorderDelay }),
+	floatFlag("late", "per-message probability of arriving very late (past timeouts)", func(s *Scenario) *float64 { return &s.Network.Late }),
+	timeFlag("late-delay", "longest extra delay of a very late message", func(s *Scenario) *Time { return &s.Network.LateDelay }),
 	boolFlag("sync", "synchronous disks (acknowledge every persist at once)", func(s *Scenario) *bool { return &s.Disk.Sync }),
 	timeFlag("disk-min", "shortest asynchronous write", func(s *Scenario) *Time { return &s.Disk.DelayMin }),
 	timeFlag("disk-max", "longest asynchronous write", func(s *Scenario) *Time { return &s.Disk.DelayMax }),
