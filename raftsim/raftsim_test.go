@@ -29,13 +29,22 @@ func envInt(t testing.TB, name string, def int) int {
 	return n
 }
 
+// shortOr returns full, or short under go test -short: the quick tier
+// README.md offers, which runs every test with fewer seeds.
+func shortOr(full, short int) int {
+	if testing.Short() {
+		return short
+	}
+	return full
+}
+
 // sweepShards is how many parallel subtests share the seeds of one
 // cluster size: enough to keep both cores busy, few enough that each
 // subtest runs many seeds.
 const sweepShards = 4
 
 func TestSeeds(t *testing.T) {
-	seeds := envInt(t, "RAFTSIM_SEEDS", 300)
+	seeds := envInt(t, "RAFTSIM_SEEDS", shortOr(300, 30))
 	ticks := envInt(t, "RAFTSIM_TICKS", 2000)
 	first := uint64(envInt(t, "RAFTSIM_SEED", 1))
 	name := os.Getenv("RAFTSIM_SCENARIO")
@@ -95,7 +104,7 @@ func TestSeeds(t *testing.T) {
 // TestNamedScenarios runs every named scenario, 3 and 5 nodes, on a few
 // seeds.
 func TestNamedScenarios(t *testing.T) {
-	seeds := uint64(envInt(t, "RAFTSIM_NAMED_SEEDS", 12))
+	seeds := uint64(envInt(t, "RAFTSIM_NAMED_SEEDS", shortOr(12, 2)))
 	for _, name := range ScenarioNames() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

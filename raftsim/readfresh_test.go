@@ -1,6 +1,7 @@
 package raftsim
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/pureraft/raft"
@@ -64,6 +65,10 @@ func TestPlantedIDMatchedFollowerReads(t *testing.T) {
 	sc := DefaultScenario()
 	sc.Nodes = 3
 	res := expectCaught(t, sc, opts, ReadFreshness, 300)
+	// The command line cannot replay a wrapped node; the report says so.
+	if !strings.Contains(res.Report(), "the same Options") {
+		t.Errorf("the report of a run with WrapNode offers only the command line:\n%s", res.Report())
+	}
 	if res.Stats.ReadIDsReused == 0 || res.Stats.Late == 0 {
 		t.Errorf("the run reused %d read IDs and delivered %d messages late; the bug needs both", res.Stats.ReadIDsReused, res.Stats.Late)
 	}

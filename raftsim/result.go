@@ -41,6 +41,9 @@ type Result struct {
 
 	model porcupine.Model
 	ops   []porcupine.Operation
+	// custom: the run had Options.Workload or Options.WrapNode, which
+	// the command line cannot reproduce.
+	custom bool
 }
 
 // Failed reports whether an invariant was broken.
@@ -70,7 +73,7 @@ func (s *Sim) finish() *Result {
 	r := &Result{
 		Scenario: s.sc, Seed: s.seed, Stats: s.Stats, Trace: s.trace, History: s.history,
 		End: s.now, Checks: s.chk.counts(), LeaderTerms: s.chk.leaders, model: s.model,
-		Linearizable: "skipped",
+		Linearizable: "skipped", custom: s.opts.Workload != nil || s.opts.WrapNode != nil,
 	}
 	if s.chk.violation == nil && !s.opts.SkipLinearizability && s.model.Step != nil {
 		r.ops = s.porcupineHistory()
@@ -135,6 +138,12 @@ func (r *Result) Report() string {
 	for _, e := range r.Trace.Tail(TailLen) {
 		fmt.Fprintf(&b, "  %s\n", e)
 	}
+	if r.custom {
+		// The command line knows only the built-in workload and nodes.
+		fmt.Fprintf(&b, "replay: raftsim.Run(scenario, %d, options) with this scenario and the same Options (Workload, WrapNode); the command line replays the scenario with the built-in workload only: %s\n",
+			r.Seed, r.Scenario.ReplayCommand(r.Seed))
+		return b.String()
+	}
 	fmt.Fprintf(&b, "replay: %s\n", r.Scenario.ReplayCommand(r.Seed))
 	return b.String()
 }
@@ -147,8 +156,12 @@ func (r *Result) WriteSummary(w io.Writer) {
 	if sc.Disk.Sync {
 		disk = "synchronous"
 	}
-	fmt.Fprintf(w, "scenario %q, seed %d: %d nodes, %d ticks of faults, %s disks, %d clients\n",
-		sc.Name, r.Seed, sc.Nodes, sc.Ticks, disk, sc.Workload.Clients)
+	faults := "ticks of faults"
+	if sc.faultFree() {
+		faults = "ticks, no faults"
+	}
+	fmt.Fprintf(w, "scenario %q, seed %d: %d nodes, %d %s, %s disks, %d clients\n",
+		sc.Name, r.Seed, sc.Nodes, sc.Ticks, faults, disk, sc.Workload.Clients)
 	fmt.Fprintf(w, "  simulated %s ticks in %d steps (%d node ticks)\n", r.End, s.Steps, s.NodeTicks)
 	fmt.Fprintf(w, "  elections: %d terms had a leader (highest term %d)", s.Elections, s.MaxTerm)
 	if len(r.LeaderTerms) > 0 {
@@ -192,11 +205,13 @@ func (r *Result) WriteSummary(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "  checks evaluated:")
 	}
+	sep := " "
 	for _, inv := range Invariants() {
 		if inv == Linearizability || inv == Liveness {
 			continue
 		}
-		fmt.Fprintf(w, " %s %d,", inv, r.Checks[inv])
+		fmt.Fprintf(w, "%s%s %d", sep, inv, r.Checks[inv])
+		sep = ", "
 	}
 	fmt.Fprintln(w)
 	if s.RecoveryTime >= 0 {

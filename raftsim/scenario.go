@@ -378,6 +378,23 @@ func calm(name string) Scenario {
 	}
 }
 
+// scenarioSummaries says in a line what each named scenario does (the
+// ScenarioNamed doc says more).
+var scenarioSummaries = map[string]string{
+	"default":                   "every fault at once: crashes, partitions, flapping links, drops, duplicates, late messages, async disks",
+	"calm":                      "no faults at all: a baseline",
+	"leader-crash":              "the leader crashes every 150 ticks and returns 40 ticks later",
+	"leader-partition-minority": "every 200 ticks the leader is cut off with one follower for 80 ticks",
+	"flapping-links":            "links go down and up every few ticks, some one way, with message loss",
+	"figure8":                   "the paper's Figure 8 over and over: old-term entries on a majority, then overwritten",
+	"churn":                     "membership changes, transfers, compaction and lease reads at high rates",
+	"quiet":                     "the default faults with idle stretches: groups quiesce and hosts wake them",
+}
+
+// ScenarioSummary says in one line what the named scenario does; "" for an
+// unknown name.
+func ScenarioSummary(name string) string { return scenarioSummaries[name] }
+
 // ScenarioNames lists the named scenarios.
 func ScenarioNames() []string {
 	return []string{"default", "calm", "leader-crash", "leader-partition-minority", "flapping-links", "figure8", "churn", "quiet"}
@@ -751,4 +768,13 @@ func (s *Scenario) ApplyFlagArgs(args []string) error {
 		return errors.New("raftsim: unexpected arguments " + strings.Join(fs.Args(), " "))
 	}
 	return nil
+}
+
+// faultFree reports whether the scenario injects no fault at all: no
+// crash, cut, flap, drop, duplicate, reordering or late message, and no
+// scripted fault.
+func (s *Scenario) faultFree() bool {
+	f, nw := &s.Faults, &s.Network
+	return len(s.Schedule) == 0 && f.Crash == 0 && f.Partition == 0 && f.OneWay == 0 && f.Isolate == 0 &&
+		f.Flap == 0 && f.IsolateNewLeader == 0 && nw.Drop == 0 && nw.Duplicate == 0 && nw.Reorder == 0 && nw.Late == 0
 }

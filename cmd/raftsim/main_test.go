@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pureraft/raft/raftsim"
 )
 
 func TestRunWritesTimeline(t *testing.T) {
@@ -17,6 +19,11 @@ func TestRunWritesTimeline(t *testing.T) {
 	for _, want := range []string{`scenario "leader-crash", seed 3: 3 nodes`, "synchronous disks", "elections:", "faults injected:", "checks passed:", "linearizability", "PASSED", "HTML timeline:"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, "checks passed:") && strings.HasSuffix(line, ",") {
+			t.Errorf("the checks line ends with a comma: %q", line)
 		}
 	}
 	fi, err := os.Stat(filepath.Join(dir, "leader-crash-seed3.html"))
@@ -44,14 +51,35 @@ func TestRunManyAndList(t *testing.T) {
 	if code := run([]string{"-seeds=3", "-ticks=200", "-html=false"}, &out, &errs); code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errs.String())
 	}
-	if !strings.Contains(out.String(), "0 of 3 seeds failed") {
+	if !strings.Contains(out.String(), "0 of 3 seeds failed") || !strings.Contains(out.String(), "linearizability ok; PASS") {
 		t.Fatalf("output:\n%s", out.String())
 	}
 	out.Reset()
 	if code := run([]string{"-list"}, &out, &errs); code != 0 || !strings.Contains(out.String(), "figure8") {
 		t.Fatalf("-list: exit %d\n%s", code, out.String())
 	}
+	// Every named scenario is listed with a line of its own saying what
+	// it does.
+	for _, name := range raftsim.ScenarioNames() {
+		if raftsim.ScenarioSummary(name) == "" || !strings.Contains(out.String(), name+" ") {
+			t.Errorf("-list: scenario %s is missing or has no summary", name)
+		}
+	}
 	if code := run([]string{"-scenario", "nope"}, &out, &errs); code != 2 {
 		t.Fatalf("unknown scenario: exit %d", code)
+	}
+}
+
+// The summary of a scenario without faults does not claim any: calm says
+// "no faults", the default scenario "ticks of faults".
+func TestSummaryNamesFaults(t *testing.T) {
+	for scenario, want := range map[string]string{"calm": "200 ticks, no faults", "default": "200 ticks of faults"} {
+		var out, errs strings.Builder
+		if code := run([]string{"-scenario", scenario, "-ticks=200", "-nodes=3", "-html=false"}, &out, &errs); code != 0 {
+			t.Fatalf("%s: exit %d\n%s%s", scenario, code, out.String(), errs.String())
+		}
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("%s: summary lacks %q:\n%s", scenario, want, out.String())
+		}
 	}
 }
