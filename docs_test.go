@@ -126,3 +126,38 @@ func commitsWithFailures(t *testing.T, n, failed int) bool {
 	tn.deliverAll()
 	return tn.nodes[1].Status().Commit >= idx
 }
+
+// TestEmbeddingOutputMatchesExample: the output docs/embedding.md shows
+// for its three-node program is the Output the example test checks.
+func TestEmbeddingOutputMatchesExample(t *testing.T) {
+	doc, err := os.ReadFile("docs/embedding.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("example_messages_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(doc)[strings.Index(string(doc), "## 2b."):]
+	i := strings.Index(section, "```text\n")
+	if i < 0 {
+		t.Fatal("docs/embedding.md section 2b has no text block")
+	}
+	shown := section[i+len("```text\n"):]
+	shown = shown[:strings.Index(shown, "```")]
+	_, output, ok := strings.Cut(string(src), "// Output:\n")
+	if !ok {
+		t.Fatal("example_messages_test.go has no Output")
+	}
+	var want strings.Builder
+	for _, line := range strings.Split(output, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "//") {
+			break
+		}
+		want.WriteString(strings.TrimPrefix(strings.TrimPrefix(line, "//"), " ") + "\n")
+	}
+	if normalize(shown) != normalize(want.String()) {
+		t.Errorf("docs/embedding.md shows:\n%s\nthe example prints:\n%s", shown, want.String())
+	}
+}
