@@ -349,7 +349,7 @@ func (s *Sim) Run() *Result {
 		s.now = ev.at
 		s.step++
 		s.chk.step, s.chk.now = s.step, s.now
-		s.handle(&ev)
+		s.handleRecovering(&ev)
 		if s.phase == phaseHealing && s.probeDone && s.clientsIdle() {
 			s.phase = phaseDone
 		}
