@@ -234,7 +234,8 @@ func WriteHTML(w io.Writer, r *Result) error {
 	}{fmt.Sprintf("raftsim %s seed %d", r.Scenario.Name, r.Seed), template.JS(data)})
 }
 
-var htmlPage = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+// htmlPageSource is the timeline page's template.
+const htmlPageSource = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
 <style>
 body{font:13px/1.4 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#222;background:#fafafa}
@@ -278,7 +279,7 @@ pre{margin:0;font:12px/1.35 ui-monospace,Menlo,Consolas,monospace}
 <details><summary>run summary</summary><pre id="summary"></pre></details>
 <details><summary>how to read this page</summary><div id="help">
 <p>Time runs left to right in ticks (a node's tick is its clock step; nodes tick at slightly different rates). Each node has a lane, coloured by its role in the current term: grey follower, yellow pre-candidate, orange candidate, green leader; the term is written where it changes ("t3 L" = leader of term 3). A red hatched stretch is a crash: the node is down, and the writes its disk had not completed are lost; it restarts from what was durable.</p>
-<p>Arrows are messages, from the sender's lane at the send time to the receiver's lane at the arrival time. Blue: AppendEntries (MsgApp) and answers; grey: heartbeats; orange/red: (pre-)votes; green: forwarded proposals. A dashed arrow ending in a cross was lost: dropped by the network, cut by a partition while in flight, or sent to a crashed node. Hover over anything for details.</p>
+<p>Arrows are messages, from the sender's lane at the send time to the receiver's lane at the arrival time. Blue: AppendEntries (MsgApp) and answers; grey: heartbeats; orange: votes and their answers; teal: pre-votes and their answers; green: forwarded proposals. A dashed arrow ending in a cross was lost: dropped by the network, cut by a partition while in flight, or sent to a crashed node. Hover over anything for details.</p>
 <p>The purple band at the top is a network fault (partition, one-way cut, isolation); thin purple bars on a lane show a flapping link from that node. Small squares on a lane are persist actions handed to the disk (light) and writes that became durable and were acknowledged (dark); green ticks are commits and applies. Below the nodes, one lane per client shows each operation from invocation to response; a grey bar never got an answer.</p>
 <p>Things to look for: an election (pre-vote and vote arrows, then a green lane); a leader cut off in a minority that keeps its role until check-quorum makes it step down; a follower that acknowledges entries only after its disk made them durable; a restarted node catching up.</p>
 </div></details>
@@ -293,9 +294,9 @@ if (D.partial) { $("viol").textContent += " (only the last events were recorded:
 const T = 1000, LANE = 38, CLANE = 16, LEFT = 70, TOP = 22;
 const roleFill = ["#dfe6ee", "#fff3b0", "#ffcc80", "#a5d6a7"];
 const roleShort = ["F", "PC", "C", "L"];
-const msgColor = t => ({1:"#1565c0",2:"#64b5f6",3:"#9e9e9e",4:"#c7c7c7",5:"#e65100",6:"#ff8a65",7:"#8e24aa",8:"#ce93d8",9:"#2e7d32"})[t] || "#555";
+const msgColor = t => ({1:"#1565c0",2:"#64b5f6",3:"#9e9e9e",4:"#c7c7c7",5:"#e65100",6:"#ff8a65",7:"#00897b",8:"#80cbc4",9:"#2e7d32"})[t] || "#555";
 const legend = [["Follower", roleFill[0]], ["PreCandidate", roleFill[1]], ["Candidate", roleFill[2]], ["Leader", roleFill[3]], ["down (crashed)", "#ef9a9a"],
-  ["MsgApp", msgColor(1)], ["MsgAppResp", msgColor(2)], ["heartbeat", msgColor(3)], ["vote", msgColor(5)], ["pre-vote", msgColor(7)], ["proposal", msgColor(9)], ["network fault", "#ce93d8"]];
+  ["MsgApp", msgColor(1)], ["MsgAppResp", msgColor(2)], ["heartbeat", msgColor(3)], ["vote", msgColor(5)], ["vote answer", msgColor(6)], ["pre-vote", msgColor(7)], ["pre-vote answer", msgColor(8)], ["proposal", msgColor(9)], ["network fault", "#ce93d8"], ["flapping link", "#8e24aa"]];
 $("legend").innerHTML = legend.map(([n, c]) => '<span><i style="background:' + c + '"></i>' + n + '</span>').join("");
 const fmt = t => (t / T).toFixed(3).replace(/\.?0+$/, "");
 let t0 = 0, win = 10 * T;
@@ -445,4 +446,6 @@ if (hash.has("start")) setStart(+hash.get("start") * T);
 else if (D.violAt >= 0) setStart(D.violAt - win * 0.8); else setStart(0);
 </script>
 </body></html>
-`))
+`
+
+var htmlPage = template.Must(template.New("page").Parse(htmlPageSource))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -388,5 +389,42 @@ func TestQuiescenceHappens(t *testing.T) {
 	t.Logf("%d idle stretches, %d nodes quiesced, %d failures detected, %d waking a quiescent node", total.IdleStretches, total.Quiesced, total.Detections, total.Wakes)
 	if total.IdleStretches == 0 || total.Quiesced == 0 || total.Detections == 0 || total.Wakes == 0 {
 		t.Fatalf("quiescence not exercised: %+v", total)
+	}
+}
+
+// TestTimelineLegendColoursDistinct: every kind the timeline's legend names
+// has a colour of its own (pre-vote answers once shared the network fault's
+// purple), and the help text names the colours the legend uses for votes
+// and pre-votes.
+func TestTimelineLegendColoursDistinct(t *testing.T) {
+	legend := regexp.MustCompile(`(?s)const legend = \[(.*?)\];`).FindStringSubmatch(htmlPageSource)
+	if legend == nil {
+		t.Fatal("no legend in the page template")
+	}
+	colours := map[string]string{}
+	msgColor := map[string]string{}
+	for _, m := range regexp.MustCompile(`(\d):"(#[0-9a-f]{6})"`).FindAllStringSubmatch(htmlPageSource, -1) {
+		msgColor[m[1]] = m[2]
+	}
+	for _, e := range regexp.MustCompile(`\["([^"]+)", (?:msgColor\((\d)\)|roleFill\[\d\]|"(#[0-9a-f]{6})")\]`).FindAllStringSubmatch(legend[1], -1) {
+		c := e[3]
+		if e[2] != "" {
+			c = msgColor[e[2]]
+		}
+		if c == "" {
+			continue // a role fill: checked by the role palette
+		}
+		if other, dup := colours[c]; dup {
+			t.Errorf("legend: %q and %q share the colour %s", other, e[1], c)
+		}
+		colours[c] = e[1]
+	}
+	if len(colours) < 10 {
+		t.Fatalf("parsed %d legend colours, want at least 10: %v", len(colours), colours)
+	}
+	for _, want := range []string{"orange: votes", "teal: pre-votes"} {
+		if !strings.Contains(htmlPageSource, want) {
+			t.Errorf("the help text lacks %q", want)
+		}
 	}
 }

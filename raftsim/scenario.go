@@ -389,6 +389,9 @@ var scenarioSummaries = map[string]string{
 	"figure8":                   "the paper's Figure 8 over and over: old-term entries on a majority, then overwritten",
 	"churn":                     "membership changes, transfers, compaction and lease reads at high rates",
 	"quiet":                     "the default faults with idle stretches: groups quiesce and hosts wake them",
+	"membership":                "3 nodes and 2 spares, no faults: learners added, promoted, removed; joint changes (tour chapter 6)",
+	"snapshots":                 "3 nodes, no faults but node 3 down while the others compact: it catches up by snapshot (tour chapter 6)",
+	"reads":                     "3 nodes, a read-heavy workload on every read path while the leader is cut off now and then (tour chapter 6)",
 }
 
 // ScenarioSummary says in one line what the named scenario does; "" for an
@@ -397,7 +400,8 @@ func ScenarioSummary(name string) string { return scenarioSummaries[name] }
 
 // ScenarioNames lists the named scenarios.
 func ScenarioNames() []string {
-	return []string{"default", "calm", "leader-crash", "leader-partition-minority", "flapping-links", "figure8", "churn", "quiet"}
+	return []string{"default", "calm", "leader-crash", "leader-partition-minority", "flapping-links", "figure8", "churn", "quiet",
+		"membership", "snapshots", "reads"}
 }
 
 // ScenarioNamed returns the named scenario.
@@ -453,6 +457,33 @@ func ScenarioNamed(name string) (Scenario, bool) {
 		s.Network.Drop = 0.05
 		s.Faults = FaultOptions{Crash: 0.01, DownMin: 5, DownMax: 40, LeaderBias: 0.3, Flap: 0.02, FlapMin: 1, FlapMax: 10}
 		s.Features = FeatureOptions{Compact: 0.05, Retain: 0, Spares: 2, Membership: 0.04, Transfer: 0.01}
+		return s, true
+	case "membership":
+		// Tour chapter 6: changes only, no faults, so every message in
+		// the timeline belongs to one. Two spares are added as learners,
+		// promoted, removed; voters are replaced through joint consensus.
+		s := calm("membership")
+		s.Nodes, s.Ticks = 3, 600
+		s.Features = FeatureOptions{Spares: 2, Membership: 0.05}
+		return s, true
+	case "snapshots":
+		// Tour chapter 6: node 3 is down while the others compact their
+		// logs, so when it returns its next entry is gone and the leader
+		// must send it a snapshot.
+		s := calm("snapshots")
+		s.Nodes, s.Ticks = 3, 600
+		s.Features = FeatureOptions{Compact: 0.05}
+		s.Schedule = []ScheduledFault{{At: 100, Duration: 200, Kind: FaultCrash, Node: 3}}
+		return s, true
+	case "reads":
+		// Tour chapter 6: a read-heavy workload through every read path
+		// (ReadIndex on the leader, forwarded by followers, leases) while
+		// the leader is cut off in a minority now and then.
+		s := calm("reads")
+		s.Nodes, s.Ticks = 3, 600
+		s.Raft.EnableLeaseReads = true
+		s.Workload.Gets = 12
+		s.Schedule = []ScheduledFault{{At: 150, Every: 200, Duration: 80, Kind: FaultLeaderMinority, Leader: true}}
 		return s, true
 	case "quiet":
 		s := DefaultScenario()

@@ -14,8 +14,8 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 go run ./cmd/raftsim -scenario leader-crash -nodes 3 -ticks 300 -seed 7 -out "$out" >"$out/summary.txt"
-html="$out/leader-crash-seed7.html"
-[ -f "$html" ] || { echo "no timeline written"; cat "$out/summary.txt"; exit 1; }
+html=$(sed -n 's/^HTML timeline: \(.*\) (open it in a browser)$/\1/p' "$out/summary.txt")
+[ -n "$html" ] && [ -f "$html" ] || { echo "no timeline written"; cat "$out/summary.txt"; exit 1; }
 
 flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
   --disable-background-networking --disable-component-update --disable-sync

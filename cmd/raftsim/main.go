@@ -174,12 +174,36 @@ func doShrink(sc raftsim.Scenario, seed uint64, opts raftsim.Options, res *rafts
 		strings.Join(s.Removed, ", "), s.Runs, s.Result.Violation, s.Scenario.ReplayCommand(seed))
 }
 
+// outputName names a run's files after its scenario, seed and non-default
+// flags, so that runs that differ only in a flag (the tour's with and
+// without check-quorum) do not overwrite each other.
+func outputName(res *raftsim.Result) string {
+	name := fmt.Sprintf("%s-seed%d", res.Scenario.Name, res.Seed)
+	for _, arg := range res.Scenario.FlagArgs() {
+		flag, value, _ := strings.Cut(strings.TrimPrefix(arg, "-"), "=")
+		switch value {
+		case "true":
+			name += "-" + flag
+		case "false":
+			name += "-no-" + flag
+		default:
+			name += "-" + flag + "-" + value
+		}
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == ' ' || r == '\\' {
+			return '_'
+		}
+		return r
+	}, name)
+}
+
 func writeFiles(res *raftsim.Result, out string, stdout, stderr io.Writer) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		fmt.Fprintln(stderr, err)
 		return
 	}
-	base := filepath.Join(out, fmt.Sprintf("%s-seed%d", res.Scenario.Name, res.Seed))
+	base := filepath.Join(out, outputName(res))
 	f, err := os.Create(base + ".html")
 	if err == nil {
 		err = raftsim.WriteHTML(f, res)

@@ -26,7 +26,7 @@ func TestRunWritesTimeline(t *testing.T) {
 			t.Errorf("the checks line ends with a comma: %q", line)
 		}
 	}
-	fi, err := os.Stat(filepath.Join(dir, "leader-crash-seed3.html"))
+	fi, err := os.Stat(filepath.Join(dir, "leader-crash-seed3-nodes-3-ticks-300-sync.html"))
 	if err != nil || fi.Size() < 10000 {
 		t.Fatalf("timeline: %v", err)
 	}
@@ -80,6 +80,27 @@ func TestSummaryNamesFaults(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("%s: summary lacks %q:\n%s", scenario, want, out.String())
+		}
+	}
+}
+
+// Runs that differ only in a flag write different files (the tour's runs
+// with and without check-quorum once overwrote each other's timeline).
+func TestOutputNamesCarryFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"-scenario", "leader-crash", "-seed", "3", "-ticks=200", "-nodes=3"},
+		{"-scenario", "leader-crash", "-seed", "3", "-ticks=200", "-nodes=3", "-no-checkquorum"},
+	} {
+		var out, errs strings.Builder
+		if code := run(append(args, "-out", dir), &out, &errs); code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out.String(), errs.String())
+		}
+	}
+	for _, want := range []string{"leader-crash-seed3-nodes-3-ticks-200.html", "leader-crash-seed3-nodes-3-ticks-200-no-checkquorum.html"} {
+		if _, err := os.Stat(filepath.Join(dir, want)); err != nil {
+			files, _ := filepath.Glob(filepath.Join(dir, "*"))
+			t.Errorf("no %s among %v", want, files)
 		}
 	}
 }
