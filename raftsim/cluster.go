@@ -56,6 +56,8 @@ type Options struct {
 	// ignore (tests only) mutes invariants, to show that the others catch
 	// the consequences of a planted bug.
 	ignore []Invariant
+	// afterStep (tests only) is called after every step.
+	afterStep func(*Sim)
 }
 
 type phase uint8
@@ -73,10 +75,13 @@ type Sim struct {
 	seed uint64
 	opts Options
 
-	now   Time
-	step  uint64
-	seq   uint64 // event sequence numbers
-	stamp int64  // porcupine timestamps
+	now  Time
+	step uint64
+	seq  uint64 // event sequence numbers
+	// logs records the changes the HTML log view replays (nil without
+	// Options.FullTrace).
+	logs  *logView
+	stamp int64 // porcupine timestamps
 	msgID uint64
 	queue eventQueue
 	phase phase
@@ -242,6 +247,9 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 		campaignRng:  root.Stream("campaign"),
 		faultsEnd:    Ticks(sc.Ticks),
 	}
+	if opts.FullTrace {
+		s.logs = newLogView()
+	}
 	for _, inv := range opts.ignore {
 		s.chk.ignore[inv] = true
 	}
@@ -350,6 +358,9 @@ func (s *Sim) Run() *Result {
 		s.step++
 		s.chk.step, s.chk.now = s.step, s.now
 		s.handleRecovering(&ev)
+		if s.opts.afterStep != nil {
+			s.opts.afterStep(s)
+		}
 		if s.phase == phaseHealing && s.probeDone && s.clientsIdle() {
 			s.phase = phaseDone
 		}
@@ -526,6 +537,7 @@ func (s *Sim) persist(n *simNode, st *raft.Status, p *raft.Persist) {
 	s.Stats.Persists++
 	s.chk.onPersist(n.id, st, p)
 	s.record(persistEvent(TrPersist, n.id, p))
+	s.logs.persisted(s.now, n.id, p, false)
 	var data *smSnap
 	if p.Snapshot != nil && p.Snapshot.Index > 0 {
 		// A snapshot received from the leader: its data arrived first.
@@ -587,6 +599,7 @@ func (s *Sim) writeDurable(n *simNode, p *raft.Persist, data *smSnap) {
 	s.Stats.DiskWrites++
 	s.chk.onDurable(n.id, before, n.disk, p)
 	s.record(persistEvent(TrDurable, n.id, p))
+	s.logs.persisted(s.now, n.id, p, true)
 }
 
 // diskDone completes node n's due writes, one at a time, acknowledging
@@ -641,6 +654,7 @@ func (s *Sim) apply(n *simNode, ents []raft.Entry) {
 	s.serveReads(n)
 	s.Stats.Applied += len(ents)
 	s.record(TraceEvent{Kind: TrApply, Node: n.id, Index: ents[len(ents)-1].Index, N: len(ents)})
+	s.logs.add(s.now, n.id, "a", ents[len(ents)-1].Index, 0, nil)
 }
 
 // observe checks node n's state at the end of a step and traces changes.
@@ -658,8 +672,12 @@ func (s *Sim) observe(n *simNode) {
 		s.Stats.Quiesced++
 		s.record(TraceEvent{Kind: TrNote, Node: n.id, Text: "quiescent"})
 	}
+	if st.Role == raft.RoleLeader {
+		s.logs.leaderProgress(s.now, n.id, n.core)
+	}
 	if st.Commit > n.last.Commit {
 		s.record(TraceEvent{Kind: TrCommit, Node: n.id, Index: st.Commit, Term: st.Term})
+		s.logs.add(s.now, n.id, "c", st.Commit, 0, nil)
 		if st.Role == raft.RoleLeader {
 			s.checkCommitQuorum(n, &st)
 		}
@@ -723,6 +741,7 @@ func (s *Sim) crash(n *simNode, why string) {
 	s.Stats.SurvivedWrites += len(kept)
 	s.Stats.LostWrites += lost
 	s.record(TraceEvent{Kind: TrCrash, Node: n.id, N: lost, Aux: uint64(len(kept)), Text: why})
+	s.logs.add(s.now, n.id, "x", 0, 0, nil)
 }
 
 // restart rebuilds node n from its disk: a new state machine with the

@@ -158,6 +158,7 @@ func (s *Sim) maybeCompact(n *simNode) {
 	s.chk.onSnapshotTaken(n.id, data)
 	s.Stats.Compactions++
 	s.record(TraceEvent{Kind: TrNote, Node: n.id, Index: meta.Index, Term: meta.Term, Text: "compact"})
+	s.logs.add(s.now, n.id, "C", meta.Index, 0, nil)
 	s.drain(n)
 }
 
@@ -181,6 +182,7 @@ func (s *Sim) compactWitness(n *simNode, f featureCore, term raft.Term) {
 	n.disk.compact(meta, nil)
 	s.Stats.Compactions++
 	s.record(TraceEvent{Kind: TrNote, Node: n.id, Index: meta.Index, Term: meta.Term, Text: "compact (witness)"})
+	s.logs.add(s.now, n.id, "C", meta.Index, 0, nil)
 	s.drain(n)
 }
 
@@ -300,6 +302,7 @@ func (s *Sim) applySnapshot(n *simNode, meta *raft.SnapshotMeta) {
 	n.rep = restoreReplica(s.work.NewStateMachine(), d)
 	s.Stats.SnapshotsInstalled++
 	s.record(TraceEvent{Kind: TrNote, Node: n.id, Index: meta.Index, Term: meta.Term, Text: "install"})
+	s.logs.add(s.now, n.id, "a", meta.Index, 0, nil)
 	s.serveReads(n)
 }
 

@@ -38,6 +38,7 @@ type timeline struct {
 	Flaps     [][]any    `json:"flaps"`  // from, to, start, end
 	Ops       [][]any    `json:"ops"`    // client, call, return (-1: never), text, attempts
 	Events    [][]any    `json:"events"` // time, step, kind, node, text: everything but ticks and messages
+	Logs      [][]any    `json:"logs"`   // the log view's changes: see logView
 	MsgTypes  []string   `json:"msgTypes"`
 	RoleNames []string   `json:"roleNames"`
 	Legend    [][]string `json:"legend"`
@@ -80,7 +81,10 @@ func buildTimeline(r *Result) *timeline {
 		Partial: !r.Trace.full,
 		// Empty, not nil: the script iterates over every one.
 		Roles: [][]any{}, Down: [][]Time{}, Msgs: [][]any{}, Faults: [][]any{},
-		Flaps: [][]any{}, Ops: [][]any{}, Events: [][]any{},
+		Flaps: [][]any{}, Ops: [][]any{}, Events: [][]any{}, Logs: r.logOps,
+	}
+	if tl.Logs == nil {
+		tl.Logs = [][]any{}
 	}
 	var sum bytes.Buffer
 	r.WriteSummary(&sum)
@@ -256,6 +260,8 @@ pre{margin:0;font:12px/1.35 ui-monospace,Menlo,Consolas,monospace}
 #trace .v{color:#c62828;font-weight:700}
 #trace .f{color:#6a1b9a}
 #help{color:#455a64;max-width:1100px}
+#logview{padding:2px 16px 8px}
+#loghead{font-weight:600;color:#37474f;margin:4px 0}
 </style></head><body>
 <header><h1 id="title"></h1><div id="viol"></div><div>replay: <code id="replay"></code></div></header>
 <div id="controls">
@@ -275,12 +281,14 @@ pre{margin:0;font:12px/1.35 ui-monospace,Menlo,Consolas,monospace}
 </div>
 <div id="legend" style="padding:4px 16px"></div>
 <div id="chart"></div>
+<div id="logview"><div id="loghead"></div><div id="logs"></div></div>
 <details open><summary>trace of the visible window</summary><div id="trace"><pre id="tracepre"></pre></div></details>
 <details><summary>run summary</summary><pre id="summary"></pre></details>
 <details><summary>how to read this page</summary><div id="help">
 <p>Time runs left to right in ticks (a node's tick is its clock step; nodes tick at slightly different rates). Each node has a lane, coloured by its role in the current term: grey follower, yellow pre-candidate, orange candidate, green leader; the term is written where it changes ("t3 L" = leader of term 3). A red hatched stretch is a crash: the node is down, and the writes its disk had not completed are lost; it restarts from what was durable.</p>
 <p>Arrows are messages, from the sender's lane at the send time to the receiver's lane at the arrival time. Blue: AppendEntries (MsgApp) and answers; grey: heartbeats; orange: votes and their answers; teal: pre-votes and their answers; green: forwarded proposals. A dashed arrow ending in a cross was lost: dropped by the network, cut by a partition while in flight, or sent to a crashed node. Hover over anything for details.</p>
 <p>The purple band at the top is a network fault (partition, one-way cut, isolation); thin purple bars on a lane show a flapping link from that node. Small squares on a lane are persist actions handed to the disk (light) and writes that became durable and were acknowledged (dark); green ticks are commits and applies. Below the nodes, one lane per client shows each operation from invocation to response; a grey bar never got an answer.</p>
+<p>The log view under the lanes shows every node's log at the end of the visible window, as Raft is about: one box per entry, coloured and labelled by its term; a solid border if the entry is durable on that node's disk, dashed if it is only in memory (a crash loses it); faded if a snapshot covers it. Under each log a green bar reaches the commit index and a darker one the applied index. Under each follower of a leader, "m" marks the leader's match index for it and "n" its next index. When a check fails, the entries the violation names are outlined in red, and the page opens there.</p>
 <p>Things to look for: an election (pre-vote and vote arrows, then a green lane); a leader cut off in a minority that keeps its role until check-quorum makes it step down; a follower that acknowledges entries only after its disk made them durable; a restarted node catching up.</p>
 </div></details>
 <script>
@@ -422,7 +430,110 @@ function draw() {
     if (b >= t0 && b <= t1) rows.push([s1, b, "", (fate ? 'lost    ' : 'deliver ') + what]);
   }
   rows.sort((p, q) => p[0] - q[0]);
+  drawLogs(Math.min(t1, D.end));
+  saveHash();
   $("tracepre").innerHTML = rows.map(([stepNo, t, cls, text]) => '<span class="' + cls + '">' + String(stepNo).padStart(7) + ' ' + fmt(t).padStart(9) + '  ' + esc(text) + '</span>').join("\n");
+}
+// The log view: every node's log at time tv, replayed from D.logs (see
+// logView in logview.go for the kinds of change).
+function logsAt(tv) {
+  const st = [];
+  for (let n = 0; n <= D.nodes; n++) st.push({mem: [], memBase: 0, disk: [], diskBase: 0, snap: 0, commit: 0, applied: 0, prog: {}});
+  const write = (arr, base, first, runs) => {
+    let i = first - base - 1;
+    for (let r = 0; r < runs.length; r += 2) for (let c = 0; c < runs[r + 1]; c++) arr[i++] = runs[r];
+    arr.length = Math.max(0, i);
+  };
+  for (const [t, n, k, a, b, terms] of D.logs) {
+    if (t > tv) break;
+    const s = st[n];
+    switch (k) {
+      case "m": write(s.mem, s.memBase, a, terms); break;
+      case "d": write(s.disk, s.diskBase, a, terms); break;
+      case "M": s.mem = []; s.memBase = a; s.snap = Math.max(s.snap, a); break;
+      case "D": s.disk = []; s.diskBase = a; break;
+      case "C": s.snap = Math.max(s.snap, a); break;
+      case "c": s.commit = a; break;
+      case "a": s.applied = a; break;
+      case "x": {
+        s.mem = s.disk.slice(); s.memBase = s.diskBase;
+        const last = s.diskBase + s.disk.length;
+        s.commit = Math.min(s.commit, last); s.applied = Math.min(s.applied, last); s.prog = {};
+        break;
+      }
+      case "p": s.prog[a] = [b, terms[0]]; break;
+    }
+  }
+  return st;
+}
+const termColor = t => "hsl(" + ((t * 67) % 360) + ",65%," + (t % 2 ? "80%" : "70%") + ")";
+// violationEntries returns the node and the entry indexes a violation
+// names ("at node 3", "entry 21"), to outline them.
+function violationEntries() {
+  if (!D.violation) return {node: 0, entries: []};
+  const node = +((D.violation.match(/at node (\d+)/) || [])[1] || 0);
+  const entries = [...D.violation.matchAll(/entry (\d+)/g)].map(m => +m[1]);
+  return {node, entries};
+}
+function drawLogs(tv) {
+  const st = logsAt(tv), viol = violationEntries();
+  const leaderAt = n => D.roles.some(([m, a, b, role]) => m === n && role === 3 && a <= tv && tv < b);
+  let leader = 0;
+  for (let n = 1; n <= D.nodes; n++) if (leaderAt(n)) leader = n;
+  let last = 1;
+  for (let n = 1; n <= D.nodes; n++) last = Math.max(last, st[n].memBase + st[n].mem.length);
+  const COLS = 60, CW = 18, RH = 34;
+  let lo = Math.max(1, last - COLS + 1);
+  if (viol.entries.length && tv >= D.violAt && D.violAt >= 0) lo = Math.max(1, Math.min(lo, Math.min(...viol.entries) - COLS / 2));
+  const hi = lo + COLS - 1, X = i => LEFT + (i - lo) * CW;
+  const out = ['<svg xmlns="http://www.w3.org/2000/svg" width="' + (LEFT + COLS * CW + 20) + '" height="' + (D.nodes * RH + 24) + '">'];
+  for (let i = lo; i <= hi; i++) if (i % 5 === 0) out.push('<text x="' + (X(i) + 2) + '" y="10" fill="#607d8b">' + i + '</text>');
+  for (let n = 1; n <= D.nodes; n++) {
+    const s = st[n], y = 14 + (n - 1) * RH;
+    const down = D.down.some(([m, a, b]) => m === n && a <= tv && tv < b);
+    out.push('<text x="4" y="' + (y + 12) + '" style="font-size:12px;font-weight:600"' + (down ? ' fill="#c62828"' : '') + '>node ' + n + (n === leader ? ' (L)' : down ? ' (down)' : '') + '</text>');
+    const mlast = s.memBase + s.mem.length;
+    for (let i = Math.max(lo, s.memBase + 1); i <= Math.min(hi, mlast); i++) {
+      const term = s.mem[i - s.memBase - 1];
+      if (term === undefined) continue;
+      const durable = i > s.diskBase && s.disk[i - s.diskBase - 1] === term;
+      const hit = viol.entries.includes(i) && tv >= D.violAt && D.violAt >= 0;
+      out.push('<rect class="logcell" x="' + (X(i) + 1) + '" y="' + y + '" width="' + (CW - 2) + '" height="16" fill="' + termColor(term) + '" opacity="' + (i <= s.snap ? 0.45 : 1) +
+        '" stroke="' + (hit ? "#c62828" : durable ? "#37474f" : "#78909c") + '" stroke-width="' + (hit ? 2.5 : 1) + '"' + (durable || hit ? '' : ' stroke-dasharray="2,2"') +
+        '><title>node ' + n + ', entry ' + i + ' of term ' + term + (durable ? ', durable' : ', in memory only') + (i <= s.snap ? ', in a snapshot' : '') + '</title></rect>');
+      out.push('<text x="' + (X(i) + CW / 2) + '" y="' + (y + 12) + '" text-anchor="middle" style="font-size:9px">' + term + '</text>');
+    }
+    if (s.memBase >= lo && s.memBase > 0) out.push('<line x1="' + (X(s.memBase) + CW) + '" y1="' + (y - 2) + '" x2="' + (X(s.memBase) + CW) + '" y2="' + (y + 18) + '" stroke="#455a64" stroke-width="2"><title>snapshot up to ' + s.memBase + '</title></line>');
+    const bar = (upTo, dy, color, what) => { if (upTo >= lo) out.push('<rect class="logmark" x="' + X(lo) + '" y="' + (y + dy) + '" width="' + (Math.min(upTo, hi) - lo + 1) * CW + '" height="2" fill="' + color + '"><title>' + what + ' ' + upTo + '</title></rect>'); };
+    bar(s.commit, 18, "#43a047", "commit index");
+    bar(s.applied, 21, "#1b5e20", "applied index");
+    const p = leader && n !== leader ? st[leader].prog[n] : null;
+    if (p) {
+      const [match, next] = p;
+      if (match >= lo && match <= hi) out.push('<text x="' + (X(match) + 2) + '" y="' + (y + 31) + '" fill="#1565c0" style="font-size:9px">m<title>leader ' + leader + ': match ' + match + '</title></text>');
+      if (next >= lo && next <= hi) out.push('<text x="' + (X(next) + 9) + '" y="' + (y + 31) + '" fill="#6a1b9a" style="font-size:9px">n<title>leader ' + leader + ': next ' + next + '</title></text>');
+    }
+  }
+  out.push('</svg>');
+  $("loghead").textContent = "logs at tick " + fmt(tv) + (leader ? ", leader node " + leader : ", no leader") + " (entries " + lo + "–" + hi + ")";
+  $("logs").innerHTML = out.join("");
+}
+// The address keeps the window and every toggle that differs from its
+// default, so a link reopens the same view: #start=40&win=25&sdisk=1.
+const toggles = ["shb", "sapp", "svote", "sprop", "sdisk", "sapply"];
+const toggleDefault = {};
+for (const id of toggles) toggleDefault[id] = $(id).checked;
+function saveHash() {
+  const h = new URLSearchParams();
+  h.set("start", fmt(t0)); h.set("win", String(win / T));
+  for (const id of toggles) if ($(id).checked !== toggleDefault[id]) h.set(id, $(id).checked ? "1" : "0");
+  history.replaceState(null, "", "#" + h.toString());
+}
+// firstInteresting is when something first happens: the first role change
+// (an election starting), so the page does not open on empty ticks.
+function firstInteresting() {
+  const e = D.events.find(([t, s, kind]) => kind === "role" || kind === "crash" || kind === "fault");
+  return e ? e[0] : 0;
 }
 // firstEvent and firstMsg find, by binary search, the first event or
 // message at or after t (both arrays are in time order).
@@ -439,11 +550,13 @@ $("goheal").onclick = () => setStart(D.healAt - win * 0.2);
 for (const id of ["shb", "sapp", "svote", "sprop", "sdisk", "sapply"]) $(id).onchange = draw;
 document.addEventListener("keydown", e => { if (e.key === "ArrowLeft") $("prev").click(); if (e.key === "ArrowRight") $("next").click(); });
 window.addEventListener("resize", draw);
-// A fragment like #start=40&win=25 opens that window (ticks; win=0: all).
+// A fragment like #start=40&win=25&sdisk=1 opens that window (ticks;
+// win=0: all) with those toggles.
 const hash = new URLSearchParams(location.hash.slice(1));
 if (hash.has("win")) { win = +hash.get("win") * T; $("win").value = hash.get("win"); }
+for (const id of toggles) if (hash.has(id)) $(id).checked = hash.get(id) === "1";
 if (hash.has("start")) setStart(+hash.get("start") * T);
-else if (D.violAt >= 0) setStart(D.violAt - win * 0.8); else setStart(0);
+else if (D.violAt >= 0) setStart(D.violAt - win * 0.8); else setStart(firstInteresting() - win * 0.2);
 </script>
 </body></html>
 `

@@ -41,6 +41,8 @@ type Result struct {
 
 	model porcupine.Model
 	ops   []porcupine.Operation
+	// logOps are the log view's changes (logview.go), with FullTrace.
+	logOps [][]any
 	// custom: the run had Options.Workload or Options.WrapNode, which
 	// the command line cannot reproduce.
 	custom bool
@@ -74,6 +76,9 @@ func (s *Sim) finish() *Result {
 		Scenario: s.sc, Seed: s.seed, Stats: s.Stats, Trace: s.trace, History: s.history,
 		End: s.now, Checks: s.chk.counts(), LeaderTerms: s.chk.leaders, model: s.model,
 		Linearizable: "skipped", custom: s.opts.Workload != nil || s.opts.WrapNode != nil,
+	}
+	if s.logs != nil {
+		r.logOps = s.logs.ops
 	}
 	if s.chk.violation == nil && !s.opts.SkipLinearizability && s.model.Step != nil {
 		r.ops = s.porcupineHistory()
