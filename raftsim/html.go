@@ -26,6 +26,7 @@ type timeline struct {
 	Violation string     `json:"violation"`
 	Replay    string     `json:"replay"`
 	Nodes     int        `json:"nodes"`
+	Members   int        `json:"members"` // nodes 1..Members start in the cluster; the rest are spares
 	Clients   int        `json:"clients"`
 	End       Time       `json:"end"`
 	HealAt    Time       `json:"healAt"`
@@ -74,6 +75,7 @@ func buildTimeline(r *Result) *timeline {
 		Title:   fmt.Sprintf("raftsim: scenario %s, seed %d", sc.Name, r.Seed),
 		Replay:  sc.ReplayCommand(r.Seed),
 		Nodes:   sc.totalNodes(),
+		Members: sc.Nodes,
 		Clients: sc.Workload.Clients,
 		End:     r.End,
 		HealAt:  Ticks(sc.Ticks),
@@ -108,7 +110,9 @@ func buildTimeline(r *Result) *timeline {
 	roles := make([]roleState, sc.totalNodes()+1)
 	downSince := make([]Time, sc.totalNodes()+1)
 	for i := range roles {
-		roles[i].up = true
+		// A spare is drawn from the moment it first hears of a leader
+		// (its first role event), not as a follower from the start.
+		roles[i].up = i <= sc.Nodes
 		downSince[i] = -1
 	}
 	closeRole := func(n raft.NodeID, at Time) {
@@ -149,6 +153,9 @@ func buildTimeline(r *Result) *timeline {
 		case TrRole:
 			closeRole(e.Node, e.Time)
 			roles[e.Node].role, roles[e.Node].term = e.Role, e.Term
+			if downSince[e.Node] < 0 {
+				roles[e.Node].up = true
+			}
 		case TrCrash:
 			closeRole(e.Node, e.Time)
 			roles[e.Node].up = false
@@ -340,6 +347,7 @@ function draw() {
   for (let n = 1; n <= D.nodes; n++) {
     out.push('<rect x="' + LEFT + '" y="' + (laneY(n) + 8) + '" width="' + W + '" height="' + (LANE - 16) + '" fill="#f5f5f5"/>');
     out.push('<text x="4" y="' + (laneY(n) + LANE / 2 + 4) + '" style="font-size:13px;font-weight:600">node ' + n + '</text>');
+    if (n > D.members) out.push('<text x="4" y="' + (laneY(n) + LANE / 2 + 15) + '" fill="#78909c" style="font-size:9px">spare</text>');
   }
   for (const [n, a, b, role, term] of D.roles) {
     if (!vis(a, b)) continue;

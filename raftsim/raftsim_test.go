@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pureraft/raft"
 )
 
 // The seed sweep. Every run has every invariant checked on every step and
@@ -426,5 +428,30 @@ func TestTimelineLegendColoursDistinct(t *testing.T) {
 		if !strings.Contains(htmlPageSource, want) {
 			t.Errorf("the help text lacks %q", want)
 		}
+	}
+}
+
+// TestTimelineSparesNotFollowersFromStart: a spare is outside the cluster
+// until it is added; the timeline draws its lane from the moment it first
+// hears of a leader, not as a follower from tick 0.
+func TestTimelineSparesNotFollowersFromStart(t *testing.T) {
+	sc, _ := ScenarioNamed("membership")
+	res, err := Run(sc, 1, Options{FullTrace: true})
+	if err != nil || res.Failed() {
+		t.Fatalf("%v %v", err, res.Violation)
+	}
+	tl := buildTimeline(res)
+	drawn := 0
+	for _, r := range tl.Roles {
+		n, start := r[0].(raft.NodeID), r[1].(Time)
+		if int(n) > sc.Nodes {
+			drawn++
+			if start == 0 {
+				t.Errorf("spare %d drawn as a %v from tick 0", n, r[3])
+			}
+		}
+	}
+	if drawn == 0 {
+		t.Error("no spare was ever drawn: the scenario added none")
 	}
 }
