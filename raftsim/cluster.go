@@ -80,11 +80,18 @@ type Sim struct {
 	seq  uint64 // event sequence numbers
 	// logs records the changes the HTML log view replays (nil without
 	// Options.FullTrace).
-	logs  *logView
-	stamp int64 // porcupine timestamps
-	msgID uint64
-	queue eventQueue
-	phase phase
+	logs *logView
+	// schedSeqBase is the event sequence number before the scripted
+	// faults were queued: scripted fault k has sequence number
+	// schedSeqBase+k+1, which Live gives the faults it adds too, so that a
+	// session and its replay order simultaneous events alike.
+	schedSeqBase uint64
+	// ownProposals counts the proposals of FaultPropose.
+	ownProposals uint64
+	stamp        int64 // porcupine timestamps
+	msgID        uint64
+	queue        eventQueue
+	phase        phase
 
 	nodes   []*simNode
 	net     *simNetwork
@@ -307,6 +314,7 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 		s.nemesisOn = true
 		s.push(event{at: Tick, kind: evNemesis})
 	}
+	s.schedSeqBase = s.seq
 	for k, sf := range sc.Schedule {
 		if at := Ticks(sf.At); at < s.faultsEnd {
 			s.push(event{at: at, kind: evScheduled, gen: uint64(k)})
@@ -342,6 +350,13 @@ func (s *Sim) wrap(id raft.NodeID, n *raft.Node) Core {
 func (s *Sim) push(e event) {
 	s.seq++
 	e.seq = s.seq
+	s.queue.push(e)
+}
+
+// pushScripted queues scripted fault k of the schedule with the sequence
+// number a run that had it in its scenario from the start gives it.
+func (s *Sim) pushScripted(k int) {
+	e := event{at: Ticks(s.sc.Schedule[k].At), kind: evScheduled, gen: uint64(k), seq: s.schedSeqBase + uint64(k) + 1}
 	s.queue.push(e)
 }
 

@@ -250,5 +250,13 @@ func (s *Sim) scheduled(k int) {
 		s.netGen++
 		s.net.healPartitions()
 		s.record(TraceEvent{Kind: TrHeal, Text: "scripted heal"})
+	case FaultCampaign:
+		if target != nil && target.core != nil {
+			s.forceCampaign(target)
+		}
+	case FaultPropose:
+		if target != nil && target.core != nil {
+			s.proposeOwn(target)
+		}
 	}
 }

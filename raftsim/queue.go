@@ -85,3 +85,6 @@ func (q *eventQueue) pop() event {
 	*q = h
 	return top
 }
+
+// peek returns the earliest event without removing it.
+func (q eventQueue) peek() *event { return &q[0] }

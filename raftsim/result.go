@@ -59,13 +59,16 @@ func (r *Result) Err() error {
 	return r.Violation
 }
 
-func (s *Sim) finish() *Result {
+// snapshot is the run so far as a Result, without the end-of-run checks:
+// what finish starts from, and what a live view draws.
+func (s *Sim) snapshot() *Result {
 	s.Stats.Steps = s.step
 	s.Stats.Elections = len(s.chk.leaders)
 	s.Stats.Overwritten, s.Stats.Figure8 = s.chk.overwritten, s.chk.figure8
 	s.Stats.Duplicated, s.Stats.Reordered, s.Stats.Late = s.net.Duplicated, s.net.Reordered, s.net.Late
 	s.Stats.Ops = len(s.history)
 	s.Stats.OpsPending = s.Stats.Ops - s.Stats.OpsDone
+	s.Stats.Attempts = 0
 	for i := range s.history {
 		s.Stats.Attempts += s.history[i].Attempts
 	}
@@ -76,10 +79,16 @@ func (s *Sim) finish() *Result {
 		Scenario: s.sc, Seed: s.seed, Stats: s.Stats, Trace: s.trace, History: s.history,
 		End: s.now, Checks: s.chk.counts(), LeaderTerms: s.chk.leaders, model: s.model,
 		Linearizable: "skipped", custom: s.opts.Workload != nil || s.opts.WrapNode != nil,
+		Violation: s.chk.violation,
 	}
 	if s.logs != nil {
 		r.logOps = s.logs.ops
 	}
+	return r
+}
+
+func (s *Sim) finish() *Result {
+	r := s.snapshot()
 	if s.chk.violation == nil && !s.opts.SkipLinearizability && s.model.Step != nil {
 		r.ops = s.porcupineHistory()
 		r.Checks[Linearizability] = uint64(len(r.ops))

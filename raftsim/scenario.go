@@ -250,12 +250,18 @@ const (
 	FaultOneWay
 	// FaultHeal ends every network fault.
 	FaultHeal
+	// FaultCampaign makes the target's election timer run out: it starts
+	// an election at once (Node.Campaign).
+	FaultCampaign
+	// FaultPropose makes the target propose a command of its own, outside
+	// the clients' workload (the playground's "propose" button).
+	FaultPropose
 )
 
 var faultKindNames = [...]string{
 	FaultCrash: "crash", FaultRestart: "restart", FaultIsolate: "isolate",
 	FaultLeaderMinority: "leader-minority", FaultPartition: "partition",
-	FaultOneWay: "one-way", FaultHeal: "heal",
+	FaultOneWay: "one-way", FaultHeal: "heal", FaultCampaign: "campaign", FaultPropose: "propose",
 }
 
 // String returns the fault's name, as written in scenario files and traces.
@@ -562,7 +568,7 @@ func (s *Scenario) Validate() error {
 		}
 	}
 	for i, f := range s.Schedule {
-		if f.Kind < FaultCrash || f.Kind > FaultHeal || f.At < 0 || f.Every < 0 || f.Duration < 0 || int(f.Node) > s.Nodes {
+		if f.Kind < FaultCrash || f.Kind > FaultPropose || f.At < 0 || f.Every < 0 || f.Duration < 0 || int(f.Node) > s.totalNodes() {
 			return bad("schedule entry %d (%+v) is invalid", i, f)
 		}
 	}
@@ -655,6 +661,7 @@ func timeFlag(name, usage string, f func(*Scenario) *Time) scenarioFlag {
 
 var scenarioFlags = []scenarioFlag{
 	intFlag("nodes", "number of nodes, 1-9", func(s *Scenario) *int { return &s.Nodes }),
+	scheduleFlag(),
 	intFlag("ticks", "length of the faulty phase in ticks", func(s *Scenario) *int { return &s.Ticks }),
 	intFlag("liveness-ticks", "ticks allowed after healing to elect a leader and commit", func(s *Scenario) *int { return &s.LivenessTicks }),
 	floatFlag("skew", "largest relative deviation of a node's tick rate", func(s *Scenario) *float64 { return &s.TickSkew }),
@@ -690,15 +697,6 @@ var scenarioFlags = []scenarioFlag{
 	intFlag("flap-min", "shortest link flap in ticks", func(s *Scenario) *int { return &s.Faults.FlapMin }),
 	intFlag("flap-max", "longest link flap in ticks", func(s *Scenario) *int { return &s.Faults.FlapMax }),
 	floatFlag("isolate-new-leader", "probability that a node is cut off the moment it becomes leader", func(s *Scenario) *float64 { return &s.Faults.IsolateNewLeader }),
-	{"schedule", "keep the scenario's scripted faults (false drops them)",
-		func(s *Scenario) string { return strconv.FormatBool(len(s.Schedule) > 0) },
-		func(s *Scenario, v string) error {
-			b, err := strconv.ParseBool(v)
-			if err == nil && !b {
-				s.Schedule = nil
-			}
-			return err
-		}, true},
 	intFlag("clients", "concurrent clients", func(s *Scenario) *int { return &s.Workload.Clients }),
 	intFlag("keys", "distinct keys", func(s *Scenario) *int { return &s.Workload.Keys }),
 	intFlag("puts", "relative weight of puts", func(s *Scenario) *int { return &s.Workload.Puts }),
