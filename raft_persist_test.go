@@ -506,3 +506,24 @@ func TestRestartCandidateCannotReuseGrantsOfLostTerm(t *testing.T) {
 		}
 	}
 }
+
+// §5.1: terms start at 1 and every entry carries the term of the leader
+// that created it, so no entry, and no snapshot of a non-empty prefix, has
+// term 0; only the empty log before index 1 (Bootstrap's snapshot at index
+// 0) does. NewNode must refuse such storage as inconsistent. Accepted, a
+// snapshot (5, term 0) never matches the leader's entry 5, which it claims
+// is committed, so every append after it is rejected.
+func TestNewNodeRefusesTermZeroBeyondIndexZero(t *testing.T) {
+	mem := Membership{Voters: ids(3)}
+	for _, tc := range []struct {
+		name string
+		st   PersistentState
+	}{
+		{"snapshot of index 5 with term 0", PersistentState{HardState: HardState{Term: 2}, Snapshot: SnapshotMeta{Index: 5, Membership: mem}}},
+		{"entry with term 0", PersistentState{HardState: HardState{Term: 2}, Snapshot: SnapshotMeta{Membership: mem}, Entries: mkEntries(1, 0, 1, 2)}},
+	} {
+		if _, err := NewNode(defaultTestConfig(1), tc.st); !errors.Is(err, ErrInvalidState) {
+			t.Errorf("%s: NewNode = %v, want an error wrapping ErrInvalidState", tc.name, err)
+		}
+	}
+}
