@@ -974,3 +974,134 @@ func TestMembershipRemovedLeaderCampaignsToFinishJointLeave(t *testing.T) {
 		return true
 	})
 }
+
+// Thesis §4.2.1: a learner (a non-voting member) never campaigns: it has
+// no vote to give itself and its election could make a leader of a server
+// the configuration does not count. Only a voter that a configuration
+// entry not yet known committed removes may campaign (thesis §4.2.2); a
+// learner holding such an entry must not. Here the leader crashes after an
+// uncommitted change reached learner 4 only: 4's log is the longest, so
+// voters 2 and 3 would elect it if it asked.
+func TestMembershipLearnerNeverCampaigns(t *testing.T) {
+	tn := elect3(t)
+	tn.join(4, nil)
+	tn.startEmpty(4)
+	mustChange(tn, 1, change(AddLearner, 4))
+	tn.deliverAll()
+	tn.join(5, nil) // never started
+	tn.cut[1][2], tn.cut[1][3] = true, true
+	idx := mustChange(tn, 1, change(AddLearner, 5))
+	tn.deliverAll()
+	if st := tn.nodes[4].Status(); st.LastIndex != idx || st.Commit >= idx {
+		t.Fatalf("setup: learner 4 %+v; want the change %d appended, not committed", st, idx)
+	}
+	tn.crash(1)
+	tn.heal()
+	// Only 4's clock runs: it is first to time out.
+	for i := 0; i < 30; i++ {
+		tn.tick(4, 1)
+		tn.deliverAll()
+		if st := tn.nodes[4].Status(); st.Role != RoleFollower {
+			t.Fatalf("tick %d: learner 4 is %v in term %d", i, st.Role, st.Term)
+		}
+	}
+	tickUntil(tn, 100, "2 or 3 elected", leaderAmong(tn, 0, 2, 3))
+}
+
+// Thesis §4.3: the leader leaves a joint configuration — appends C_new —
+// only once C_old,new is committed; before that a leader of C_old alone
+// could still be elected, and C_new must not take effect while it can.
+// Here an entry before C_old,new commits while C_old,new itself has
+// reached no follower: the leader must not take that commit for the
+// joint configuration's.
+func TestMembershipJointLeftOnlyOnceCommitted(t *testing.T) {
+	tn := elect3(t)
+	tn.join(4, nil)
+	tn.startEmpty(4)
+	tn.async = true
+	x, _ := tn.propose(1, "x")
+	tn.deliverAll() // x reaches 2 and 3; nobody's write of it completes
+	j := x + 1
+	tn.drop = func(m Message) bool {
+		return m.From == 1 && m.Type == MsgApp && len(m.Entries) > 0 && m.Entries[len(m.Entries)-1].Index >= j
+	}
+	if got, _, err := tn.nodes[1].ProposeJointMembershipChange(true, change(AddVoter, 4), change(RemoveMember, 3)); err != nil || got != j {
+		t.Fatalf("joint change at %d, %v; want %d", got, err, j)
+	}
+	tn.deliverAll()
+	for _, id := range []NodeID{1, 2, 3, 4} {
+		tn.ackAll(id)
+	}
+	tn.deliverAll()
+	leader := tn.nodes[1]
+	if st := leader.Status(); st.Commit != x {
+		t.Fatalf("setup: leader commit %d, want %d (x, below the joint entry %d)", st.Commit, x, j)
+	}
+	if st, m := leader.Status(), leader.Membership(); !m.IsJoint() || st.LastIndex != j {
+		t.Fatalf("leader left the joint configuration %d before it committed: membership %+v, last index %d", j, m, st.LastIndex)
+	}
+	tn.drop, tn.async = nil, false
+	tickUntil(tn, 50, "the leave committed", func() bool {
+		return !leader.Membership().IsJoint() && leader.Status().Commit == leader.Status().LastIndex
+	})
+}
+
+// Thesis §4.2.2: a leader that removes itself manages the cluster until
+// the configuration without it is committed, and steps down only then. An
+// earlier entry committing is no reason to: here x, before the removal,
+// commits while the removal has reached no follower.
+func TestMembershipRemovedLeaderStepsDownOnlyOnceRemovalCommits(t *testing.T) {
+	tn := elect3(t)
+	tn.async = true
+	x, _ := tn.propose(1, "x")
+	tn.deliverAll()
+	r := x + 1
+	tn.drop = func(m Message) bool {
+		return m.From == 1 && m.Type == MsgApp && len(m.Entries) > 0 && m.Entries[len(m.Entries)-1].Index >= r
+	}
+	if got := mustChange(tn, 1, change(RemoveMember, 1)); got != r {
+		t.Fatalf("removal at %d, want %d", got, r)
+	}
+	tn.deliverAll()
+	for _, id := range []NodeID{1, 2, 3} {
+		tn.ackAll(id)
+	}
+	tn.deliverAll()
+	leader := tn.nodes[1]
+	if st := leader.Status(); st.Commit != x || st.Role != RoleLeader {
+		t.Fatalf("leader %+v after x (%d) committed and its removal (%d) did not; want still leader with commit %d", st, x, r, x)
+	}
+	tn.drop, tn.async = nil, false
+	tickUntil(tn, 50, "the removal committed and the leader stepped down", func() bool {
+		return leader.Status().Commit >= r && leader.Status().Role == RoleFollower
+	})
+}
+
+// Thesis §4.3: in a joint configuration an election needs a majority of
+// C_old and a majority of C_new. Here C_old is {1,2,3} and C_new {1,4,5};
+// with 1 down and {2,3} cut off from {4,5}, node 4 holds a majority of
+// C_new only and must not win; nor can 2 or 3, with C_old only.
+func TestMembershipJointElectionNeedsBothHalves(t *testing.T) {
+	tn := elect3(t)
+	for _, id := range []NodeID{4, 5} {
+		tn.join(id, nil)
+		tn.startEmpty(id)
+	}
+	j, _, err := tn.nodes[1].ProposeJointMembershipChange(false,
+		change(AddVoter, 4), change(AddVoter, 5), change(RemoveMember, 2), change(RemoveMember, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.deliverAll()
+	tickUntil(tn, 10, "the joint configuration committed everywhere", committedOn(tn, j, 1, 2, 3, 4, 5))
+	tn.crash(1)
+	tn.partition([]NodeID{2, 3}, []NodeID{4, 5})
+	for i := 0; i < 200; i++ {
+		tn.tickAll(1)
+		if l := tn.leader(); l != None {
+			t.Fatalf("tick %d: node %d elected with one half of the joint configuration", i, l)
+		}
+	}
+	tn.heal()
+	tickUntil(tn, 200, "a leader elected by both halves", func() bool { return tn.leader() != None })
+}

@@ -298,3 +298,23 @@ func TestQuiesceMembershipChangeWakesLeaderAfterLostAppends(t *testing.T) {
 		})
 	}
 }
+
+// A quiescent follower's leader speaks again — a heartbeat of a round
+// after the one it went quiet on, here because the leader was woken — so
+// the group is awake: the follower must wake too and run its election
+// timer (§5.2), or, if that leader then crashes, it waits forever for a
+// Wake the caller has no reason to call (its transport saw the leader
+// alive).
+func TestQuiesceNewHeartbeatRoundWakesFollower(t *testing.T) {
+	tn := quietNet(t, 3)
+	tn.nodes[1].Wake()
+	tn.deliverAll()
+	for _, id := range []NodeID{2, 3} {
+		if tn.nodes[id].Quiescent() {
+			t.Errorf("follower %d still quiescent after its leader's new heartbeat round", id)
+		}
+	}
+	term := tn.nodes[1].Status().Term
+	tn.crash(1)
+	tickUntil(tn, 100, "a new leader among 2, 3", leaderAmong(tn, term, 2, 3))
+}

@@ -418,3 +418,39 @@ func TestReadIndexOnLeaderBeingRemovedDoesNotCountItself(t *testing.T) {
 		t.Fatalf("reads on 1 after healing: %+v, want read 9 answered", rs)
 	}
 }
+
+// Thesis §6.4, step 3: the heartbeat round that confirms a read must start
+// after the read arrived. A round already in flight may be answered by
+// followers that have since moved on — a newer leader may have committed
+// writes the read must see — so its acknowledgements vouch for nothing
+// about the read, even when they arrive after it.
+func TestReadIndexWaitsForARoundStartedAfterIt(t *testing.T) {
+	tn := elect3(t)
+	leader := tn.nodes[1]
+	var held []Message
+	tn.drop = func(m Message) bool {
+		if m.Type == MsgHeartbeatResp && m.To == 1 {
+			held = append(held, m)
+			return true
+		}
+		return false
+	}
+	tn.tick(1, 1) // a heartbeat round; its answers are held
+	tn.deliverAll()
+	if len(held) != 2 {
+		t.Fatalf("setup: held %d heartbeat answers, want 2", len(held))
+	}
+	tn.drop = func(m Message) bool { return m.Type == MsgHeartbeat } // the read's own round is lost
+	if err := leader.ReadIndex(1); err != nil {
+		t.Fatal(err)
+	}
+	tn.deliverAll()
+	for _, m := range held {
+		step(t, leader, m)
+	}
+	tn.deliverAll()
+	wantReads(t, tn, 1)
+	tn.drop = nil
+	tn.tickAll(1)
+	wantReads(t, tn, 1, ReadResult{ID: 1, Index: leader.Status().Commit})
+}

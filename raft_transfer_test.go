@@ -291,3 +291,41 @@ func TestTransferToBestVoterSkipsVoterBeingRemoved(t *testing.T) {
 		t.Errorf("TransferToBestVoter() = %d, a voter the joint configuration removes; want 2", got)
 	}
 }
+
+// Thesis §3.10, step 2: the leader sends MsgTimeoutNow only once the
+// target's log is fully up to date with its own — the whole log, not
+// only the committed prefix. A target missing the leader's uncommitted
+// entries would campaign with a shorter log and, elected by voters that
+// lack them too, drop entries the old leader accepted while it led.
+func TestTransferWaitsForTheWholeLog(t *testing.T) {
+	tn := elect3(t)
+	tn.cut[1][2], tn.cut[1][3] = true, true
+	x, _ := tn.propose(1, "x") // appended, not committed
+	tn.deliverAll()
+	leader := tn.nodes[1]
+	if st := leader.Status(); st.Commit >= x {
+		t.Fatalf("setup: x (%d) committed: %+v", x, st)
+	}
+	var sent []Index // the target's match at each MsgTimeoutNow
+	tn.onAction = func(id NodeID, a Action) {
+		if id == 1 && a.Kind == ActionSend && a.Message.Type == MsgTimeoutNow {
+			pr, _ := leader.Progress(2)
+			sent = append(sent, pr.Match)
+		}
+	}
+	if err := leader.TransferLeadership(2); err != nil {
+		t.Fatal(err)
+	}
+	tn.deliverAll()
+	if len(sent) > 0 {
+		t.Fatalf("MsgTimeoutNow sent with the target's match at %d, the leader's log ending at %d", sent[0], x)
+	}
+	tn.heal()
+	tickUntil(tn, 20, "node 2 leads", leaderAmong(tn, 0, 2))
+	if len(sent) == 0 || sent[0] != x {
+		t.Fatalf("MsgTimeoutNow sent at target matches %v, want once at %d", sent, x)
+	}
+	if e := tn.nodes[2].log.entry(x); e == nil || string(e.Data) != "x" {
+		t.Errorf("new leader's entry %d is %+v, want x", x, e)
+	}
+}
