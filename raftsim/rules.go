@@ -137,10 +137,16 @@ func (s *Sim) ruleAfterStep(n *simNode, m *raft.Message, prev *raft.Status) {
 	}
 	r := s.rules()
 	st := &n.last
+	if !st.Quiescent {
+		delete(r.quiesceRound, n.id)
+	}
 	switch m.Type {
 	case raft.MsgQuiesce:
+		// A late notice of an older round may leave the node's round
+		// as it was: keep the highest of the episode (which can only
+		// let a bug through, never flag a correct node).
 		if st.Quiescent {
-			r.quiesceRound[n.id] = m.Context
+			r.quiesceRound[n.id] = max(r.quiesceRound[n.id], m.Context)
 		}
 	case raft.MsgHeartbeat:
 		s.chk.checks[Protocol]++
