@@ -368,3 +368,49 @@ func TestConfigDecodeLimits(t *testing.T) {
 		t.Errorf("huge config: limits %+v overflowed", lim)
 	}
 }
+
+// TestDecodeEntryAcceptsTheLargestProposal: the limit is inclusive, as
+// Propose's is. An entry of exactly MaxEntryBytes is a proposal the
+// leader accepts, persists and replicates; storage decoding it with the
+// node's own limits on restart must accept it too, or a node that wrote
+// it can never start again. One byte more is refused.
+func TestDecodeEntryAcceptsTheLargestProposal(t *testing.T) {
+	for _, size := range []uint64{maxMembershipBytes + 1, 4096, uint64(DefaultDecodeLimits.MaxEntryBytes)} {
+		cfg := defaultTestConfig(1)
+		cfg.MaxEntryBytes, cfg.MaxMsgBytes = size, max(size, 1<<20)
+		n, err := Bootstrap(cfg, []NodeID{1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		syncRun(t, n)
+		if err := n.Campaign(); err != nil {
+			t.Fatal(err)
+		}
+		syncRun(t, n)
+		if _, _, err := n.Propose(make([]byte, size)); err != nil {
+			t.Fatalf("MaxEntryBytes %d: Propose of %d bytes: %v", size, size, err)
+		}
+		var stored *Entry
+		for _, p := range persists(take(n)) {
+			for i := range p.Entries {
+				stored = &p.Entries[i]
+			}
+		}
+		if stored == nil || uint64(len(stored.Data)) != size {
+			t.Fatalf("MaxEntryBytes %d: persisted entry %v, want one of %d bytes", size, stored, size)
+		}
+		b, _ := stored.MarshalBinary()
+		var got Entry
+		if err := DecodeEntry(b, &got, cfg.DecodeLimits()); err != nil {
+			t.Errorf("MaxEntryBytes %d: DecodeEntry refused the entry Propose accepted: %v", size, err)
+		}
+		if err := DecodeEntry(b, &got, DecodeLimits{MaxEntryBytes: int(size)}); err != nil {
+			t.Errorf("DecodeEntry with MaxEntryBytes %d refused an entry of exactly %d bytes: %v", size, size, err)
+		}
+		over := Entry{Index: 1, Term: 1, Data: make([]byte, size+1)}
+		b, _ = over.MarshalBinary()
+		if err := DecodeEntry(b, &got, DecodeLimits{MaxEntryBytes: int(size)}); !errors.Is(err, ErrDecode) {
+			t.Errorf("DecodeEntry with MaxEntryBytes %d accepted %d bytes: %v", size, size+1, err)
+		}
+	}
+}

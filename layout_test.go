@@ -1,6 +1,9 @@
 package raft
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -37,5 +40,32 @@ func TestTickFieldsShareACacheLine(t *testing.T) {
 func TestNodeFitsItsSizeClass(t *testing.T) {
 	if size := unsafe.Sizeof(Node{}); size > 512 {
 		t.Errorf("Node is %d bytes, more than the 512-byte size class", size)
+	}
+}
+
+// TestBehaviourTestFilesIndexed keeps the behaviour tests findable by
+// topic: every raft_*_test.go file that holds tests is listed in the index in raft_test.go
+// and in docs/testing.md, so a reader looking for a rule's tests knows
+// which file holds them.
+func TestBehaviourTestFilesIndexed(t *testing.T) {
+	files, _ := filepath.Glob("raft_*_test.go")
+	index, err := os.ReadFile("raft_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("docs/testing.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if src, _ := os.ReadFile(f); !strings.Contains(string(src), "\nfunc Test") {
+			continue // helpers only
+		}
+		if !strings.Contains(string(index), "//\t"+f+" ") {
+			t.Errorf("%s is not listed in the index in raft_test.go", f)
+		}
+		if !strings.Contains(string(doc), "`"+f+"`") {
+			t.Errorf("%s is not listed in docs/testing.md", f)
+		}
 	}
 }

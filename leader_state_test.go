@@ -171,3 +171,32 @@ func TestCampaignStateFollowsRole(t *testing.T) {
 	}
 	checkRoleState(t, tn, "after the election")
 }
+
+// Non-leader entry points that read leader-only state: none may panic on
+// a follower, a pre-candidate or a candidate, whose leaderState is nil.
+func TestLeaderOnlyCallsOnNonLeaders(t *testing.T) {
+	tn := elect3(t)
+	tn.isolate(2)
+	f := tn.nodes[2]
+	pre := restored(t, defaultTestConfig(3), ids(3), HardState{Term: 1}, 1)
+	_ = pre.Campaign()
+	cand := restored(t, testCfg(noPreVote)(3), ids(3), HardState{Term: 1}, 1)
+	_ = cand.Campaign()
+	for _, n := range []*Node{f, pre, cand} {
+		_ = n.Status()
+		n.Progress(1)
+		n.ForEachProgress(func(NodeID, Progress) { t.Errorf("ForEachProgress on a %v called f", n.Status().Role) })
+		_ = n.TransferLeadership(1)
+		_, _ = n.TransferToBestVoter()
+		n.ReportSnapshot(1, nil)
+		n.CaughtUp(1, 0)
+		_, _, _ = n.LeaveJoint()
+		_, _, _ = n.ProposeMembershipChange(change(AddLearner, 9))
+		_ = n.LeaseRead(1)
+		_ = n.ReadIndex(2)
+		n.Wake()
+		n.Tick()
+		n.HasActions()
+		n.Actions()
+	}
+}

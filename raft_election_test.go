@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -540,5 +541,88 @@ func TestCheckQuorumFollowerIgnoresVoteInLease(t *testing.T) {
 				t.Errorf("after the lease: answers %v, want one grant", got)
 			}
 		})
+	}
+}
+
+// Figure 2, AppendEntries receiver rule 1: "Reply false if term <
+// currentTerm", the reply carrying currentTerm so that a deposed leader
+// updates itself (§5.1). Classic mode (no pre-vote, no check-quorum) is the
+// paper's protocol, yet it ignored stale appends, counting on the node with
+// the newer term to depose the leader by campaigning. A node that cannot
+// campaign never does: here a learner whose term a disruptive removed
+// server raised (thesis §4.2.3). The leader went on sending it appends of
+// its old term, which it ignored, and it never received another entry.
+// (Found by a raftsim sweep: -seed 20390 -nodes 3 -no-prevote
+// -no-checkquorum -membership 0.05 -compact 0.3 -retain 2 -disk-min 0.5
+// -disk-max 3, where a removed voter being re-added stalled the leader.)
+func TestTermClassicStaleLeaderLearnsTermFromNodeThatCannotCampaign(t *testing.T) {
+	tn := elect3(t, classic)
+	tn.join(4, nil)
+	tn.startEmpty(4)
+	mustChange(tn, 1, change(AddLearner, 4))
+	tn.deliverAll()
+	tickUntil(tn, 50, "learner 4 caught up", committedOn(tn, tn.nodes[1].Status().LastIndex, 4))
+	// A removed server's vote request reaches only the learner.
+	last := tn.nodes[4].Status()
+	tn.deliver(Message{Type: MsgVote, From: 5, To: 4, Term: last.Term + 5, Index: last.LastIndex, LogTerm: last.LastTerm})
+	tn.deliverAll()
+	tn.propose(tn.leader(), "x")
+	tn.deliverAll()
+	tickUntil(tn, 200, "learner 4 applied x", func() bool { return slices.Contains(tn.appliedData(4), "x") })
+}
+
+// Thesis §9.6: a pre-candidate becomes a candidate only if a majority would
+// vote for it in the next term, now. A pre-vote grant carries the term it
+// was asked for (handleVoteRequest), so one of the pre-candidate's own term
+// answers an earlier round, asked before that term began: the voter may
+// since have found a leader of that term. Counting it could let a node
+// disrupt a healthy leader with grants a duplicating or delaying network
+// kept from an old round.
+func TestPreVoteStaleGrantNotCounted(t *testing.T) {
+	n := restored(t, defaultTestConfig(1), ids(3), HardState{Term: 5}, 1, 2)
+	if err := n.Campaign(); err != nil {
+		t.Fatal(err)
+	}
+	syncRun(t, n)
+	if st := n.Status(); st.Role != RolePreCandidate || st.Term != 5 {
+		t.Fatalf("want a pre-candidate of term 5, got %v of term %d", st.Role, st.Term)
+	}
+	// Grants of term 5: answers to a pre-vote for term 5, asked at term 4.
+	step(t, n, Message{Type: MsgPreVoteResp, From: 2, To: 1, Term: 5})
+	step(t, n, Message{Type: MsgPreVoteResp, From: 3, To: 1, Term: 5})
+	syncRun(t, n)
+	if st := n.Status(); st.Role != RolePreCandidate || st.Term != 5 {
+		t.Errorf("stale pre-vote grants made node 1 a %v of term %d", st.Role, st.Term)
+	}
+}
+
+// Thesis §6.2 with §4.3: in a joint configuration a leader must hear from
+// a majority of each half within an election timeout, or step down. Here
+// the old half {1,2,3} answers but the new half {1,4,5} does not.
+func TestCheckQuorumJointNeedsBothHalves(t *testing.T) {
+	tn := newTestNet(t, 5, nil)
+	tn.campaign(1)
+	n := tn.nodes[1]
+	if _, _, err := n.ProposeMembershipChange(change(RemoveMember, 4)); err != nil {
+		t.Fatal(err)
+	}
+	tn.deliverAll()
+	if _, _, err := n.ProposeMembershipChange(change(RemoveMember, 5)); err != nil {
+		t.Fatal(err)
+	}
+	tn.deliverAll()
+	// Voters {1,2,3}; replace 2 and 3 by 4 and 5 through a joint
+	// configuration that is never left (4 and 5 are cut off at once).
+	tn.cut[4][1], tn.cut[5][1] = true, true
+	if _, _, err := n.ProposeJointMembershipChange(false, change(AddVoter, 4), change(AddVoter, 5), change(RemoveMember, 2), change(RemoveMember, 3)); err != nil {
+		t.Fatal(err)
+	}
+	tn.deliverAll()
+	if !n.Membership().IsJoint() {
+		t.Fatalf("want a joint configuration: %+v", n.Membership())
+	}
+	tn.tickAll(3 * 10)
+	if st := n.Status(); st.Role == RoleLeader {
+		t.Errorf("leader kept leading with no majority of the new half {1,4,5} for three election timeouts: %+v", st)
 	}
 }

@@ -3,6 +3,7 @@ package raft
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -387,5 +388,79 @@ func TestCodecErrorsNameTheProblem(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Decode(%x) = %v, want an error mentioning %q", tc.b, err, tc.want)
 		}
+	}
+}
+
+// Leader Completeness (§5.4) with paper §7: a snapshot a correct leader
+// sends covers a prefix of its log, which holds every committed entry, and
+// terms never decrease along a log; so a snapshot beyond the receiver's
+// commit index has a term at least that of the receiver's last committed
+// entry. One with a lower term contradicts committed entries, as an append
+// conflicting with them does: Step must refuse it and change nothing, not
+// replace the committed log with it.
+func TestStepRefusesSnapshotContradictingCommittedEntries(t *testing.T) {
+	build := func(t *testing.T) *Node {
+		n := restored(t, defaultTestConfig(1), ids(3), HardState{Term: 2, Commit: 3}, 1, 1, 2, 2)
+		step(t, n, Message{Type: MsgHeartbeat, From: 2, To: 1, Term: 2, Commit: 3})
+		syncRun(t, n)
+		return n
+	}
+	n, twin := build(t), build(t)
+	m := Message{Type: MsgSnap, From: 3, To: 1, Term: 3,
+		Snapshot: &SnapshotMeta{Index: 5, Term: 1, Membership: Membership{Voters: ids(3)}}}
+	if err := n.Step(m); !errors.Is(err, ErrInvalidMessage) {
+		t.Fatalf("Step(%v) = %v, want an error wrapping ErrInvalidMessage", m, err)
+	}
+	sameNode(t, twin, n)
+}
+
+// §5.1: every entry carries the term of the leader that created it, never
+// 0. An append whose entries have term 0 (possible after the index-0
+// snapshot, whose term is 0) comes from no correct leader; stored, it would
+// leave a log NewNode refuses on restart. Step must refuse it and change
+// nothing.
+func TestStepRefusesEntriesOfTermZero(t *testing.T) {
+	build := func(t *testing.T) *Node {
+		n, err := Bootstrap(defaultTestConfig(1), ids(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		syncRun(t, n)
+		return n
+	}
+	n, twin := build(t), build(t)
+	m := Message{Type: MsgApp, From: 2, To: 1, Term: 1, Index: 0, LogTerm: 0, Entries: mkEntries(1, 0, 1)}
+	if err := n.Step(m); !errors.Is(err, ErrInvalidMessage) {
+		t.Fatalf("Step(%v) = %v, want an error wrapping ErrInvalidMessage", m, err)
+	}
+	sameNode(t, twin, n)
+}
+
+// Log indexes only grow by one per entry (§5.3), so no real log comes near
+// 2^64; but index arithmetic wraps there. A snapshot ending at the largest
+// index is well formed, yet once installed the node's next index wraps to
+// 0: elected, it appended its no-op at index 0 and reported a last index
+// of 0 under a commit index of 2^64-1. Step must refuse indexes no log
+// reaches, in snapshots and appends alike, and change nothing.
+func TestStepRefusesIndexesThatWouldWrap(t *testing.T) {
+	build := func(t *testing.T) *Node {
+		n, err := Bootstrap(defaultTestConfig(1), ids(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		syncRun(t, n)
+		return n
+	}
+	const top = Index(math.MaxUint64)
+	for _, m := range []Message{
+		{Type: MsgSnap, From: 2, To: 1, Term: 1, Snapshot: &SnapshotMeta{Index: top, Term: 1, Membership: Membership{Voters: ids(3)}}},
+		{Type: MsgApp, From: 2, To: 1, Term: 1, Index: top - 1, LogTerm: 1, Entries: []Entry{{Index: top, Term: 1}}},
+	} {
+		n, twin := build(t), build(t)
+		if err := n.Step(m); !errors.Is(err, ErrInvalidMessage) {
+			t.Errorf("Step(%v) = %v, want an error wrapping ErrInvalidMessage", m, err)
+			continue
+		}
+		sameNode(t, twin, n)
 	}
 }

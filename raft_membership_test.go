@@ -723,153 +723,6 @@ func TestMembershipRemovedServerCannotDisrupt(t *testing.T) {
 	}
 }
 
-// witnessNet returns a cluster of data voters 1 and 2 and witness 3, led
-// by 1, with entry "a" committed everywhere.
-func witnessNet(t *testing.T) *testNet { return dataAndWitnessNet(t, 2) }
-
-// dataAndWitnessNet returns a cluster of data voters 1..data, led by 1,
-// plus witness data+1, with entry "a" committed everywhere.
-func dataAndWitnessNet(t *testing.T, data int) *testNet {
-	t.Helper()
-	w := NodeID(data + 1)
-	tn := newTestNet(t, data, nil)
-	tn.campaign(1)
-	tn.join(w, nil)
-	tn.startEmpty(w)
-	mustChange(tn, 1, change(AddWitness, w))
-	tn.deliverAll()
-	tn.propose(1, "a")
-	tn.deliverAll()
-	want := Membership{Voters: append(ids(data), w), Witnesses: []NodeID{w}}
-	if diff := cmp.Diff(want, tn.nodes[1].Membership()); diff != "" {
-		t.Fatalf("membership (-want +got):\n%s", diff)
-	}
-	return tn
-}
-
-// Thesis §11.7.2 (witnesses): a witness stores every entry but receives
-// normal entries without their payloads; it votes and counts toward
-// commitment, and never campaigns.
-func TestMembershipWitness(t *testing.T) {
-	tn := witnessNet(t)
-	var sawNormal bool
-	for _, e := range tn.storage[3].entries {
-		switch e.Type {
-		case EntryNormal:
-			sawNormal = true
-			if e.Data != nil {
-				t.Errorf("witness stored entry %d with payload %q", e.Index, e.Data)
-			}
-		case EntryConfig:
-			if len(e.Data) == 0 {
-				t.Errorf("witness's configuration entry %d lost its payload", e.Index)
-			}
-		}
-	}
-	if !sawNormal {
-		t.Fatalf("witness stored no normal entry: %+v", tn.storage[3].entries)
-	}
-	if got := tn.appliedData(1); !slices.Equal(got, []string{"a"}) {
-		t.Fatalf("leader applied %q, want [a]: the witness's copy must not strip the leader's payloads", got)
-	}
-
-	// Counts toward commitment: node 2's acknowledgements are lost.
-	tn.cut[2][1] = true
-	bIdx, _ := tn.propose(1, "b")
-	tn.deliverAll()
-	if c := tn.nodes[1].Status().Commit; c != bIdx {
-		t.Fatalf("commit %d, want %d by leader and witness", c, bIdx)
-	}
-	tn.heal()
-
-	// Never campaigns.
-	if err := tn.nodes[3].Campaign(); err == nil {
-		t.Fatalf("witness's Campaign succeeded")
-	}
-	var fromWitness []Message
-	tn.observe = func(m Message) {
-		if m.From == 3 && (m.Type == MsgVote || m.Type == MsgPreVote) {
-			fromWitness = append(fromWitness, m)
-		}
-	}
-	tn.isolate(1)
-	tn.tickAll(100)
-	for _, m := range fromWitness {
-		t.Errorf("witness campaigned: %v", m)
-	}
-	if l := tn.leader(); l != 2 {
-		t.Errorf("leader %d, want 2 (elected with the witness's vote)", l)
-	}
-}
-
-// Thesis §11.7.2: two data servers and a witness tolerate the crash of any
-// one of them: the other two elect a leader (never the witness) and keep
-// committing, and the crashed server restarts from its storage and catches
-// up, with no committed entry lost and none applied twice.
-func TestMembershipWitnessClusterToleratesOneCrash(t *testing.T) {
-	for _, victim := range []NodeID{1, 2, 3} {
-		t.Run(fmt.Sprintf("crash %d", victim), func(t *testing.T) {
-			tn := witnessNet(t)
-			term := tn.nodes[1].Status().Term
-			tn.crash(victim)
-			if victim == 1 {
-				tickUntil(tn, 100, "node 2 elected", leaderAmong(tn, term, 2))
-			}
-			l := tn.leader()
-			bIdx, _ := tn.propose(l, "b")
-			tickUntil(tn, 5, "b committed", committedOn(tn, bIdx, l))
-			tn.restart(victim)
-			tickUntil(tn, 50, "b committed everywhere", committedOn(tn, bIdx, 1, 2, 3))
-			tickUntil(tn, 5, "b applied everywhere", func() bool {
-				for _, id := range []NodeID{1, 2, 3} {
-					if tn.nodes[id].Status().Applied < bIdx {
-						return false
-					}
-				}
-				return true
-			})
-			for _, id := range []NodeID{1, 2} {
-				if got := tn.appliedData(id); !slices.Equal(got, []string{"a", "b"}) {
-					t.Errorf("data node %d applied %q, want [a b]", id, got)
-				}
-			}
-			for _, id := range []NodeID{1, 2, 3} {
-				for i, e := range tn.applied[id] {
-					if e.Index != Index(i+1) {
-						t.Fatalf("node %d applied index %d at position %d: skipped or repeated", id, e.Index, i)
-					}
-				}
-			}
-			if tn.leader() == 3 {
-				t.Errorf("the witness leads")
-			}
-		})
-	}
-}
-
-// Thesis §11.7.2 with §5.4.1: an entry committed by the leader and the
-// witness alone is not lost when the leader crashes. The other data server
-// lacks it, so the witness refuses to elect it (its log is not up to date):
-// the cluster waits for the leader to restart, and then the entry reaches
-// the other data server.
-func TestMembershipWitnessKeepsCommittedEntry(t *testing.T) {
-	tn := witnessNet(t)
-	tn.cut[1][2] = true
-	xIdx, _ := tn.propose(1, "x")
-	tn.deliverAll()
-	if c := tn.nodes[1].Status().Commit; c != xIdx {
-		t.Fatalf("x not committed by leader and witness: commit %d, want %d", c, xIdx)
-	}
-	tn.heal()
-	tn.crash(1)
-	tn.tickAll(100)
-	if l := tn.leader(); l != None {
-		t.Fatalf("node %d elected without the committed entry %d", l, xIdx)
-	}
-	tn.restart(1)
-	tickUntil(tn, 100, "x applied on node 2", func() bool { return slices.Equal(tn.appliedData(2), []string{"a", "x"}) })
-}
-
 // Thesis §4.1: at most one configuration change may be uncommitted. That
 // includes one a new leader inherits: it may not propose another until the
 // inherited one commits, which happens with its first entry of its term.
@@ -1076,4 +929,179 @@ func TestAutoLeaveIgnoresMaxEntryBytes(t *testing.T) {
 	if diff := cmp.Diff(want, tn.nodes[lead].Membership(), cmpopts.EquateEmpty()); diff != "" {
 		t.Fatalf("leader %d did not leave the joint configuration (-want +got):\n%s", lead, diff)
 	}
+}
+
+// TestMembershipRemovedLeaderCampaignsToFinishJointLeave: leader 1 replaces itself
+// through a joint configuration (old {1,3}, new {2,3}) and, once the joint
+// configuration commits, appends the leave entry {2,3} — which reaches no
+// one before node 1 loses leadership (it restarts). Nodes 2 and 3, still
+// joint, need node 1's vote for the old half, and node 1 rightly refuses
+// it: its log is longer. Node 1 must therefore be able to campaign while
+// the configuration that removes it is uncommitted (thesis §4.2.2: it
+// manages the cluster until then); otherwise no leader is ever elected.
+// Found by raftsim: seed 265, 3 nodes, lease reads.
+func TestMembershipRemovedLeaderCampaignsToFinishJointLeave(t *testing.T) {
+	tn := elect3(t)
+	mustChange(tn, 1, change(RemoveMember, 2))
+	tn.deliverAll()
+	jIdx, _, err := tn.nodes[1].ProposeJointMembershipChange(true, change(RemoveMember, 1), change(AddVoter, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The leave entry (jIdx+1) never leaves node 1.
+	tn.drop = func(m Message) bool {
+		return m.From == 1 && m.Type == MsgApp && len(m.Entries) > 0 && m.Entries[len(m.Entries)-1].Index > jIdx
+	}
+	tn.deliverAll()
+	if m := tn.nodes[1].Membership(); m.IsJoint() || tn.nodes[1].log.lastIndex() != jIdx+1 {
+		t.Fatalf("node 1: membership %+v, last index %d; want the leave entry at %d appended", m, tn.nodes[1].log.lastIndex(), jIdx+1)
+	}
+	for _, id := range []NodeID{2, 3} {
+		if m := tn.nodes[id].Membership(); !m.IsJoint() {
+			t.Fatalf("node %d: membership %+v, want still joint", id, m)
+		}
+	}
+	tn.crash(1)
+	tn.restart(1)
+	tn.drop = nil
+	tickUntil(tn, 300, "a leader elected", func() bool { return tn.leader() != None })
+	tickUntil(tn, 300, "the leave entry committed everywhere", func() bool {
+		for _, id := range []NodeID{2, 3} {
+			if n := tn.nodes[id]; n.Membership().IsJoint() || n.log.committed < jIdx+1 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// Thesis §4.2.1: a learner (a non-voting member) never campaigns: it has
+// no vote to give itself and its election could make a leader of a server
+// the configuration does not count. Only a voter that a configuration
+// entry not yet known committed removes may campaign (thesis §4.2.2); a
+// learner holding such an entry must not. Here the leader crashes after an
+// uncommitted change reached learner 4 only: 4's log is the longest, so
+// voters 2 and 3 would elect it if it asked.
+func TestMembershipLearnerNeverCampaigns(t *testing.T) {
+	tn := elect3(t)
+	tn.join(4, nil)
+	tn.startEmpty(4)
+	mustChange(tn, 1, change(AddLearner, 4))
+	tn.deliverAll()
+	tn.join(5, nil) // never started
+	tn.cut[1][2], tn.cut[1][3] = true, true
+	idx := mustChange(tn, 1, change(AddLearner, 5))
+	tn.deliverAll()
+	if st := tn.nodes[4].Status(); st.LastIndex != idx || st.Commit >= idx {
+		t.Fatalf("setup: learner 4 %+v; want the change %d appended, not committed", st, idx)
+	}
+	tn.crash(1)
+	tn.heal()
+	// Only 4's clock runs: it is first to time out.
+	for i := 0; i < 30; i++ {
+		tn.tick(4, 1)
+		tn.deliverAll()
+		if st := tn.nodes[4].Status(); st.Role != RoleFollower {
+			t.Fatalf("tick %d: learner 4 is %v in term %d", i, st.Role, st.Term)
+		}
+	}
+	tickUntil(tn, 100, "2 or 3 elected", leaderAmong(tn, 0, 2, 3))
+}
+
+// Thesis §4.3: the leader leaves a joint configuration — appends C_new —
+// only once C_old,new is committed; before that a leader of C_old alone
+// could still be elected, and C_new must not take effect while it can.
+// Here an entry before C_old,new commits while C_old,new itself has
+// reached no follower: the leader must not take that commit for the
+// joint configuration's.
+func TestMembershipJointLeftOnlyOnceCommitted(t *testing.T) {
+	tn := elect3(t)
+	tn.join(4, nil)
+	tn.startEmpty(4)
+	tn.async = true
+	x, _ := tn.propose(1, "x")
+	tn.deliverAll() // x reaches 2 and 3; nobody's write of it completes
+	j := x + 1
+	tn.drop = func(m Message) bool {
+		return m.From == 1 && m.Type == MsgApp && len(m.Entries) > 0 && m.Entries[len(m.Entries)-1].Index >= j
+	}
+	if got, _, err := tn.nodes[1].ProposeJointMembershipChange(true, change(AddVoter, 4), change(RemoveMember, 3)); err != nil || got != j {
+		t.Fatalf("joint change at %d, %v; want %d", got, err, j)
+	}
+	tn.deliverAll()
+	for _, id := range []NodeID{1, 2, 3, 4} {
+		tn.ackAll(id)
+	}
+	tn.deliverAll()
+	leader := tn.nodes[1]
+	if st := leader.Status(); st.Commit != x {
+		t.Fatalf("setup: leader commit %d, want %d (x, below the joint entry %d)", st.Commit, x, j)
+	}
+	if st, m := leader.Status(), leader.Membership(); !m.IsJoint() || st.LastIndex != j {
+		t.Fatalf("leader left the joint configuration %d before it committed: membership %+v, last index %d", j, m, st.LastIndex)
+	}
+	tn.drop, tn.async = nil, false
+	tickUntil(tn, 50, "the leave committed", func() bool {
+		return !leader.Membership().IsJoint() && leader.Status().Commit == leader.Status().LastIndex
+	})
+}
+
+// Thesis §4.2.2: a leader that removes itself manages the cluster until
+// the configuration without it is committed, and steps down only then. An
+// earlier entry committing is no reason to: here x, before the removal,
+// commits while the removal has reached no follower.
+func TestMembershipRemovedLeaderStepsDownOnlyOnceRemovalCommits(t *testing.T) {
+	tn := elect3(t)
+	tn.async = true
+	x, _ := tn.propose(1, "x")
+	tn.deliverAll()
+	r := x + 1
+	tn.drop = func(m Message) bool {
+		return m.From == 1 && m.Type == MsgApp && len(m.Entries) > 0 && m.Entries[len(m.Entries)-1].Index >= r
+	}
+	if got := mustChange(tn, 1, change(RemoveMember, 1)); got != r {
+		t.Fatalf("removal at %d, want %d", got, r)
+	}
+	tn.deliverAll()
+	for _, id := range []NodeID{1, 2, 3} {
+		tn.ackAll(id)
+	}
+	tn.deliverAll()
+	leader := tn.nodes[1]
+	if st := leader.Status(); st.Commit != x || st.Role != RoleLeader {
+		t.Fatalf("leader %+v after x (%d) committed and its removal (%d) did not; want still leader with commit %d", st, x, r, x)
+	}
+	tn.drop, tn.async = nil, false
+	tickUntil(tn, 50, "the removal committed and the leader stepped down", func() bool {
+		return leader.Status().Commit >= r && leader.Status().Role == RoleFollower
+	})
+}
+
+// Thesis §4.3: in a joint configuration an election needs a majority of
+// C_old and a majority of C_new. Here C_old is {1,2,3} and C_new {1,4,5};
+// with 1 down and {2,3} cut off from {4,5}, node 4 holds a majority of
+// C_new only and must not win; nor can 2 or 3, with C_old only.
+func TestMembershipJointElectionNeedsBothHalves(t *testing.T) {
+	tn := elect3(t)
+	for _, id := range []NodeID{4, 5} {
+		tn.join(id, nil)
+		tn.startEmpty(id)
+	}
+	j, _, err := tn.nodes[1].ProposeJointMembershipChange(false,
+		change(AddVoter, 4), change(AddVoter, 5), change(RemoveMember, 2), change(RemoveMember, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.deliverAll()
+	tickUntil(tn, 10, "the joint configuration committed everywhere", committedOn(tn, j, 1, 2, 3, 4, 5))
+	tn.crash(1)
+	tn.partition([]NodeID{2, 3}, []NodeID{4, 5})
+	for i := 0; i < 200; i++ {
+		tn.tickAll(1)
+		if l := tn.leader(); l != None {
+			t.Fatalf("tick %d: node %d elected with one half of the joint configuration", i, l)
+		}
+	}
+	tn.heal()
+	tickUntil(tn, 200, "a leader elected by both halves", func() bool { return tn.leader() != None })
 }

@@ -506,3 +506,120 @@ func TestRestartCandidateCannotReuseGrantsOfLostTerm(t *testing.T) {
 		}
 	}
 }
+
+// §5.1: terms start at 1 and every entry carries the term of the leader
+// that created it, so no entry, and no snapshot of a non-empty prefix, has
+// term 0; only the empty log before index 1 (Bootstrap's snapshot at index
+// 0) does. NewNode must refuse such storage as inconsistent. Accepted, a
+// snapshot (5, term 0) never matches the leader's entry 5, which it claims
+// is committed, so every append after it is rejected.
+func TestNewNodeRefusesTermZeroBeyondIndexZero(t *testing.T) {
+	mem := Membership{Voters: ids(3)}
+	for _, tc := range []struct {
+		name string
+		st   PersistentState
+	}{
+		{"snapshot of index 5 with term 0", PersistentState{HardState: HardState{Term: 2}, Snapshot: SnapshotMeta{Index: 5, Membership: mem}}},
+		{"entry with term 0", PersistentState{HardState: HardState{Term: 2}, Snapshot: SnapshotMeta{Membership: mem}, Entries: mkEntries(1, 0, 1, 2)}},
+	} {
+		if _, err := NewNode(defaultTestConfig(1), tc.st); !errors.Is(err, ErrInvalidState) {
+			t.Errorf("%s: NewNode = %v, want an error wrapping ErrInvalidState", tc.name, err)
+		}
+	}
+}
+
+// The persistence contract (Figure 2: entries are on stable storage before
+// they are acknowledged or applied): a persist acknowledgement vouches for
+// the entries that persist wrote, not for whatever now sits at the same
+// indexes. P1 writes entries 1..3 of term 1; before it is acknowledged a
+// term-2 leader overwrites entries 2..3 (P2), and says they are committed.
+// Acknowledging P1 alone makes entry 1 durable and nothing after it: the
+// term-2 entries must not become stable, be acknowledged to the leader
+// (which would count them toward commitment), or be applied.
+func TestPersistOldAckDoesNotVouchForOverwrittenEntries(t *testing.T) {
+	n := restored(t, defaultTestConfig(1), ids(3), HardState{Term: 1})
+	step(t, n, Message{Type: MsgApp, From: 2, To: 1, Term: 1, Entries: mkEntries(1, 1, 1, 1)})
+	p1 := persists(take(n))
+	step(t, n, Message{Type: MsgApp, From: 3, To: 1, Term: 2, Index: 1, LogTerm: 1, Commit: 3, Entries: mkEntries(2, 2, 2)})
+	p2 := persists(take(n))
+	if len(p1) != 1 || len(p2) != 1 || p2[0].Entries[0].Index != 2 || p2[0].Entries[len(p2[0].Entries)-1].Index != 3 {
+		t.Fatalf("persists %v then %v, want entries 1..3 then 2..3", p1, p2)
+	}
+	if err := n.AckPersist(p1[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	acts := take(n)
+	if st := n.Status(); st.Stable > 1 || st.Applied > 1 {
+		t.Errorf("after the old acknowledgement: stable %d applied %d, want at most 1: entries 2..3 of term 2 are not durable", st.Stable, st.Applied)
+	}
+	for _, e := range applied(acts) {
+		if e.Index > 1 {
+			t.Errorf("applied entry %d (term %d) before its write completed", e.Index, e.Term)
+		}
+	}
+	// (The answer to leader 2's append is due: P1 wrote what it vouches
+	// for, entries 1..3 of term 1, and a network may delay any answer.)
+	for _, m := range msgs(acts, MsgAppResp) {
+		if m.To == 3 && !m.Reject && m.Index > 1 {
+			t.Errorf("acknowledged index %d to leader 3 before its write completed", m.Index)
+		}
+	}
+	if err := n.AckPersist(p2[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	acts = take(n)
+	if st := n.Status(); st.Stable != 3 || st.Applied != 3 {
+		t.Errorf("after both acknowledgements: stable %d applied %d, want 3 3", st.Stable, st.Applied)
+	}
+	if got := msgs(acts, MsgAppResp); len(got) == 0 || got[len(got)-1].To != 3 || got[len(got)-1].Index != 3 {
+		t.Errorf("after both acknowledgements, append answers %v, want one acknowledging 3", got)
+	}
+}
+
+// Thesis §4.1: a server uses the latest configuration in its log, whether
+// or not it is committed, and §5.1 restarts a server from its stable
+// state: NewNode must rebuild the configuration from the configuration
+// entries after the snapshot, not take the snapshot's. Otherwise a
+// restarted server counts votes and commitment with a configuration it
+// already left.
+func TestRestartRebuildsConfigurationFromLog(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		commit bool
+		joint  bool
+	}{
+		{"committed change", true, false},
+		{"uncommitted change", false, false},
+		{"joint configuration", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tn := elect3(t)
+			tn.join(4, nil)
+			tn.startEmpty(4)
+			if !tc.commit {
+				tn.cut[1][3] = true // only 2 gets the change: no majority of {1,2,3,4}
+				tn.cut[1][4] = true
+			}
+			var idx Index
+			if tc.joint {
+				var err error
+				idx, _, err = tn.nodes[1].ProposeJointMembershipChange(false, change(AddVoter, 4), change(RemoveMember, 3))
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				idx = mustChange(tn, 1, change(AddVoter, 4))
+			}
+			tn.deliverAll()
+			if got := tn.nodes[2].Status().Commit >= idx; got != tc.commit {
+				t.Fatalf("setup: change %d committed on node 2: %v, want %v", idx, got, tc.commit)
+			}
+			want := tn.nodes[2].Membership()
+			tn.crash(2)
+			tn.restart(2)
+			if diff := cmp.Diff(want, tn.nodes[2].Membership()); diff != "" {
+				t.Errorf("membership after restart (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

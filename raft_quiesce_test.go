@@ -240,3 +240,81 @@ func TestQuiesceMembershipChangeWakes(t *testing.T) {
 	idx := mustChange(tn, 1, change(AddLearner, 4))
 	tickUntil(tn, 10, "learner added", committedOn(tn, idx, 1, 2, 3, 4))
 }
+
+// Thesis §5.2 (a candidate that wins no election times out and starts a
+// new one): Campaign on a quiescent follower must take it out of
+// quiescence, or the (pre-)candidate never ticks its election timer and,
+// its first requests unanswered, never tries again.
+func TestCampaignWakesQuiescentNode(t *testing.T) {
+	tn := quietNet(t, 3)
+	tn.crash(1)
+	if err := tn.nodes[2].Campaign(); err != nil {
+		t.Fatalf("Campaign: %v", err)
+	}
+	tn.dropTypes = map[MessageType]bool{MsgPreVote: true} // the first round is lost
+	tn.deliverAll()
+	tn.dropTypes = nil
+	if tn.nodes[2].Quiescent() {
+		t.Errorf("node 2 still quiescent after Campaign")
+	}
+	tickUntil(tn, 100, "node 2 or 3 elected", leaderAmong(tn, 0, 2, 3))
+}
+
+// TestQuiesceMembershipChangeWakesLeaderAfterLostAppends: a membership change
+// proposed to a quiescent leader must wake it, as any proposal does
+// (docs/reads.md, "Quiescent groups"). Asleep, the leader neither ticks
+// nor heartbeats, so when the appends carrying the configuration entry
+// are lost nothing ever retransmits them (paper §5.3: the leader retries
+// AppendEntries indefinitely) and the change never commits; every later
+// change is refused as pending. Both ProposeMembershipChange and
+// LeaveJoint. Suspected on reading; raftsim catches it (the quiet
+// scenario, seed 1, 3 nodes).
+func TestQuiesceMembershipChangeWakesLeaderAfterLostAppends(t *testing.T) {
+	for _, leave := range []bool{false, true} {
+		t.Run(fmt.Sprintf("leave joint %v", leave), func(t *testing.T) {
+			tn := quietNet(t, 3)
+			tn.join(4, nil)
+			tn.startEmpty(4)
+			propose := func() Index { return mustChange(tn, 1, change(AddLearner, 4)) }
+			if leave {
+				if _, _, err := tn.nodes[1].ProposeJointMembershipChange(false, change(AddLearner, 4)); err != nil {
+					t.Fatal(err)
+				}
+				tn.deliverAll()
+				tickUntil(tn, 10*3+30, "all quiescent", allQuiescent(tn, 1, 2, 3))
+				propose = func() Index {
+					idx, _, err := tn.nodes[1].LeaveJoint()
+					if err != nil {
+						t.Fatal(err)
+					}
+					return idx
+				}
+			}
+			tn.dropTypes = map[MessageType]bool{MsgApp: true}
+			idx := propose()
+			tn.deliverAll()
+			tn.dropTypes = nil
+			tickUntil(tn, 200, "the change committed", func() bool { return tn.nodes[1].Status().Commit >= idx })
+		})
+	}
+}
+
+// A quiescent follower's leader speaks again — a heartbeat of a round
+// after the one it went quiet on, here because the leader was woken — so
+// the group is awake: the follower must wake too and run its election
+// timer (§5.2), or, if that leader then crashes, it waits forever for a
+// Wake the caller has no reason to call (its transport saw the leader
+// alive).
+func TestQuiesceNewHeartbeatRoundWakesFollower(t *testing.T) {
+	tn := quietNet(t, 3)
+	tn.nodes[1].Wake()
+	tn.deliverAll()
+	for _, id := range []NodeID{2, 3} {
+		if tn.nodes[id].Quiescent() {
+			t.Errorf("follower %d still quiescent after its leader's new heartbeat round", id)
+		}
+	}
+	term := tn.nodes[1].Status().Term
+	tn.crash(1)
+	tickUntil(tn, 100, "a new leader among 2, 3", leaderAmong(tn, term, 2, 3))
+}

@@ -262,199 +262,6 @@ func TestReadIndexFollower(t *testing.T) {
 	})
 }
 
-// leaseNet returns a 3-node cluster with lease reads on, whose leader holds
-// its lease. Every server refuses votes for its first election timeout
-// (restart fencing), so the first election waits for that.
-func leaseNet(t *testing.T) (*testNet, NodeID) {
-	tn := newTestNet(t, 3, testCfg(leaseCfg))
-	tickUntil(tn, 100, "a leader holding its lease", func() bool {
-		l := tn.leader()
-		return l != None && tn.nodes[l].Status().LeaseHeld
-	})
-	return tn, tn.leader()
-}
-
-// Thesis §6.4.1: while a quorum acknowledged a heartbeat sent less than
-// ElectionTicks-MaxClockDriftTicks ticks ago, no other leader can exist, so
-// the leader serves a lease read at once, sending nothing. Counting from
-// when that heartbeat was sent, the lease ends after exactly that many
-// ticks; a lease read after that is a ReadIndex read.
-func TestLeaseRead(t *testing.T) {
-	tn, l := leaseNet(t)
-	n := tn.nodes[l]
-	commit := n.Status().Commit
-	if err := n.LeaseRead(1); err != nil {
-		t.Fatal(err)
-	}
-	want := []Action{{Kind: ActionReadReady, Read: ReadResult{ID: 1, Index: commit}}}
-	if diff := cmp.Diff(want, take(n)); diff != "" {
-		t.Fatalf("lease read actions (-want +got):\n%s", diff)
-	}
-
-	tn.isolate(l)
-	start := n.ldr.reads.leaseStart
-	lease := uint64(n.cfg.ElectionTicks - n.cfg.MaxClockDriftTicks)
-	if lease != 8 {
-		t.Fatalf("lease of %d ticks, want 8", lease)
-	}
-	for n.ticks < start+lease-1 {
-		tn.tick(l, 1)
-		tn.deliverAll() // heartbeats, all lost
-	}
-	if err := n.LeaseRead(2); err != nil {
-		t.Fatal(err)
-	}
-	if acts := take(n); len(acts) != 1 || acts[0].Kind != ActionReadReady || acts[0].Read.ID != 2 {
-		t.Fatalf("lease read in the lease's last tick: %v", acts)
-	}
-	tn.tick(l, 1)
-	tn.deliverAll()
-	if st := n.Status(); st.LeaseHeld || st.Role != RoleLeader {
-		t.Fatalf("after %d ticks: %+v, want a leader without lease", lease, st)
-	}
-	if err := n.LeaseRead(3); err != nil {
-		t.Fatal(err)
-	}
-	acts := take(n)
-	for _, a := range acts {
-		if a.Kind == ActionReadReady {
-			t.Fatalf("lease read served after the lease expired: %v", a)
-		}
-	}
-	if len(msgs(acts, MsgHeartbeat)) != 2 {
-		t.Fatalf("expired lease read did not start a heartbeat round: %v", acts)
-	}
-}
-
-// Thesis §6.4.1: lease reads are opt-in. Without EnableLeaseReads, LeaseRead
-// is ReadIndex: a heartbeat round, answered only once a quorum confirms it.
-func TestLeaseReadDisabled(t *testing.T) {
-	tn := elect3(t)
-	tn.tickAll(2)
-	n := tn.nodes[1]
-	if n.Status().LeaseHeld {
-		t.Fatalf("lease held with EnableLeaseReads off")
-	}
-	if err := n.LeaseRead(1); err != nil {
-		t.Fatal(err)
-	}
-	acts := take(n)
-	if len(msgs(acts, MsgHeartbeat)) != 2 {
-		t.Fatalf("want a heartbeat round, got %v", acts)
-	}
-	for _, a := range acts {
-		if a.Kind == ActionReadReady {
-			t.Fatalf("read served without confirmation: %v", a)
-		}
-	}
-	for _, m := range msgs(acts) {
-		tn.queue = append(tn.queue, m)
-	}
-	tn.deliverAll()
-	wantReads(t, tn, 1, ReadResult{ID: 1, Index: n.Status().Commit})
-}
-
-// Thesis §3.10 with §6.4.1: once a leader has told another server to
-// campaign (leadership transfer), that server may win at any moment,
-// ignoring the voters' leases; the old leader's lease is void and a lease
-// read goes through ReadIndex.
-func TestLeaseReadAfterTransfer(t *testing.T) {
-	tn, l := leaseNet(t)
-	n := tn.nodes[l]
-	target := NodeID(1)
-	if target == l {
-		target = 2
-	}
-	if err := n.TransferLeadership(target); err != nil {
-		t.Fatal(err)
-	}
-	if n.Status().LeaseHeld {
-		t.Fatalf("lease still held after TransferLeadership to a caught-up target")
-	}
-	if err := n.LeaseRead(1); err != nil {
-		t.Fatal(err)
-	}
-	acts := take(n)
-	if len(msgs(acts, MsgTimeoutNow)) != 1 {
-		t.Fatalf("want a MsgTimeoutNow, got %v", acts)
-	}
-	for _, a := range acts {
-		if a.Kind == ActionReadReady {
-			t.Fatalf("lease read served right after a transfer began: %v", a)
-		}
-	}
-}
-
-// Thesis §6.4.1 and Config.Validate: a lease needs check-quorum (followers
-// that heard the leader refuse to vote), and must be positive.
-func TestLeaseReadConfigValidation(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		cfg  Config
-		ok   bool
-	}{
-		{"lease without check-quorum", Config{ID: 1, EnableLeaseReads: true, DisableCheckQuorum: true}, false},
-		{"drift equals election timeout", Config{ID: 1, EnableLeaseReads: true, ElectionTicks: 10, MaxClockDriftTicks: 10}, false},
-		{"drift above election timeout", Config{ID: 1, EnableLeaseReads: true, ElectionTicks: 10, MaxClockDriftTicks: 11}, false},
-		{"negative drift", Config{ID: 1, MaxClockDriftTicks: -1}, false},
-		{"drift just below", Config{ID: 1, EnableLeaseReads: true, ElectionTicks: 10, MaxClockDriftTicks: 9}, true},
-		{"defaults", Config{ID: 1, EnableLeaseReads: true}, true},
-	} {
-		err := tc.cfg.Validate()
-		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrInvalidConfig)) {
-			t.Errorf("%s: Validate() = %v, want ok %t", tc.name, err, tc.ok)
-		}
-	}
-}
-
-// Thesis §6.4.1 (restarts): a server that acknowledged a leader's heartbeat
-// and then restarted no longer remembers it. With EnableLeaseReads set it
-// refuses votes for its first election timeout, so it cannot help elect a
-// new leader while the old one still serves lease reads. A server without
-// the setting votes at once — which is why every server must set it.
-func TestLeaseReadRestartFenced(t *testing.T) {
-	for _, fenced := range []bool{true, false} {
-		tn, l := leaseNet(t)
-		var a, b NodeID // a campaigns; b restarts
-		for _, id := range []NodeID{1, 2, 3} {
-			switch {
-			case id == l:
-			case a == None:
-				a = id
-			default:
-				b = id
-			}
-		}
-		if !fenced {
-			cfg := tn.cfg
-			tn.cfg = func(id NodeID) Config {
-				c := cfg(id)
-				c.EnableLeaseReads = c.ID != b
-				return c
-			}
-		}
-		// a loses the leader for long enough that it owes it no lease
-		// (and may campaign); b keeps acknowledging, so the leader keeps
-		// its lease through b alone.
-		tn.cut[l][a], tn.cut[a][l] = true, true
-		tn.tickAll(2 * tn.nodes[l].cfg.ElectionTicks)
-		if !tn.nodes[l].Status().LeaseHeld {
-			t.Fatalf("leader holds no lease")
-		}
-		tn.isolate(l)
-		tn.crash(b)
-		tn.restart(b)
-		if err := tn.nodes[a].Campaign(); err != nil {
-			t.Fatal(err)
-		}
-		tn.deliverAll()
-		elected := tn.nodes[a].Status().Role == RoleLeader
-		if elected == fenced {
-			t.Errorf("fenced %t: node %d elected %t while the old leader's lease (held %t) may run", fenced, a, elected, tn.nodes[l].Status().LeaseHeld)
-		}
-	}
-}
-
 // Thesis §6.4: every read gets exactly one answer — ready or failed, from
 // the call itself or in one later action — however the network drops
 // messages, partitions the cluster and moves leadership. A ready read's
@@ -552,4 +359,102 @@ func TestReadOnWitnessRefused(t *testing.T) {
 			t.Errorf("%s on a witness sent %v", name, sent)
 		}
 	}
+}
+
+// Thesis §6.4 (follower reads): a follower asks its leader for the read
+// index, and only the leader can vouch that the index is current. An
+// answer to a forwarded read from any other server of the term — no
+// correct one sends it — must not complete the read with its index.
+func TestReadIndexFollowerAnsweredOnlyByLeader(t *testing.T) {
+	n := malformedFollower(t)
+	if err := n.ReadIndex(7); err != nil {
+		t.Fatal(err)
+	}
+	fwd := msgs(syncRun(t, n), MsgReadIndex)
+	if len(fwd) != 1 {
+		t.Fatalf("read 7 forwarded %d times, want once", len(fwd))
+	}
+	token := fwd[0].Context
+	step(t, n, Message{Type: MsgReadIndexResp, From: 3, To: 1, Term: 2, Context: token, Index: 1})
+	for _, a := range syncRun(t, n) {
+		if a.Kind == ActionReadReady || a.Kind == ActionReadFailed {
+			t.Errorf("read 7 completed by node 3, not the leader 2: %+v", a)
+		}
+	}
+	step(t, n, Message{Type: MsgReadIndexResp, From: 2, To: 1, Term: 2, Context: token, Index: 3})
+	var got []ReadResult
+	for _, a := range syncRun(t, n) {
+		if a.Kind == ActionReadReady {
+			got = append(got, a.Read)
+		}
+	}
+	if len(got) != 1 || got[0] != (ReadResult{ID: 7, Index: 3}) {
+		t.Errorf("leader's answer: got %+v, want read 7 ready at index 3", got)
+	}
+}
+
+// Thesis §4.2.2: a leader that a not-yet-committed configuration removes
+// keeps managing the cluster but does not count itself in that
+// configuration's majorities — reads included (§6.4: the read index is
+// confirmed by a heartbeat round acknowledged by a majority). With only
+// node 2 answering, {2,3} has no majority, though 1 and 2 would be one of
+// the old configuration; once 3 answers too the read is served.
+func TestReadIndexOnLeaderBeingRemovedDoesNotCountItself(t *testing.T) {
+	tn := elect3(t)
+	tn.propose(1, "a")
+	tn.deliverAll()
+	tn.cut[3][1] = true // only node 2 acknowledges
+	mustChange(tn, 1, change(RemoveMember, 1))
+	tn.deliverAll()
+	n := tn.nodes[1]
+	if n.Status().Role != RoleLeader || n.Membership().IsVoter(1) {
+		t.Fatalf("want 1 leading a configuration without it: %+v %+v", n.Status(), n.Membership())
+	}
+	if err := n.ReadIndex(9); err != nil {
+		t.Fatal(err)
+	}
+	tn.deliverAll()
+	tn.tickAll(1)
+	wantReads(t, tn, 1)
+	tn.heal()
+	tn.tickAll(1)
+	if rs := tn.reads[1]; len(rs) != 1 || rs[0].ID != 9 {
+		t.Fatalf("reads on 1 after healing: %+v, want read 9 answered", rs)
+	}
+}
+
+// Thesis §6.4, step 3: the heartbeat round that confirms a read must start
+// after the read arrived. A round already in flight may be answered by
+// followers that have since moved on — a newer leader may have committed
+// writes the read must see — so its acknowledgements vouch for nothing
+// about the read, even when they arrive after it.
+func TestReadIndexWaitsForARoundStartedAfterIt(t *testing.T) {
+	tn := elect3(t)
+	leader := tn.nodes[1]
+	var held []Message
+	tn.drop = func(m Message) bool {
+		if m.Type == MsgHeartbeatResp && m.To == 1 {
+			held = append(held, m)
+			return true
+		}
+		return false
+	}
+	tn.tick(1, 1) // a heartbeat round; its answers are held
+	tn.deliverAll()
+	if len(held) != 2 {
+		t.Fatalf("setup: held %d heartbeat answers, want 2", len(held))
+	}
+	tn.drop = func(m Message) bool { return m.Type == MsgHeartbeat } // the read's own round is lost
+	if err := leader.ReadIndex(1); err != nil {
+		t.Fatal(err)
+	}
+	tn.deliverAll()
+	for _, m := range held {
+		step(t, leader, m)
+	}
+	tn.deliverAll()
+	wantReads(t, tn, 1)
+	tn.drop = nil
+	tn.tickAll(1)
+	wantReads(t, tn, 1, ReadResult{ID: 1, Index: leader.Status().Commit})
 }

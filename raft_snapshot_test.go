@@ -581,3 +581,96 @@ func TestSnapshotConfigurationAtItsIndex(t *testing.T) {
 		t.Fatalf("member 3 applied nothing after the snapshot")
 	}
 }
+
+// Thesis §5.1 (restart from a snapshot): a server whose state machine is
+// older than its durable snapshot — it crashed after persisting a snapshot
+// received from the leader (§5.3, InstallSnapshot) but before applying it —
+// must be handed that snapshot to apply before the entries after it. The
+// entries between what it applied and the snapshot are compacted away;
+// skipping straight to the entries after the snapshot loses them.
+func TestRestartWithStateMachineOlderThanSnapshot(t *testing.T) {
+	snap := SnapshotMeta{Index: 5, Term: 2, Membership: Membership{Voters: ids(3)}}
+	n, err := NewNode(defaultTestConfig(1), PersistentState{
+		HardState: HardState{Term: 2, Commit: 8},
+		Snapshot:  snap,
+		Entries:   mkEntries(6, 2, 2, 2),
+		Applied:   3,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range syncRun(t, n) {
+		if a.Kind != ActionApply {
+			continue
+		}
+		if s := a.Apply.Snapshot; s != nil {
+			got = append(got, fmt.Sprintf("snapshot %d", s.Index))
+		}
+		for _, e := range a.Apply.Entries {
+			got = append(got, fmt.Sprint(e.Index))
+		}
+	}
+	if want := []string{"snapshot 5", "6", "7", "8"}; !slices.Equal(got, want) {
+		t.Errorf("applied %q, want %q", got, want)
+	}
+}
+
+// HasActions promises to report whether Actions would return anything. While
+// a snapshot received from the leader waits to become durable, Actions hands
+// out nothing after it (thesis §5.3: the state machine restores the
+// snapshot before any later entry, and a node applies only durable state):
+// entries that were durable and committed below the snapshot but not yet
+// handed out are superseded by it. HasActions must not count them, or a host
+// that loops "while HasActions, run Actions" spins until the snapshot's
+// persist is acknowledged.
+func TestHasActionsFalseWhileSnapshotAwaitsDurability(t *testing.T) {
+	st := storedState(ids(3), HardState{Term: 1, Commit: 5}, rep(1, 5))
+	st.Applied = 2
+	n, err := NewNode(Config{ID: 1, ElectionTicks: 10, HeartbeatTicks: 1}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step(t, n, Message{Type: MsgSnap, From: 2, To: 1, Term: 2,
+		Snapshot: &SnapshotMeta{Index: 10, Term: 2, Membership: Membership{Voters: ids(3)}}})
+	acts := take(n)
+	if len(persists(acts)) != 1 || len(applied(acts)) != 0 {
+		t.Fatalf("want one persist and nothing applied before it is durable, got %v", acts)
+	}
+	if n.HasActions() {
+		t.Errorf("HasActions true while the snapshot is not durable, but Actions returns %v", take(n))
+	}
+}
+
+// TestNewServerCompactsBeforeKnowingConfiguration: the initial
+// configuration lives in the bootstrap snapshot at index 0, which is never
+// sent: a server added later receives the log from index 1 and learns no
+// configuration before the entry that adds it. Applying committed entries
+// below that entry and compacting there, it must not produce a snapshot
+// claiming an empty configuration (thesis §5.1: a snapshot records the
+// latest configuration as of its last index): as leader later, it would
+// send that snapshot to a lagging follower, which rejects it as invalid
+// and can never catch up. Found by raftsim: the quiet scenario, seed
+// 110460, 3 nodes, lease reads.
+func TestNewServerCompactsBeforeKnowingConfiguration(t *testing.T) {
+	tn := elect3(t)
+	for _, d := range []string{"a", "b", "c"} {
+		tn.propose(1, d)
+	}
+	tn.deliverAll()
+	tn.join(4, nil)
+	tn.startEmpty(4)
+	tn.cut[1][2], tn.cut[1][3] = true, true // the change cannot commit
+	j := mustChange(tn, 1, change(AddVoter, 4))
+	tn.deliverAll()
+	st := tn.nodes[4].Status()
+	if st.LastIndex != j || st.Applied == 0 || st.Applied >= j {
+		t.Fatalf("setup: node 4 last %d applied %d; want the change %d appended, entries before it applied", st.LastIndex, st.Applied, j)
+	}
+	meta, err := tn.nodes[4].Compact(st.Applied, 0)
+	if err == nil {
+		if verr := meta.Membership.Validate(); verr != nil {
+			t.Fatalf("node 4 compacted to %d with a snapshot whose configuration is invalid (%v): %+v", st.Applied, verr, meta.Membership)
+		}
+	}
+}

@@ -16,7 +16,15 @@ import (
 //	raft_replication_test.go  §5.3 replication, Figure 7, fast backtracking, flow control, forwarding
 //	raft_safety_test.go       §5.4 safety: the election restriction, Figure 8
 //	raft_persist_test.go      the persistence contract, restart
+//	raft_snapshot_test.go     §7 snapshots and compaction (thesis §5), snapshot transfer
+//	raft_membership_test.go   thesis §4: single-server changes, joint consensus (§4.3), learners
+//	raft_witness_test.go      thesis §11.7.2 witnesses
+//	raft_reads_test.go        thesis §6.4 ReadIndex, follower reads
+//	raft_lease_test.go        thesis §6.4.1 lease-based reads and the followers' promise
+//	raft_transfer_test.go     thesis §3.10 leadership transfer
+//	raft_quiesce_test.go      quiescence of idle groups
 //	raft_malformed_test.go    malformed messages and bytes
+//	raft_logging_test.go      the logger's records
 //	raft_property_test.go     property tests: determinism and cluster safety
 //	raft_test.go              configuration, status and progress
 //

@@ -93,6 +93,9 @@ type Sim struct {
 	queue        eventQueue
 	phase        phase
 
+	// rulesState: what the protocol rule checks remember (rules.go).
+	rulesState ruleState
+
 	nodes   []*simNode
 	net     *simNetwork
 	work    Workload
@@ -106,6 +109,7 @@ type Sim struct {
 	crashRng, partRng, onewayRng, isolateRng, flapRng *Rand
 	newLeaderRng                                      *Rand
 	compactRng, snapRng, memberRng, transferRng       *Rand
+	reconfRng                                         *Rand // SelfRemoval, ChangeFault
 	schedRng                                          *Rand
 	idleRng, detectRng, campaignRng                   *Rand
 	idleUntil                                         Time
@@ -252,6 +256,7 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 		idleRng:      root.Stream("idle"),
 		detectRng:    root.Stream("detect"),
 		campaignRng:  root.Stream("campaign"),
+		reconfRng:    root.Stream("reconfig"),
 		faultsEnd:    Ticks(sc.Ticks),
 	}
 	if opts.FullTrace {
@@ -408,10 +413,12 @@ func (s *Sim) handle(ev *event) {
 		if n.core == nil || n.epoch != ev.epoch {
 			return
 		}
+		s.rules().ticking = true
 		n.core.Tick()
 		s.Stats.NodeTicks++
 		s.record(TraceEvent{Kind: TrTick, Node: n.id})
 		s.drain(n)
+		s.rules().ticking = false
 		if s.phase == phaseFaulty && s.sc.Features.Compact > 0 && s.compactRng.Chance(s.sc.Features.Compact) {
 			s.maybeCompact(n)
 		}
@@ -474,10 +481,13 @@ func (s *Sim) deliver(ev *event) {
 	}
 	s.Stats.Delivered++
 	s.recordMsg(TrDeliver, m, ev.msgID, "")
+	prev := n.last
+	s.ruleBeforeStep(n, m)
 	if err := n.core.Step(*m); err != nil {
 		s.stepError(n, m, err)
 	}
 	s.drain(n)
+	s.ruleAfterStep(n, m, &prev)
 }
 
 func (s *Sim) stepError(n *simNode, m *raft.Message, err error) {
@@ -551,6 +561,7 @@ func (s *Sim) drain(n *simNode) {
 func (s *Sim) persist(n *simNode, st *raft.Status, p *raft.Persist) {
 	s.Stats.Persists++
 	s.chk.onPersist(n.id, st, p)
+	s.ruleOnPersist(n, st, p)
 	s.record(persistEvent(TrPersist, n.id, p))
 	s.logs.persisted(s.now, n.id, p, false)
 	var data *smSnap
@@ -638,6 +649,7 @@ func (s *Sim) diskDone(n *simNode) {
 
 func (s *Sim) send(n *simNode, m *raft.Message) {
 	s.chk.onSend(n.id, m, n.disk)
+	s.ruleOnSend(n, m)
 	s.msgID++
 	s.Stats.Sent++
 	if m.To == n.id || m.To < 1 || int(m.To) > len(s.nodes) {
@@ -676,6 +688,7 @@ func (s *Sim) apply(n *simNode, ents []raft.Entry) {
 func (s *Sim) observe(n *simNode) {
 	st := n.core.Status()
 	s.chk.onStatus(n.id, &st)
+	s.ruleOnObserve(n, &st)
 	if st.Role != n.last.Role || st.Term != n.last.Term || st.Leader != n.last.Leader {
 		s.record(TraceEvent{Kind: TrRole, Node: n.id, Role: st.Role, Term: st.Term, Leader: st.Leader})
 		if st.Role == raft.RoleLeader && s.phase == phaseFaulty && len(s.nodes) > 1 && s.newLeaderRng.Chance(s.sc.Faults.IsolateNewLeader) {
@@ -809,6 +822,7 @@ func (s *Sim) restart(n *simNode) {
 		return
 	}
 	n.core, n.rep = s.wrap(n.id, node), rep
+	s.ruleRestarted(n)
 	s.Stats.Restarts++
 	s.record(TraceEvent{Kind: TrRestart, Node: n.id, Term: st.HardState.Term, Commit: commit, Index: n.disk.LastIndex()})
 	s.drain(n)

@@ -340,6 +340,7 @@ func (s *Sim) readAttempt(c *client, n *simNode, lease bool) bool {
 		err = f.LeaseRead(id)
 	} else {
 		s.Stats.IndexReads++
+		s.ruleReadAsked(n, id)
 		err = f.ReadIndex(id)
 	}
 	if err != nil {
@@ -407,6 +408,7 @@ func (s *Sim) readReady(n *simNode, r *raft.ReadResult) {
 		return
 	}
 	s.chk.checkReadFresh(n.id, r.ID, r.Index, n.reads[i].floor)
+	s.ruleReadDone(n, r.ID, true)
 	n.reads[i].ready, n.reads[i].index = true, r.Index
 	if s.sc.Workload.Reads == readIndexNoWait {
 		n.reads[i].index = 0
@@ -420,6 +422,7 @@ func (s *Sim) readFailed(n *simNode, r *raft.ReadResult) {
 		s.chk.fail(Protocol, n.id, "node %d reported read %d failed, which it was not asked or already answered", n.id, r.ID)
 		return
 	}
+	s.ruleReadDone(n, r.ID, false)
 	w := n.reads[i]
 	n.reads = slices.Delete(n.reads, i, i+1)
 	s.Stats.ReadsFailed++
@@ -482,7 +485,13 @@ func (s *Sim) changeMembership() {
 	m := f.Membership()
 	if m.IsJoint() {
 		if !m.AutoLeave {
-			s.memberResult(l, "leave joint", func() error { _, _, err := f.LeaveJoint(); return err })
+			s.memberResult(l, "leave joint", func() error {
+				idx, term, err := f.LeaveJoint()
+				if err == nil {
+					s.ruleProposed(entryKey{idx, term}, f.Membership())
+				}
+				return err
+			})
 		}
 		return
 	}
@@ -582,6 +591,7 @@ func (s *Sim) changeMembership() {
 			idx, term, err = f.ProposeMembershipChange(ch...)
 		}
 		if err == nil {
+			s.ruleProposed(entryKey{idx, term}, f.Membership())
 			s.hostNewMembers(ch, entryKey{idx, term})
 		}
 		return err
@@ -636,6 +646,9 @@ func (s *Sim) memberResult(l *simNode, what string, do func() error) {
 		s.Stats.MembershipRefused++
 	}
 	s.drain(l)
+	if err == nil {
+		s.changeFault(l)
+	}
 }
 
 // campaign has the host of a random node call Campaign (an operator

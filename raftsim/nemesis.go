@@ -20,6 +20,9 @@ func (s *Sim) nemesis() {
 	if s.sc.Features.Membership > 0 && s.memberRng.Chance(s.sc.Features.Membership) {
 		s.changeMembership()
 	}
+	if s.sc.Features.SelfRemoval > 0 && s.reconfRng.Chance(s.sc.Features.SelfRemoval) {
+		s.removeLeader()
+	}
 	if s.sc.Features.Transfer > 0 && s.transferRng.Chance(s.sc.Features.Transfer) {
 		s.transferLeadership()
 	}
@@ -259,4 +262,92 @@ func (s *Sim) scheduled(k int) {
 			s.proposeOwn(target)
 		}
 	}
+}
+
+// removeLeader has the leader propose its own removal (Features.SelfRemoval):
+// removed outright, demoted to learner, or replaced by a learner or an
+// outside server through a joint configuration. Until the change commits
+// it manages a configuration that does not count it (thesis §4.2.2).
+func (s *Sim) removeLeader() {
+	l := s.leader()
+	if l == nil || l.feat() == nil {
+		return
+	}
+	f, r := l.feat(), s.reconfRng
+	m := f.Membership()
+	if m.IsJoint() || len(m.Voters)-len(m.Witnesses) < 2 || len(m.Voters) <= max(1, s.sc.Nodes-1) {
+		return // keep a data voter to lead, and a cluster as large as the others keep it
+	}
+	var ch []raft.MembershipChange
+	joint := false
+	switch r.Intn(3) {
+	case 0:
+		ch = []raft.MembershipChange{{Type: raft.RemoveMember, Node: l.id}}
+	case 1:
+		ch = []raft.MembershipChange{{Type: raft.AddLearner, Node: l.id}}
+	default:
+		// A replacement that holds data: a learner, or a server outside
+		// the configuration that was never a witness.
+		var cand []raft.NodeID
+		cand = append(cand, m.Learners...)
+		for _, n := range s.nodes {
+			if !isMember(m, n.id) && !n.witness {
+				cand = append(cand, n.id)
+			}
+		}
+		if len(cand) == 0 {
+			return
+		}
+		ch = []raft.MembershipChange{{Type: raft.RemoveMember, Node: l.id}, {Type: raft.AddVoter, Node: cand[r.Intn(len(cand))]}}
+		joint = true
+	}
+	autoLeave := r.Intn(4) != 0
+	s.memberResult(l, fmt.Sprint("self-removal ", ch), func() error {
+		var idx raft.Index
+		var term raft.Term
+		var err error
+		if joint {
+			idx, term, err = f.ProposeJointMembershipChange(autoLeave, ch...)
+		} else {
+			idx, term, err = f.ProposeMembershipChange(ch...)
+		}
+		if err == nil {
+			s.ruleProposed(entryKey{idx, term}, f.Membership())
+			s.hostNewMembers(ch, entryKey{idx, term})
+		}
+		return err
+	})
+}
+
+// changeFault: right after leader l proposed a membership change, with
+// probability Features.ChangeFault, l crashes (its entry may be in flight
+// to some servers, and not yet on its own disk) or is cut off with a random
+// part of the cluster (which alone receives the entry).
+func (s *Sim) changeFault(l *simNode) {
+	r := s.reconfRng
+	if s.sc.Features.ChangeFault == 0 || s.phase != phaseFaulty || !r.Chance(s.sc.Features.ChangeFault) {
+		return
+	}
+	if r.Intn(2) == 0 && l.core != nil && s.down() < s.sc.maxDown() {
+		s.crash(l, "crash right after a membership change")
+		s.scheduleRestart(l, int(r.Range(int64(s.sc.Faults.DownMin), int64(s.sc.Faults.DownMax))))
+		return
+	}
+	var with, rest []raft.NodeID
+	with = append(with, l.id)
+	for _, n := range s.nodes {
+		if n.id == l.id {
+			continue
+		}
+		if r.Intn(2) == 0 {
+			with = append(with, n.id)
+		} else {
+			rest = append(rest, n.id)
+		}
+	}
+	if len(rest) == 0 {
+		return
+	}
+	s.Stats.Partitions++
+	s.netFault(splitCuts(with, rest), s.faultTicks(r), "after a membership change: partition "+groupString(with)+" | "+groupString(rest))
 }

@@ -113,6 +113,16 @@ type FeatureOptions struct {
 	// Campaign: the host of a random node calls Campaign (an operator
 	// forcing an election), quiescent or not.
 	Campaign float64
+	// SelfRemoval: the leader proposes its own removal — removed, demoted
+	// to learner, or replaced through a joint configuration — so that it
+	// manages a configuration without it until that commits (thesis
+	// §4.2.2).
+	SelfRemoval float64
+	// ChangeFault: right after a membership change is proposed, a fault
+	// hits with this probability: the leader crashes, or is cut off with a
+	// random part of the cluster, so configurations (joint ones too) stay
+	// uncommitted while elections, restarts and learners' timeouts happen.
+	ChangeFault float64
 	// Witness bootstraps node Nodes (with Nodes >= 2) as a witness
 	// (thesis §11.7.2): a voter that is sent entries without payloads,
 	// runs no state machine, serves no clients and never leads. Membership
@@ -395,6 +405,7 @@ var scenarioSummaries = map[string]string{
 	"figure8":                   "the paper's Figure 8 over and over: old-term entries on a majority, then overwritten",
 	"churn":                     "membership changes, transfers, compaction and lease reads at high rates",
 	"quiet":                     "the default faults with idle stretches: groups quiesce and hosts wake them",
+	"reconfig":                  "membership changes, self-removals and transfers under a busy workload, with faults right after changes",
 	"membership":                "3 nodes and 2 spares, no faults: learners added, promoted, removed; joint changes (tour chapter 6)",
 	"snapshots":                 "3 nodes, no faults but node 3 down while the others compact: it catches up by snapshot (tour chapter 6)",
 	"reads":                     "3 nodes, a read-heavy workload on every read path while the leader is cut off now and then (tour chapter 6)",
@@ -406,7 +417,7 @@ func ScenarioSummary(name string) string { return scenarioSummaries[name] }
 
 // ScenarioNames lists the named scenarios.
 func ScenarioNames() []string {
-	return []string{"default", "calm", "leader-crash", "leader-partition-minority", "flapping-links", "figure8", "churn", "quiet",
+	return []string{"default", "calm", "leader-crash", "leader-partition-minority", "flapping-links", "figure8", "churn", "quiet", "reconfig",
 		"membership", "snapshots", "reads"}
 }
 
@@ -436,6 +447,12 @@ func ScenarioNames() []string {
 //   - quiet: the default faults with quiescence on (QuiesceAfterTicks),
 //     the workload pausing often so groups go quiet, the hosts' failure
 //     detectors calling Wake, and the last node a witness.
+//   - reconfig: the default faults with membership changes at a high rate
+//     (learners added, promoted and demoted, joint replacements, the
+//     leader removing itself), a crash or a partition right after a third
+//     of the changes, so joint configurations are entered and left under
+//     partitions, transfers under a busy workload, and reads racing
+//     leader changes on a reordering network.
 func ScenarioNamed(name string) (Scenario, bool) {
 	switch name {
 	case "default", "":
@@ -500,6 +517,14 @@ func ScenarioNamed(name string) (Scenario, bool) {
 		s.Features.Campaign = 0.01
 		s.Features.Witness = true
 		return s, true
+	case "reconfig":
+		s := DefaultScenario()
+		s.Name = "reconfig"
+		s.Network.Reorder, s.Network.ReorderDelay = 0.05, Ticks(6)
+		s.Features.Membership, s.Features.SelfRemoval, s.Features.ChangeFault = 0.04, 0.01, 0.3
+		s.Features.Transfer, s.Features.Campaign = 0.02, 0.005
+		s.Workload.Clients, s.Workload.ThinkMax = 6, Ticks(2)
+		return s, true
 	case "figure8":
 		// Tuned so that the Figure 8 situation — entries of an old term
 		// durable on a majority, never committed, then overwritten — occurs
@@ -562,7 +587,8 @@ func (s *Scenario) Validate() error {
 	}
 	for _, p := range []float64{s.Network.Drop, s.Network.Duplicate, s.Network.Reorder, s.Network.Late, s.Faults.Crash,
 		s.Faults.LeaderBias, s.Faults.Partition, s.Faults.OneWay, s.Faults.Isolate, s.Faults.Flap, s.Faults.IsolateNewLeader,
-		s.Features.Compact, s.Features.Membership, s.Features.Transfer, s.Features.Idle, s.Features.Campaign} {
+		s.Features.Compact, s.Features.Membership, s.Features.Transfer, s.Features.Idle, s.Features.Campaign,
+		s.Features.SelfRemoval, s.Features.ChangeFault} {
 		if !(p >= 0 && p <= 1) {
 			return bad("probability %v outside [0, 1]", p)
 		}
@@ -723,6 +749,8 @@ var scenarioFlags = []scenarioFlag{
 	floatFlag("membership", "per-tick probability of a membership change", func(s *Scenario) *float64 { return &s.Features.Membership }),
 	floatFlag("transfer", "per-tick probability of a leadership transfer", func(s *Scenario) *float64 { return &s.Features.Transfer }),
 	floatFlag("campaign", "per-tick probability that a random node is told to Campaign", func(s *Scenario) *float64 { return &s.Features.Campaign }),
+	floatFlag("self-removal", "per-tick probability that the leader proposes its own removal", func(s *Scenario) *float64 { return &s.Features.SelfRemoval }),
+	floatFlag("change-fault", "probability that a crash or partition follows a membership change at once", func(s *Scenario) *float64 { return &s.Features.ChangeFault }),
 	boolFlag("witness", "bootstrap the last node as a witness", func(s *Scenario) *bool { return &s.Features.Witness }),
 	intFlag("quiesce", "raft QuiesceAfterTicks (0: never quiesce)", func(s *Scenario) *int { return &s.Raft.QuiesceAfterTicks }),
 	floatFlag("idle", "per-tick probability that the workload pauses", func(s *Scenario) *float64 { return &s.Features.Idle }),
