@@ -20,6 +20,7 @@ import (
 //	raft_membership_test.go   thesis §4: single-server changes, joint consensus (§4.3), learners
 //	raft_witness_test.go      thesis §11.7.2 witnesses
 //	raft_reads_test.go        thesis §6.4 ReadIndex, follower reads
+//	raft_read_freshness_test.go  thesis §6.4 old answers never serve newer follower reads
 //	raft_lease_test.go        thesis §6.4.1 lease-based reads and the followers' promise
 //	raft_transfer_test.go     thesis §3.10 leadership transfer
 //	raft_quiesce_test.go      quiescence of idle groups
