@@ -240,6 +240,10 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 	for _, inv := range opts.ignore {
 		s.chk.ignore[inv] = true
 	}
+	s.chk.witnessInLog = func(id raft.NodeID) bool {
+		f := s.nodes[id-1].feat()
+		return f != nil && f.Membership().IsWitness(id)
+	}
 	s.net = newNetwork(sc.totalNodes(), sc.Network, root.Stream("network"))
 	s.work = opts.Workload
 	if s.work == nil {

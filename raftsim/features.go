@@ -463,17 +463,27 @@ func (s *Sim) changeMembership() {
 		}
 		return
 	}
-	// outside: servers outside the configuration; dataOK: those of them
-	// that may join as data members — not a former witness whose role
-	// committed, whose log may lack payloads: it would need its storage
-	// wiped, and a server that lost its storage must never come back under
-	// its old ID (it could vote, blank, in a stale configuration that still
-	// counts it, and elect a leader missing committed entries).
+	// outside: servers outside the configuration that may join as
+	// witnesses; dataOK: those that may join as data members. A server's
+	// role is the one the committed configuration gives it, and a
+	// proposal not committed yet may still commit — another leader's log
+	// can hold it even after this leader's log dropped it. So a server
+	// proposed a data member is not made a witness, and a witness not a
+	// data member, until every entry that proposed the old role has been
+	// decided: a witness only once all its witness entries were
+	// overwritten (never committed), since a former witness whose role
+	// committed may hold a log without payloads: it would need its
+	// storage wiped, and a server that lost its storage must never come
+	// back under its old ID (it could vote, blank, in a stale
+	// configuration that still counts it, and elect a leader missing
+	// committed entries).
 	var outside, dataOK []raft.NodeID
 	for _, n := range s.nodes {
 		if !isIn(m.Voters, n.id) && !isIn(m.Learners, n.id) && !isIn(m.Witnesses, n.id) {
-			outside = append(outside, n.id)
-			if !n.witness || !(n.stripped || s.chk.witnessCommitted(n.id)) {
+			if n.witness || !s.chk.dataPending(n.id) {
+				outside = append(outside, n.id)
+			}
+			if !n.witness || (!n.stripped && s.chk.witnessRolledBack(n.id)) {
 				dataOK = append(dataOK, n.id)
 			}
 		}
@@ -587,11 +597,12 @@ func (s *Sim) hostNewMembers(ch []raft.MembershipChange, key entryKey) {
 				n.rep.witness = true
 			}
 		case raft.AddVoter, raft.AddLearner:
+			s.chk.setData(n.id, key)
 			if !n.witness {
 				continue
 			}
-			if n.stripped || s.chk.witnessCommitted(n.id) {
-				s.chk.fail(Protocol, n.id, "simulator bug: former witness %d added as a data member", n.id)
+			if n.stripped || !s.chk.witnessRolledBack(n.id) {
+				s.chk.fail(Protocol, n.id, "simulator bug: witness %d, whose role may commit or has, added as a data member", n.id)
 			}
 			n.witness = false
 			s.chk.setWitness(n.id, false, entryKey{})
