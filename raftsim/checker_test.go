@@ -460,7 +460,7 @@ func amnesia() Scenario {
 	sc, _ := ScenarioNamed("figure8")
 	sc.Nodes, sc.Ticks = 3, 600
 	sc.Disk.DelayMin, sc.Disk.DelayMax = Ticks(2), Ticks(12)
-	sc.Faults = FaultOptions{Crash: 0.15, DownMin: 1, DownMax: 4, MaxDown: 1, LeaderBias: 0.3}
+	sc.Faults = FaultOptions{Crash: 0.25, DownMin: 1, DownMax: 4, MaxDown: 1, LeaderBias: 0.3}
 	sc.Schedule = nil
 	return sc
 }

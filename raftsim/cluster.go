@@ -114,6 +114,9 @@ type Stats struct {
 	Steps uint64
 	// NodeTicks counts Tick calls, summed over the nodes.
 	NodeTicks uint64
+	// ShutDown counts the servers stopped at healing because they left
+	// the configuration (only with pre-vote and check-quorum off).
+	ShutDown int
 	Elections int // terms in which a leader was seen
 	// MaxTerm is the highest term any node reported.
 	MaxTerm raft.Term
@@ -790,6 +793,7 @@ func (s *Sim) endFaults() {
 	for _, n := range s.nodes {
 		s.restart(n)
 	}
+	s.shutDownLeavers()
 	p := s.clients[probeClient]
 	p.seq++
 	p.op, p.busy = Op{}, true

@@ -252,3 +252,40 @@ func (s *Sim) scheduled(k int) {
 		s.record(TraceEvent{Kind: TrHeal, Text: "scripted heal"})
 	}
 }
+
+// shutDownLeavers runs at healing, after every node restarted. With
+// pre-vote and check-quorum both off, a server that left the configuration
+// without learning it keeps timing out and campaigning with ever higher
+// terms, and each vote request deposes the leader: the cluster may never
+// settle (thesis §4.2.3). docs/membership.md tells the operator of that
+// mode to shut such servers down, and raftsim does it here, then expects
+// liveness as in every other mode. A server left the configuration when
+// the most up-to-date log's latest configuration does not count it: that
+// log holds every committed entry (§5.4.1), so that configuration is the
+// committed one or a later one.
+func (s *Sim) shutDownLeavers() {
+	if !s.sc.Raft.DisablePreVote || !s.sc.Raft.DisableCheckQuorum {
+		return
+	}
+	var best *simNode
+	var bestSt raft.Status
+	for _, n := range s.nodes {
+		if n.feat() == nil {
+			continue
+		}
+		st := n.core.Status()
+		if best == nil || st.LastTerm > bestSt.LastTerm || (st.LastTerm == bestSt.LastTerm && st.LastIndex > bestSt.LastIndex) {
+			best, bestSt = n, st
+		}
+	}
+	if best == nil {
+		return
+	}
+	m := best.feat().Membership()
+	for _, n := range s.nodes {
+		if n.core != nil && !isMember(m, n.id) {
+			s.crash(n, fmt.Sprintf("shut down: outside the configuration of node %d, the most up-to-date log (pre-vote and check-quorum off)", best.id))
+			s.Stats.ShutDown++
+		}
+	}
+}
