@@ -116,7 +116,7 @@ type Stats struct {
 	NodeTicks uint64
 	// ShutDown counts the servers stopped at healing because they left
 	// the configuration (only with pre-vote and check-quorum off).
-	ShutDown int
+	ShutDown  int
 	Elections int // terms in which a leader was seen
 	// MaxTerm is the highest term any node reported.
 	MaxTerm raft.Term
