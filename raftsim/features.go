@@ -576,9 +576,10 @@ func (s *Sim) changeMembership() {
 }
 
 // hostNewMembers does the host's part for the servers a change just
-// proposed adds. A witness runs without a state machine (a server outside
-// the cluster so far, or a former member keeping its storage). A former
-// witness becoming a data member is one whose role never committed (see
+// proposed adds, and tells the checker which entry proposed which role. A
+// witness runs without a state machine (a server outside the cluster so
+// far, or a former member keeping its storage). A former witness becoming
+// a data member is one each of whose witness entries was overwritten (see
 // changeMembership): it was never sent a log without payloads, keeps its
 // storage, and its state machine is rebuilt from it (a restart).
 func (s *Sim) hostNewMembers(ch []raft.MembershipChange, key entryKey) {
