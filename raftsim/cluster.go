@@ -89,6 +89,9 @@ type Sim struct {
 	history []Operation
 	chk     *checker
 	trace   *Trace
+	// configs are the configuration entries the simulated operator
+	// proposed, each with the configuration it holds (see shutDownLeavers).
+	configs []proposedConfig
 
 	diskRng, workRng                                  *Rand
 	crashRng, partRng, onewayRng, isolateRng, flapRng *Rand

@@ -459,7 +459,13 @@ func (s *Sim) changeMembership() {
 	m := f.Membership()
 	if m.IsJoint() {
 		if !m.AutoLeave {
-			s.memberResult(l, "leave joint", func() error { _, _, err := f.LeaveJoint(); return err })
+			s.memberResult(l, "leave joint", func() error {
+				idx, term, err := f.LeaveJoint()
+				if err == nil {
+					s.noteConfig(entryKey{idx, term}, f.Membership())
+				}
+				return err
+			})
 		}
 		return
 	}
@@ -570,6 +576,7 @@ func (s *Sim) changeMembership() {
 		}
 		if err == nil {
 			s.hostNewMembers(ch, entryKey{idx, term})
+			s.noteConfig(entryKey{idx, term}, f.Membership())
 		}
 		return err
 	})

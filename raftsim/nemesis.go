@@ -258,34 +258,64 @@ func (s *Sim) scheduled(k int) {
 // without learning it keeps timing out and campaigning with ever higher
 // terms, and each vote request deposes the leader: the cluster may never
 // settle (thesis §4.2.3). docs/membership.md tells the operator of that
-// mode to shut such servers down, and raftsim does it here, then expects
-// liveness as in every other mode. A server left the configuration when
-// the most up-to-date log's latest configuration does not count it: that
-// log holds every committed entry (§5.4.1), so that configuration is the
-// committed one or a later one.
+// mode to shut such servers down once their removal is committed, and
+// raftsim does it here, then expects liveness as in every other mode. A
+// server is shut down when the committed configuration does not count it
+// and no other server's latest configuration does either: a leader that
+// removed itself must stay until its removal commits (thesis §4.2.2), and
+// a server that an uncommitted change adds may yet be needed.
 func (s *Sim) shutDownLeavers() {
 	if !s.sc.Raft.DisablePreVote || !s.sc.Raft.DisableCheckQuorum {
 		return
 	}
-	var best *simNode
-	var bestSt raft.Status
+	committed := s.committedConfig()
 	for _, n := range s.nodes {
-		if n.feat() == nil {
+		if n.core == nil || isMember(committed, n.id) {
 			continue
 		}
-		st := n.core.Status()
-		if best == nil || st.LastTerm > bestSt.LastTerm || (st.LastTerm == bestSt.LastTerm && st.LastIndex > bestSt.LastIndex) {
-			best, bestSt = n, st
+		needed := false
+		for _, o := range s.nodes {
+			if f := o.feat(); o != n && f != nil && isMember(f.Membership(), n.id) {
+				needed = true
+			}
 		}
-	}
-	if best == nil {
-		return
-	}
-	m := best.feat().Membership()
-	for _, n := range s.nodes {
-		if n.core != nil && !isMember(m, n.id) {
-			s.crash(n, fmt.Sprintf("shut down: outside the configuration of node %d, the most up-to-date log (pre-vote and check-quorum off)", best.id))
+		if !needed {
+			s.crash(n, "shut down: it left the committed configuration (pre-vote and check-quorum off)")
 			s.Stats.ShutDown++
 		}
 	}
+}
+
+// proposedConfig is a configuration entry the operator proposed.
+type proposedConfig struct {
+	key entryKey
+	m   raft.Membership
+}
+
+// noteConfig records that the configuration entry key holds m.
+func (s *Sim) noteConfig(key entryKey, m raft.Membership) {
+	s.configs = append(s.configs, proposedConfig{key, m})
+}
+
+// committedConfig is the configuration of the last committed entry the
+// operator proposed (the initial one if none is). The core's own entries —
+// the automatic leave of a joint configuration — are not known here, but
+// a joint configuration counts every member of the one that leaves it, so
+// the result never misses a member of the committed configuration.
+func (s *Sim) committedConfig() raft.Membership {
+	var best *proposedConfig
+	for i := range s.configs {
+		c := &s.configs[i]
+		if done, _ := s.chk.fate(c.key); done && (best == nil || c.key.index > best.key.index) {
+			best = c
+		}
+	}
+	if best != nil {
+		return best.m
+	}
+	m := raft.Membership{}
+	for id := 1; id <= s.sc.Nodes; id++ {
+		m.Voters = append(m.Voters, raft.NodeID(id))
+	}
+	return m
 }
