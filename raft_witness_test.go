@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -20,7 +21,7 @@ import (
 //     the configurations before it, with pre-vote and check-quorum off,
 //     and across restarts.
 
-// payloads returns the payloads of the normal entries node id stores
+// storedPayloads returns the payloads of the normal entries node id stores
 // ("<none>" for an entry stored without one).
 func storedPayloads(tn *testNet, id NodeID) []string {
 	var out []string
@@ -88,7 +89,7 @@ func TestWitnessRoleIsTheCommittedOneNotTheLastProposed(t *testing.T) {
 
 	// "a" reached node 4 before its role committed: with its payload.
 	// "b" after: without.
-	if got, want := storedPayloads(tn, 4), []string{"a", "<none>"}; !slicesEqual(got, want) {
+	if got, want := storedPayloads(tn, 4), []string{"a", "<none>"}; !slices.Equal(got, want) {
 		t.Errorf("node 4 stores payloads %q, want %q", got, want)
 	}
 	for _, id := range []NodeID{1, 2, 4} {
@@ -145,7 +146,7 @@ func TestWitnessRoleNeverCommittedLeavesADataVoter(t *testing.T) {
 	if got, _ := tn.nodes[2].log.term(witnessIdx); got == witnessTerm {
 		t.Errorf("node 2 still holds its AddWitness 4 entry %d/%d", witnessIdx, witnessTerm)
 	}
-	if got, want := storedPayloads(tn, 4), []string{"a", "b"}; !slicesEqual(got, want) {
+	if got, want := storedPayloads(tn, 4), []string{"a", "b"}; !slices.Equal(got, want) {
 		t.Errorf("data voter 4 stores payloads %q, want %q", got, want)
 	}
 	m := tn.nodes[4].Membership()
@@ -252,16 +253,4 @@ func TestWitnessNeverCampaignsWhateverItsConfigurationHistory(t *testing.T) {
 	if got := msgs(syncRun(t, removed), MsgVote, MsgPreVote); len(got) > 0 {
 		t.Errorf("witness removed by an uncommitted entry campaigned: %v", got)
 	}
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
