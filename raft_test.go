@@ -13,6 +13,7 @@ import (
 // comment names the rule it checks.
 //
 //	raft_election_test.go     §5.1 terms, §5.2 election, pre-vote (thesis §9.6), check-quorum (thesis §6.2)
+//	raft_liveness_test.go     §5.1, Figure 2: a stale vote request is answered with the current term
 //	raft_replication_test.go  §5.3 replication, Figure 7, fast backtracking, flow control, forwarding
 //	raft_safety_test.go       §5.4 safety: the election restriction, Figure 8
 //	raft_persist_test.go      the persistence contract, restart

@@ -158,6 +158,13 @@ func (n *Node) stepTerm(m Message) bool {
 			n.send(Message{Type: MsgAppResp, To: m.From})
 		case MsgPreVote:
 			n.send(Message{Type: MsgPreVoteResp, To: m.From, Reject: true})
+		case MsgVote:
+			// Figure 2: the refusal carries the current term. Without
+			// pre-vote the candidate may otherwise never learn it: the
+			// servers raising the term may have stale configurations
+			// that do not count it, while it alone holds the latest
+			// one and could win (issue 18).
+			n.send(Message{Type: MsgVoteResp, To: m.From, Reject: true})
 		case MsgReadIndex:
 			n.send(Message{Type: MsgReadIndexResp, To: m.From, Context: m.Context, Reject: true})
 		}

@@ -137,6 +137,10 @@ type checker struct {
 	step uint64
 	now  Time
 
+	// witnessInLog, when set, reports whether node id's own latest
+	// configuration makes it a witness (the simulator reads the node).
+	witnessInLog func(id raft.NodeID) bool
+
 	checks    [numInvariants]uint64
 	violation *Violation
 	ignore    [numInvariants]bool
@@ -215,15 +219,23 @@ type nodeView struct {
 	claimed raft.Term
 
 	// witness: the host runs this node as a witness (thesis §11.7.2): no
-	// state machine, no clients. Its role was proposed in the
-	// configuration entry witnessKey ({0, 0}: it was bootstrapped a
-	// witness). Only once that entry is committed may the node hold
-	// entries without their payloads.
-	witness    bool
-	witnessKey entryKey
+	// state machine, no clients. witnessKeys are the configuration
+	// entries that proposed it a witness ({0, 0}: it was bootstrapped
+	// one). The role is committed once any of them is: another leader's
+	// copy may commit after a later proposal gave the node a different
+	// role, so "not committed yet" never means "rolled back". Only a
+	// node whose witness role is committed may hold entries without
+	// their payloads.
+	witness     bool
+	witnessKeys []entryKey
+	// dataKeys are the configuration entries that proposed the node a
+	// data member (voter or learner); until each is committed or
+	// overwritten, the node may still become a data member.
+	dataKeys []entryKey
 	// strippedOK: a witness role of this node committed at some point; its
 	// storage may hold entries without payloads for good (it may be
-	// removed and added again as a witness, never as a data member).
+	// removed and added again as a witness, never as a data member), and
+	// it must never lead.
 	strippedOK bool
 }
 
@@ -284,24 +296,74 @@ func hashEntry(e *raft.Entry) uint64 {
 }
 
 // setWitness records that node id is (or is no longer) run as a witness,
-// its role proposed in entry key.
+// its role proposed in entry key. The entries that proposed it a witness
+// are kept either way: whether the role committed is for the log to say.
 func (c *checker) setWitness(id raft.NodeID, on bool, key entryKey) {
 	v := c.view(id)
-	c.witnessCommitted(id) // note a role that committed before this change
-	v.witness, v.witnessKey = on, key
+	v.witness = on
+	if on {
+		v.witnessKeys = append(v.witnessKeys, key)
+	}
+}
+
+// setData records that node id was proposed a data member in entry key.
+func (c *checker) setData(id raft.NodeID, key entryKey) {
+	v := c.view(id)
+	v.dataKeys = append(v.dataKeys, key)
+}
+
+// fate tells what became of the configuration entry k: committed, or
+// overwritten (another entry is committed at its index); neither while it
+// may still go either way.
+func (c *checker) fate(k entryKey) (committed, overwritten bool) {
+	if k.index == 0 {
+		return true, false // bootstrapped
+	}
+	i := int(k.index) - 1
+	if i >= len(c.committed) || c.committed[i].term == 0 {
+		return false, false
+	}
+	return c.committed[i].term == k.term, c.committed[i].term != k.term
 }
 
 // witnessCommitted: node id is a witness whose role is committed, so it
-// may be sent entries without payloads.
+// may be sent entries without payloads, and must never lead.
 func (c *checker) witnessCommitted(id raft.NodeID) bool {
 	v := c.view(id)
-	if !v.witness || v.strippedOK {
-		return v.witness
+	for _, k := range v.witnessKeys {
+		if done, _ := c.fate(k); done {
+			v.strippedOK = true
+		}
 	}
-	k := v.witnessKey
-	i := int(k.index) - 1
-	v.strippedOK = k.index == 0 || (i < len(c.committed) && c.committed[i].term == k.term)
 	return v.strippedOK
+}
+
+// witnessRolledBack: every entry that proposed node id a witness was
+// overwritten, so that role can never commit; only then may its host run
+// it as a data member.
+func (c *checker) witnessRolledBack(id raft.NodeID) bool {
+	v := c.view(id)
+	for _, k := range v.witnessKeys {
+		if _, gone := c.fate(k); !gone {
+			return false
+		}
+	}
+	return !v.strippedOK
+}
+
+// dataPending: an entry that proposed node id a data member may still
+// commit; until it is decided, its host must not run it as a witness.
+func (c *checker) dataPending(id raft.NodeID) bool {
+	v := c.view(id)
+	k := 0
+	for _, key := range v.dataKeys {
+		if done, gone := c.fate(key); !done && !gone {
+			v.dataKeys[k] = key
+			k++
+		}
+	}
+	v.dataKeys = v.dataKeys[:k]
+	return k > 0
 }
 
 // classify turns entry e, held by node id, into a shadow entry. A normal
@@ -334,8 +396,15 @@ func (c *checker) claimLeader(id raft.NodeID, term raft.Term, how string) {
 		return
 	}
 	c.checks[WitnessNeverLeads]++
-	if v.witness {
-		c.fail(WitnessNeverLeads, id, "node %d, a witness, acts as leader of term %d (%s)", id, term, how)
+	// A witness is judged by the configurations, not by the role its
+	// host last asked for: a node whose witness role is committed, or
+	// whose own log makes it a witness, must not lead.
+	switch {
+	case c.witnessCommitted(id):
+		c.fail(WitnessNeverLeads, id, "node %d, a witness whose role is committed, acts as leader of term %d (%s)", id, term, how)
+		return
+	case c.witnessInLog != nil && c.witnessInLog(id):
+		c.fail(WitnessNeverLeads, id, "node %d, a witness in its own log's configuration, acts as leader of term %d (%s)", id, term, how)
 		return
 	}
 	if other, ok := c.leaders[term]; ok && other != id {

@@ -460,7 +460,7 @@ func amnesia() Scenario {
 	sc, _ := ScenarioNamed("figure8")
 	sc.Nodes, sc.Ticks = 3, 600
 	sc.Disk.DelayMin, sc.Disk.DelayMax = Ticks(2), Ticks(12)
-	sc.Faults = FaultOptions{Crash: 0.15, DownMin: 1, DownMax: 4, MaxDown: 1, LeaderBias: 0.3}
+	sc.Faults = FaultOptions{Crash: 0.25, DownMin: 1, DownMax: 4, MaxDown: 1, LeaderBias: 0.3}
 	sc.Schedule = nil
 	sc.Network.Late = 0 // crashes alone make the amnesia
 	return sc
@@ -650,6 +650,47 @@ func TestCatchPayloadlessEntries(t *testing.T) {
 		f.clean()
 		f.apply(2, entry(1, 1, "x"))
 		f.want(StateMachineSafety)
+	})
+}
+
+// Issue 18: a role is the one the committed configuration gives a server
+// (thesis §4.1: a configuration entry is effective when appended, and
+// rolled back if truncated; once committed it stays). An entry that
+// proposed a role and is not committed yet may still commit — from
+// another leader's log — after a later proposal gave the server another
+// role. The checker used to judge by the last proposal.
+func TestCatchWitnessRoleByCommittedConfiguration(t *testing.T) {
+	t.Run("proposed a witness, then a data member; the witness entry commits: payloads may be withheld", func(t *testing.T) {
+		f := newFixture(t, 3)
+		f.persist(1, raft.Status{}, 1, 1, 0, entry(1, 1, "a"), entry(2, 1, "b"), entry(3, 1, "c"))
+		f.c.setWitness(3, true, entryKey{2, 1}) // one leader's proposal
+		f.c.setWitness(3, false, entryKey{})    // its host told otherwise by another's
+		f.c.setData(3, entryKey{2, 2})          // which is never committed
+		f.status(1, leader, 1, 2)               // the first one commits
+		f.persist(3, raft.Status{}, 1, 1, 0, entry(1, 1, ""), entry(2, 1, ""), entry(3, 1, ""))
+		f.clean()
+		if !f.c.witnessCommitted(3) || f.c.dataPending(3) {
+			t.Errorf("witnessCommitted %v, dataPending %v: want true, false", f.c.witnessCommitted(3), f.c.dataPending(3))
+		}
+	})
+	t.Run("proposed a witness by an entry never committed: it may lead", func(t *testing.T) {
+		f := newFixture(t, 3)
+		f.persist(1, raft.Status{}, 1, 1, 0, entry(1, 1, "a"), entry(2, 1, "b"))
+		f.c.setWitness(3, true, entryKey{2, 7}) // overwritten: index 2 commits with term 1
+		f.status(1, leader, 1, 2)
+		f.status(1, follower, 2, 2)
+		f.persist(3, raft.Status{}, 2, 3, 0, entry(1, 1, "a"), entry(2, 1, "b"))
+		f.status(3, leader, 3, 0)
+		f.clean()
+		if !f.c.witnessRolledBack(3) {
+			t.Errorf("witness entry 2/7 was overwritten by the committed 2/1, but the role is not rolled back")
+		}
+	})
+	t.Run("a witness in its own log's configuration leads", func(t *testing.T) {
+		f := newFixture(t, 3)
+		f.c.witnessInLog = func(id raft.NodeID) bool { return id == 2 }
+		f.status(2, leader, 4, 0)
+		f.want(WitnessNeverLeads)
 	})
 }
 

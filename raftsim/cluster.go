@@ -104,6 +104,9 @@ type Sim struct {
 	history []Operation
 	chk     *checker
 	trace   *Trace
+	// configs are the configuration entries the simulated operator
+	// proposed, each with the configuration it holds (see shutDownLeavers).
+	configs []proposedConfig
 
 	diskRng, workRng                                  *Rand
 	crashRng, partRng, onewayRng, isolateRng, flapRng *Rand
@@ -130,6 +133,9 @@ type Stats struct {
 	Steps uint64
 	// NodeTicks counts Tick calls, summed over the nodes.
 	NodeTicks uint64
+	// ShutDown counts the servers stopped at healing because they left
+	// the configuration (only with pre-vote and check-quorum off).
+	ShutDown  int
 	Elections int // terms in which a leader was seen
 	// MaxTerm is the highest term any node reported.
 	MaxTerm raft.Term
@@ -264,6 +270,10 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 	}
 	for _, inv := range opts.ignore {
 		s.chk.ignore[inv] = true
+	}
+	s.chk.witnessInLog = func(id raft.NodeID) bool {
+		f := s.nodes[id-1].feat()
+		return f != nil && f.Membership().IsWitness(id)
 	}
 	s.net = newNetwork(sc.totalNodes(), sc.Network, root.Stream("network"))
 	s.work = opts.Workload
@@ -840,6 +850,7 @@ func (s *Sim) endFaults() {
 	for _, n := range s.nodes {
 		s.restart(n)
 	}
+	s.shutDownLeavers()
 	p := s.clients[probeClient]
 	p.seq++
 	p.op, p.busy = Op{}, true

@@ -489,23 +489,34 @@ func (s *Sim) changeMembership() {
 				idx, term, err := f.LeaveJoint()
 				if err == nil {
 					s.ruleProposed(entryKey{idx, term}, f.Membership())
+					s.noteConfig(entryKey{idx, term}, f.Membership())
 				}
 				return err
 			})
 		}
 		return
 	}
-	// outside: servers outside the configuration; dataOK: those of them
-	// that may join as data members — not a former witness whose role
-	// committed, whose log may lack payloads: it would need its storage
-	// wiped, and a server that lost its storage must never come back under
-	// its old ID (it could vote, blank, in a stale configuration that still
-	// counts it, and elect a leader missing committed entries).
+	// outside: servers outside the configuration that may join as
+	// witnesses; dataOK: those that may join as data members. A server's
+	// role is the one the committed configuration gives it, and a
+	// proposal not committed yet may still commit — another leader's log
+	// can hold it even after this leader's log dropped it. So a server
+	// proposed a data member is not made a witness, and a witness not a
+	// data member, until every entry that proposed the old role has been
+	// decided: a witness only once all its witness entries were
+	// overwritten (never committed), since a former witness whose role
+	// committed may hold a log without payloads: it would need its
+	// storage wiped, and a server that lost its storage must never come
+	// back under its old ID (it could vote, blank, in a stale
+	// configuration that still counts it, and elect a leader missing
+	// committed entries).
 	var outside, dataOK []raft.NodeID
 	for _, n := range s.nodes {
 		if !isIn(m.Voters, n.id) && !isIn(m.Learners, n.id) && !isIn(m.Witnesses, n.id) {
-			outside = append(outside, n.id)
-			if !n.witness || !(n.stripped || s.chk.witnessCommitted(n.id)) {
+			if n.witness || !s.chk.dataPending(n.id) {
+				outside = append(outside, n.id)
+			}
+			if !n.witness || (!n.stripped && s.chk.witnessRolledBack(n.id)) {
 				dataOK = append(dataOK, n.id)
 			}
 		}
@@ -593,15 +604,17 @@ func (s *Sim) changeMembership() {
 		if err == nil {
 			s.ruleProposed(entryKey{idx, term}, f.Membership())
 			s.hostNewMembers(ch, entryKey{idx, term})
+			s.noteConfig(entryKey{idx, term}, f.Membership())
 		}
 		return err
 	})
 }
 
 // hostNewMembers does the host's part for the servers a change just
-// proposed adds. A witness runs without a state machine (a server outside
-// the cluster so far, or a former member keeping its storage). A former
-// witness becoming a data member is one whose role never committed (see
+// proposed adds, and tells the checker which entry proposed which role. A
+// witness runs without a state machine (a server outside the cluster so
+// far, or a former member keeping its storage). A former witness becoming
+// a data member is one each of whose witness entries was overwritten (see
 // changeMembership): it was never sent a log without payloads, keeps its
 // storage, and its state machine is rebuilt from it (a restart).
 func (s *Sim) hostNewMembers(ch []raft.MembershipChange, key entryKey) {
@@ -620,11 +633,12 @@ func (s *Sim) hostNewMembers(ch []raft.MembershipChange, key entryKey) {
 				n.rep.witness = true
 			}
 		case raft.AddVoter, raft.AddLearner:
+			s.chk.setData(n.id, key)
 			if !n.witness {
 				continue
 			}
-			if n.stripped || s.chk.witnessCommitted(n.id) {
-				s.chk.fail(Protocol, n.id, "simulator bug: former witness %d added as a data member", n.id)
+			if n.stripped || !s.chk.witnessRolledBack(n.id) {
+				s.chk.fail(Protocol, n.id, "simulator bug: witness %d, whose role may commit or has, added as a data member", n.id)
 			}
 			n.witness = false
 			s.chk.setWitness(n.id, false, entryKey{})

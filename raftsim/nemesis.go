@@ -313,6 +313,7 @@ func (s *Sim) removeLeader() {
 		}
 		if err == nil {
 			s.ruleProposed(entryKey{idx, term}, f.Membership())
+			s.noteConfig(entryKey{idx, term}, f.Membership())
 			s.hostNewMembers(ch, entryKey{idx, term})
 		}
 		return err
@@ -350,4 +351,71 @@ func (s *Sim) changeFault(l *simNode) {
 	}
 	s.Stats.Partitions++
 	s.netFault(splitCuts(with, rest), s.faultTicks(r), "after a membership change: partition "+groupString(with)+" | "+groupString(rest))
+}
+
+// shutDownLeavers runs at healing, after every node restarted. With
+// pre-vote and check-quorum both off, a server that left the configuration
+// without learning it keeps timing out and campaigning with ever higher
+// terms, and each vote request deposes the leader: the cluster may never
+// settle (thesis §4.2.3). docs/membership.md tells the operator of that
+// mode to shut such servers down once their removal is committed, and
+// raftsim does it here, then expects liveness as in every other mode. A
+// server is shut down when the committed configuration does not count it
+// and no other server's latest configuration does either: a leader that
+// removed itself must stay until its removal commits (thesis §4.2.2), and
+// a server that an uncommitted change adds may yet be needed.
+func (s *Sim) shutDownLeavers() {
+	if !s.sc.Raft.DisablePreVote || !s.sc.Raft.DisableCheckQuorum {
+		return
+	}
+	committed := s.committedConfig()
+	for _, n := range s.nodes {
+		if n.core == nil || isMember(committed, n.id) {
+			continue
+		}
+		needed := false
+		for _, o := range s.nodes {
+			if f := o.feat(); o != n && f != nil && isMember(f.Membership(), n.id) {
+				needed = true
+			}
+		}
+		if !needed {
+			s.crash(n, "shut down: it left the committed configuration (pre-vote and check-quorum off)")
+			s.Stats.ShutDown++
+		}
+	}
+}
+
+// proposedConfig is a configuration entry the operator proposed.
+type proposedConfig struct {
+	key entryKey
+	m   raft.Membership
+}
+
+// noteConfig records that the configuration entry key holds m.
+func (s *Sim) noteConfig(key entryKey, m raft.Membership) {
+	s.configs = append(s.configs, proposedConfig{key, m})
+}
+
+// committedConfig is the configuration of the last committed entry the
+// operator proposed (the initial one if none is). The core's own entries —
+// the automatic leave of a joint configuration — are not known here, but
+// a joint configuration counts every member of the one that leaves it, so
+// the result never misses a member of the committed configuration.
+func (s *Sim) committedConfig() raft.Membership {
+	var best *proposedConfig
+	for i := range s.configs {
+		c := &s.configs[i]
+		if done, _ := s.chk.fate(c.key); done && (best == nil || c.key.index > best.key.index) {
+			best = c
+		}
+	}
+	if best != nil {
+		return best.m
+	}
+	m := raft.Membership{}
+	for id := 1; id <= s.sc.Nodes; id++ {
+		m.Voters = append(m.Voters, raft.NodeID(id))
+	}
+	return m
 }

@@ -13,12 +13,18 @@ import (
 )
 
 // The seed sweep. Every run has every invariant checked on every step and
-// the history checked for linearizability at the end. Soak mode:
+// the history checked for linearizability at the end. Each seed draws its
+// own mix of flags (Scenario.Mix: cluster size, pre-vote, check-quorum,
+// fault, membership, witness, quiescence, lease-read, transfer and
+// compaction rates), so rare combinations get reached over the runs; a
+// failure's replay line spells the mix out as flags. Soak mode:
 //
 //	RAFTSIM_SEEDS=5000 RAFTSIM_TICKS=5000 go test ./raftsim -run TestSeeds -timeout 0
 //
 // Other knobs: RAFTSIM_SEED (first seed, default 1), RAFTSIM_SCENARIO
-// (a named scenario instead of "default"), RAFTSIM_NODES (e.g. "3,5,7").
+// (a named scenario as the base instead of "default"), RAFTSIM_NODES
+// (e.g. "3,5,7": run every seed at each of these sizes instead of the
+// drawn one).
 
 func envInt(t testing.TB, name string, def int) int {
 	v := os.Getenv(name)
@@ -41,13 +47,12 @@ func shortOr(full, short int) int {
 	return full
 }
 
-// sweepShards is how many parallel subtests share the seeds of one
-// cluster size: enough to keep both cores busy, few enough that each
-// subtest runs many seeds.
-const sweepShards = 4
+// sweepShards is how many parallel subtests share the seeds: enough to
+// keep both cores busy, few enough that each subtest runs many seeds.
+const sweepShards = 8
 
 func TestSeeds(t *testing.T) {
-	seeds := envInt(t, "RAFTSIM_SEEDS", shortOr(300, 30))
+	seeds := envInt(t, "RAFTSIM_SEEDS", shortOr(560, 56))
 	ticks := envInt(t, "RAFTSIM_TICKS", 2000)
 	first := uint64(envInt(t, "RAFTSIM_SEED", 1))
 	name := os.Getenv("RAFTSIM_SCENARIO")
@@ -58,9 +63,8 @@ func TestSeeds(t *testing.T) {
 	if !ok {
 		t.Fatalf("RAFTSIM_SCENARIO=%q: unknown scenario (known: %v)", name, ScenarioNames())
 	}
-	sizes := []int{3, 5}
+	var sizes []int // nil: the mix draws the size
 	if v := os.Getenv("RAFTSIM_NODES"); v != "" {
-		sizes = nil
 		for _, f := range strings.Split(v, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
 			if err != nil {
@@ -69,25 +73,12 @@ func TestSeeds(t *testing.T) {
 			sizes = append(sizes, n)
 		}
 	}
-	for _, nodes := range sizes {
-		for shard := 0; shard < sweepShards; shard++ {
-			t.Run(fmt.Sprintf("nodes=%d/shard=%d", nodes, shard), func(t *testing.T) {
-				t.Parallel()
-				failures := 0
-				for seed := first + uint64(shard); seed < first+uint64(seeds); seed += sweepShards {
-					sc := base
-					sc.Nodes, sc.Ticks = nodes, ticks
-					// A quarter of the runs use synchronous disks; half
-					// of them use lease reads; a fifth start with a
-					// witness (2 data nodes and a witness, for 3); a
-					// third quiesce when idle, with idle stretches.
-					sc.Disk.Sync = seed%4 == 0
-					sc.Raft.EnableLeaseReads = seed%2 == 1
-					sc.Features.Witness = seed%5 == 2 && nodes >= 2
-					if seed%3 == 0 && sc.Raft.QuiesceAfterTicks == 0 {
-						sc.Raft.QuiesceAfterTicks = 3 + int(seed/3%6)
-						sc.Features.Idle = 0.01
-					}
+	for shard := 0; shard < sweepShards; shard++ {
+		t.Run(fmt.Sprintf("shard=%d", shard), func(t *testing.T) {
+			t.Parallel()
+			failures := 0
+			for seed := first + uint64(shard); seed < first+uint64(seeds); seed += sweepShards {
+				for _, sc := range sweepScenarios(base, seed, ticks, sizes) {
 					res, err := Run(sc, seed, Options{})
 					if err != nil {
 						t.Fatal(err)
@@ -99,9 +90,27 @@ func TestSeeds(t *testing.T) {
 						}
 					}
 				}
-			})
-		}
+			}
+		})
 	}
+}
+
+// sweepScenarios is what TestSeeds runs for seed: base with the seed's
+// mix, at the drawn size or at each of sizes.
+func sweepScenarios(base Scenario, seed uint64, ticks int, sizes []int) []Scenario {
+	sc := base.Mix(seed)
+	sc.Ticks = ticks
+	if len(sizes) == 0 {
+		return []Scenario{sc}
+	}
+	var out []Scenario
+	for _, n := range sizes {
+		s := sc
+		s.Nodes = n
+		s.Features.Witness = s.Features.Witness && n >= 3
+		out = append(out, s)
+	}
+	return out
 }
 
 // TestNamedScenarios runs every named scenario, 3 and 5 nodes, on a few

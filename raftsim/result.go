@@ -228,6 +228,9 @@ func (r *Result) WriteSummary(w io.Writer) {
 		sep = ", "
 	}
 	fmt.Fprintln(w)
+	if s.ShutDown > 0 {
+		fmt.Fprintf(w, "  at healing: %d servers outside the configuration shut down (pre-vote and check-quorum off, thesis §4.2.3)\n", s.ShutDown)
+	}
 	if s.RecoveryTime >= 0 {
 		fmt.Fprintf(w, "  liveness: after healing, a new entry committed within %s ticks (bound %d)\n", s.RecoveryTime, sc.LivenessTicks)
 	} else {

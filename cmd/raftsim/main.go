@@ -6,6 +6,7 @@
 //	go run ./cmd/raftsim                       # the default 5-node scenario with faults, seed 1
 //	go run ./cmd/raftsim -scenario figure8 -seed 7
 //	go run ./cmd/raftsim -seeds 200 -nodes 3   # many seeds, one line each
+//	go run ./cmd/raftsim -seeds 200 -mix       # each seed with its own flags, as CI runs them
 //	go run ./cmd/raftsim -list                 # the named scenarios
 //
 // Every field of the scenario has a flag (-nodes, -drop, -crash, ...; see
@@ -63,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	shrink := fs.Bool("shrink", false, "on failure, search for a simpler failing scenario with the same seed")
 	list := fs.Bool("list", false, "list the named scenarios and exit")
 	linTimeout := fs.Duration("lin-timeout", time.Minute, "wall-clock bound of the linearizability check (0: none)")
+	mix := fs.Bool("mix", false, "draw each seed's own flags from the seed, as the CI sweep does: node count, pre-vote, check-quorum, fault, membership, witness, quiescence, lease-read, transfer and compaction rates (they replace the flags given; a failure's replay line spells them out)")
 	sc.RegisterFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: raftsim [flags]\n\nRuns a deterministic simulation of a pureraft cluster. Flags:\n")
@@ -91,7 +93,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	opts := raftsim.Options{LinearizabilityTimeout: *linTimeout}
 	if *seeds > 1 {
-		return runMany(sc, *seed, *seeds, opts, *out, *html, *shrink, stdout, stderr)
+		return runMany(sc, *seed, *seeds, *mix, opts, *out, *html, *shrink, stdout, stderr)
+	}
+	if *mix {
+		sc = sc.Mix(*seed)
 	}
 	opts.FullTrace = *html || *trace
 	start := time.Now()
@@ -121,11 +126,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func runMany(sc raftsim.Scenario, first uint64, n int, opts raftsim.Options, out string, html, shrink bool, stdout, stderr io.Writer) int {
+func runMany(base raftsim.Scenario, first uint64, n int, mix bool, opts raftsim.Options, out string, html, shrink bool, stdout, stderr io.Writer) int {
 	failed := 0
 	start := time.Now()
 	var ticks uint64
 	for seed := first; seed < first+uint64(n); seed++ {
+		sc := base
+		if mix {
+			sc = base.Mix(seed)
+		}
 		res, err := raftsim.Run(sc, seed, opts)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
@@ -156,7 +165,7 @@ func runMany(sc raftsim.Scenario, first uint64, n int, opts raftsim.Options, out
 		}
 	}
 	el := time.Since(start)
-	fmt.Fprintf(stdout, "%d of %d seeds failed (%v, %.0f node ticks/s)\n", failed, n, el.Round(time.Millisecond), float64(ticks)/el.Seconds())
+	fmt.Fprintf(stdout, "%d of %d seeds failed (%v, %d node ticks, %.0f node ticks/s)\n", failed, n, el.Round(time.Millisecond), ticks, float64(ticks)/el.Seconds())
 	if failed > 0 {
 		return 1
 	}
