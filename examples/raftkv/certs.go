@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,14 +35,14 @@ func runCerts(args []string) int {
 	clients := fs.String("clients", "", "clients to issue: name=role,... (roles readonly, readwrite, admin); default with a new CA: admin=admin,writer=readwrite,reader=readonly")
 	validity := fs.Duration("valid", 365*24*time.Hour, "validity of issued certificates")
 	fs.Parse(args)
-	if err := makeCerts(*dir, *nodes, *hosts, *clients, *validity); err != nil {
+	if err := makeCerts(os.Stdout, *dir, *nodes, *hosts, *clients, *validity); err != nil {
 		fmt.Fprintln(os.Stderr, "raftkv certs:", err)
 		return 1
 	}
 	return 0
 }
 
-func makeCerts(dir, nodes, hosts, clients string, validity time.Duration) error {
+func makeCerts(out io.Writer, dir, nodes, hosts, clients string, validity time.Duration) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func makeCerts(dir, nodes, hosts, clients string, validity time.Duration) error 
 		if err := ca.WriteCA(dir); err != nil {
 			return err
 		}
-		fmt.Printf("new CA: %s\n", filepath.Join(dir, "ca.crt"))
+		fmt.Fprintf(out, "new CA: %s\n", filepath.Join(dir, "ca.crt"))
 		if clients == "" {
 			clients = "admin=admin,writer=readwrite,reader=readonly"
 		}
@@ -83,7 +84,7 @@ func makeCerts(dir, nodes, hosts, clients string, validity time.Duration) error 
 		if err := is.Write(dir, name); err != nil {
 			return err
 		}
-		fmt.Printf("member %d: %s\n", id, filepath.Join(dir, name+".crt"))
+		fmt.Fprintf(out, "member %d: %s\n", id, filepath.Join(dir, name+".crt"))
 	}
 	var lines []string
 	for _, c := range strings.Split(clients, ",") {
@@ -108,7 +109,7 @@ func makeCerts(dir, nodes, hosts, clients string, validity time.Duration) error 
 			return err
 		}
 		lines = append(lines, fmt.Sprintf("%-9s cn    %s", role, name), fmt.Sprintf("%-9s token %s", role, token))
-		fmt.Printf("client %s (%s): %s, token in %s\n", name, role, filepath.Join(dir, "client-"+name+".crt"), filepath.Join(dir, name+".token"))
+		fmt.Fprintf(out, "client %s (%s): %s, token in %s\n", name, role, filepath.Join(dir, "client-"+name+".crt"), filepath.Join(dir, name+".token"))
 	}
 	if len(lines) == 0 {
 		return nil
