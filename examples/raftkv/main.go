@@ -198,7 +198,7 @@ func runServer(args []string) int {
 	defer stop()
 
 	if *id == 0 {
-		if secFlags != (securityFlags{reloadEvery: secFlags.reloadEvery}) {
+		if secFlags != (securityFlags{reloadEvery: secFlags.reloadEvery, insecure: secFlags.insecure}) {
 			log.Error("the demo cluster (no --id) runs on loopback without TLS; give --id to use TLS flags")
 			return 2
 		}
