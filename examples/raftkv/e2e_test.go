@@ -532,8 +532,12 @@ func checkAcked(t *testing.T, p *proc, acks *ackLog, consistency string) {
 
 // Membership changes under a write load: a node joins as a learner,
 // is promoted, an original voter is removed; no acknowledged write is lost.
-func TestMembershipUnderLoad(t *testing.T) {
-	c := newTestCluster(t, 3)
+func TestMembershipUnderLoad(t *testing.T) { testMembershipUnderLoad(t) }
+
+// testMembershipUnderLoad runs the test on a cluster started with extra
+// flags (TLS: TestMembershipUnderLoadTLS).
+func testMembershipUnderLoad(t *testing.T, extra ...string) {
+	c := newTestCluster(t, 3, extra...)
 	lead := c.leader()
 	acks := &ackLog{keys: map[string]string{}}
 	stop := make(chan struct{})

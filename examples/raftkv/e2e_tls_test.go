@@ -76,6 +76,15 @@ func TestKillLeaderLinearizableTLS(t *testing.T) {
 	testKillLeaderLinearizable(t, flags...)
 }
 
+// Joining, promotion (asked of the new node, forwarded to the leader) and
+// removal under load, with TLS: the new member joins with its member
+// certificate, and is accepted on the peer port once the address book
+// names it.
+func TestMembershipUnderLoadTLS(t *testing.T) {
+	_, flags := withTLS(t)
+	testMembershipUnderLoad(t, flags...)
+}
+
 // Clients prove who they are: no credentials, unknown credentials and a
 // certificate from another CA get nothing; a reader reads but cannot
 // write; a writer writes but cannot reconfigure; an admin can.
