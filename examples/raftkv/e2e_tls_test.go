@@ -6,9 +6,11 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -247,4 +249,56 @@ func TestTLSRotationUnderLoad(t *testing.T) {
 		t.Fatalf("no write was acknowledged after the rotation (%d before, %d after)", before, after)
 	}
 	checkAcked(t, f, acks, "linearizable")
+}
+
+// Safe by default: without TLS a node refuses a non-loopback address and
+// says why in one line; --insecure overrides; loopback needs nothing.
+func TestPlaintextRefusedOffLoopback(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name   string
+		args   []string
+		refuse string
+	}{
+		{"peer port on all interfaces", []string{"--listen", "0.0.0.0:0", "--http", "127.0.0.1:0"}, "refusing to serve the peer port on 0.0.0.0:0 without TLS"},
+		{"client API on all interfaces", []string{"--listen", "127.0.0.1:0", "--http", ":0"}, "refusing to serve the client API on :0 without TLS"},
+	} {
+		cmd := exec.Command(binary, append([]string{"--id", "1", "--data", filepath.Join(dir, "d")}, c.args...)...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Errorf("%s: exit %v, want status 2; output:\n%s", c.name, err, out)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) != 1 || !strings.Contains(lines[0], c.refuse) || !strings.Contains(lines[0], "--insecure") {
+			t.Errorf("%s: output %q, want one line with %q and the way out", c.name, out, c.refuse)
+		}
+	}
+	// With --insecure the same node starts (and stops on SIGTERM).
+	cmd := exec.Command(binary, "--id", "1", "--data", filepath.Join(dir, "d"), "--listen", "0.0.0.0:0", "--http", "127.0.0.1:0", "--insecure")
+	logPath := filepath.Join(dir, "insecure.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(logPath)
+		if strings.Contains(string(b), "msg=serving") {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("--insecure node did not start:\n%s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
 }

@@ -101,15 +101,23 @@ func (f *Files) Watch(ctx context.Context, interval time.Duration, onErr func(er
 			return
 		case <-t.C:
 		}
-		f.mu.Lock()
-		changed := f.stampNow() != f.stamp
-		f.mu.Unlock()
-		if changed {
-			if err := f.Reload(); err != nil && onErr != nil {
-				onErr(err)
-			}
+		if err := f.ReloadIfChanged(); err != nil && onErr != nil {
+			onErr(err)
 		}
 	}
+}
+
+// ReloadIfChanged reloads the files if their size or modification time
+// changed since the last successful load (a failed load is retried on the
+// next call).
+func (f *Files) ReloadIfChanged() error {
+	f.mu.Lock()
+	changed := f.stampNow() != f.stamp
+	f.mu.Unlock()
+	if !changed {
+		return nil
+	}
+	return f.Reload()
 }
 
 // verify checks a peer's chain against the current CA pool, for usage.
