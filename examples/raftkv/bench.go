@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -80,7 +82,15 @@ func runBench(args []string) int {
 	format := fs.String("format", "text", "text, markdown or json")
 	label := fs.String("label", "", "label of the raftkv system in the output")
 	rounds := fs.Int("rounds", 1, "repeat every run this many times (interleaved) and report medians")
+	cacert := fs.String("cacert", "", "TLS: CA bundle to trust (both systems; raftkv endpoints become https)")
+	certFile := fs.String("cert", "", "TLS: client certificate to present")
+	keyFile := fs.String("key", "", "TLS: client key")
 	fs.Parse(args)
+	tlsCfg, err := benchTLS(*cacert, *certFile, *keyFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
 
 	var levels []int
 	for _, c := range splitList(*concurrency) {
@@ -102,10 +112,10 @@ func runBench(args []string) int {
 		if name == "" {
 			name = "raftkv"
 		}
-		systems = append(systems, system{name, newHTTPTarget(splitList(*endpoints), maxConc)})
+		systems = append(systems, system{name, newHTTPTarget(splitList(*endpoints), maxConc, tlsCfg)})
 	}
 	if *etcdEndpoints != "" {
-		t, err := newEtcdTarget(splitList(*etcdEndpoints), maxConc)
+		t, err := newEtcdTarget(splitList(*etcdEndpoints), maxConc, tlsCfg)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "etcd:", err)
 			return 1
@@ -347,6 +357,32 @@ func printResults(w io.Writer, system, format string, valueSize int, rs []benchR
 	}
 }
 
+// benchTLS is the client TLS configuration the flags ask for, or nil.
+func benchTLS(cacert, cert, key string) (*tls.Config, error) {
+	if cacert == "" {
+		if cert != "" || key != "" {
+			return nil, errors.New("--cert and --key need --cacert")
+		}
+		return nil, nil
+	}
+	pem, err := os.ReadFile(cacert)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{RootCAs: x509.NewCertPool()}
+	if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", cacert)
+	}
+	if cert != "" {
+		c, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = []tls.Certificate{c}
+	}
+	return cfg, nil
+}
+
 // ---- raftkv over HTTP ----
 
 type httpTarget struct {
@@ -361,13 +397,17 @@ func (t *httpTarget) endpoint() string {
 	return t.endpoints[t.next.Add(1)%uint64(len(t.endpoints))]
 }
 
-func newHTTPTarget(endpoints []string, conc int) *httpTarget {
+func newHTTPTarget(endpoints []string, conc int, tlsCfg *tls.Config) *httpTarget {
+	scheme := "http://"
+	if tlsCfg != nil {
+		scheme = "https://"
+	}
 	for i, e := range endpoints {
 		if !strings.Contains(e, "://") {
-			endpoints[i] = "http://" + e
+			endpoints[i] = scheme + e
 		}
 	}
-	tr := &http.Transport{MaxIdleConns: 2 * conc, MaxIdleConnsPerHost: conc + 8, IdleConnTimeout: time.Minute, DisableCompression: true}
+	tr := &http.Transport{MaxIdleConns: 2 * conc, MaxIdleConnsPerHost: conc + 8, IdleConnTimeout: time.Minute, DisableCompression: true, TLSClientConfig: tlsCfg}
 	return &httpTarget{endpoints: endpoints, client: &http.Client{Transport: tr}}
 }
 
@@ -402,11 +442,11 @@ type etcdTarget struct{ clients []*clientv3.Client }
 
 // newEtcdTarget opens one client (one gRPC connection, multiplexed) per 64
 // workers, each spread over all endpoints by the client's balancer.
-func newEtcdTarget(endpoints []string, conc int) (*etcdTarget, error) {
+func newEtcdTarget(endpoints []string, conc int, tlsCfg *tls.Config) (*etcdTarget, error) {
 	n := max(1, min(16, (conc+63)/64))
 	t := &etcdTarget{}
 	for range n {
-		c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+		c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), TLS: tlsCfg})
 		if err != nil {
 			t.close()
 			return nil, err

@@ -225,7 +225,13 @@ func (c *testCluster) live() []*proc {
 	return out
 }
 
-var client = &http.Client{Timeout: 10 * time.Second}
+// client and scheme reach the nodes' APIs; TLS tests swap them (withTLS).
+var (
+	client = &http.Client{Timeout: 10 * time.Second}
+	scheme = "http"
+)
+
+func urlOf(addr string) string { return scheme + "://" + addr }
 
 type statusDoc struct {
 	ID            int      `json:"id"`
@@ -241,7 +247,7 @@ type statusDoc struct {
 
 func status(p *proc) (statusDoc, error) {
 	var st statusDoc
-	resp, err := client.Get("http://" + p.api + "/cluster/status")
+	resp, err := client.Get(urlOf(p.api) + "/cluster/status")
 	if err != nil {
 		return st, err
 	}
@@ -315,7 +321,7 @@ func retryPut(t *testing.T, p *proc, key, value string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		r, err := do("PUT", "http://"+p.api+"/kv/"+key+"?request_id=put-"+key, []byte(value), nil)
+		r, err := do("PUT", urlOf(p.api)+"/kv/"+key+"?request_id=put-"+key, []byte(value), nil)
 		if err == nil && r.code == 200 {
 			return
 		}
@@ -327,7 +333,7 @@ func retryPut(t *testing.T, p *proc, key, value string) {
 }
 
 func getValue(p *proc, key, consistency string) (string, int, error) {
-	r, err := do("GET", "http://"+p.api+"/kv/"+key+"?timeout=1s&consistency="+consistency, nil, nil)
+	r, err := do("GET", urlOf(p.api)+"/kv/"+key+"?timeout=1s&consistency="+consistency, nil, nil)
 	if err != nil {
 		return "", 0, err
 	}
@@ -360,7 +366,7 @@ func waitValue(t *testing.T, p *proc, key, want, consistency string) {
 
 func metric(t *testing.T, p *proc, name string) float64 {
 	t.Helper()
-	r := mustDo(t, "GET", "http://"+p.api+"/metrics", nil, 200)
+	r := mustDo(t, "GET", urlOf(p.api)+"/metrics", nil, 200)
 	sc := bufio.NewScanner(bytes.NewReader(r.body))
 	for sc.Scan() {
 		line := sc.Text()
@@ -393,7 +399,7 @@ func TestWriteReadEveryNode(t *testing.T) {
 		}
 	}
 	p := c.live()[0]
-	base := "http://" + p.api
+	base := urlOf(p.api)
 	// List by prefix.
 	r := mustDo(t, "GET", base+"/kv/?prefix=key-", nil, 200)
 	var list struct{ Items []struct{ Key, Value string } }
@@ -413,7 +419,7 @@ func TestWriteReadEveryNode(t *testing.T) {
 	hdr := map[string]string{"Request-Id": "retry-me"}
 	r1, _ := do("PUT", base+"/kv/counter", []byte("first"), hdr)
 	mustDo(t, "PUT", base+"/kv/counter", []byte("other"), 200)
-	r2, _ := do("PUT", "http://"+c.live()[1].api+"/kv/counter", []byte("first-retry"), hdr)
+	r2, _ := do("PUT", urlOf(c.live()[1].api)+"/kv/counter", []byte("first-retry"), hdr)
 	if r1.code != 200 || r2.code != 200 || !bytes.Equal(r1.body, r2.body) {
 		t.Fatalf("retry answered differently: %d %s vs %d %s", r1.code, r1.body, r2.code, r2.body)
 	}
@@ -434,7 +440,7 @@ func TestWriteReadEveryNode(t *testing.T) {
 			other = q
 		}
 	}
-	mustDo(t, "POST", "http://"+other.api+"/cluster/transfer", []byte(fmt.Sprintf(`{"to":%d}`, other.id)), 200)
+	mustDo(t, "POST", urlOf(other.api)+"/cluster/transfer", []byte(fmt.Sprintf(`{"to":%d}`, other.id)), 200)
 	if got := c.leader(); got.id != other.id {
 		t.Fatalf("leader after transfer: %d, want %d", got.id, other.id)
 	}
@@ -447,7 +453,7 @@ func TestWriteReadEveryNode(t *testing.T) {
 	seen := map[int]bool{}
 	deadline := time.Now().Add(10 * time.Second)
 	for !seen[503] && time.Now().Before(deadline) {
-		r, err := do("PUT", "http://"+live[2].api+"/kv/nope?timeout=300ms", []byte("x"), nil)
+		r, err := do("PUT", urlOf(live[2].api)+"/kv/nope?timeout=300ms", []byte("x"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -501,7 +507,7 @@ func writeLoad(c *testCluster, name string, workers int, acks *ackLog, stop chan
 					return
 				}
 				k := fmt.Sprintf("%s-%d-%d", name, w, i)
-				r, err := do("PUT", "http://"+a[rand.IntN(len(a))]+"/kv/"+k+"?timeout=1s&request_id="+k, []byte(k), nil)
+				r, err := do("PUT", urlOf(a[rand.IntN(len(a))])+"/kv/"+k+"?timeout=1s&request_id="+k, []byte(k), nil)
 				if err == nil && r.code == 200 {
 					acks.add(k, k)
 				} else {
@@ -526,8 +532,12 @@ func checkAcked(t *testing.T, p *proc, acks *ackLog, consistency string) {
 
 // Membership changes under a write load: a node joins as a learner,
 // is promoted, an original voter is removed; no acknowledged write is lost.
-func TestMembershipUnderLoad(t *testing.T) {
-	c := newTestCluster(t, 3)
+func TestMembershipUnderLoad(t *testing.T) { testMembershipUnderLoad(t) }
+
+// testMembershipUnderLoad runs the test on a cluster started with extra
+// flags (TLS: TestMembershipUnderLoadTLS).
+func testMembershipUnderLoad(t *testing.T, extra ...string) {
+	c := newTestCluster(t, 3, extra...)
 	lead := c.leader()
 	acks := &ackLog{keys: map[string]string{}}
 	stop := make(chan struct{})
@@ -547,9 +557,9 @@ func TestMembershipUnderLoad(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	mustDo(t, "POST", "http://"+p4.api+"/cluster/promote", []byte(`{"id":4}`), 200)
+	mustDo(t, "POST", urlOf(p4.api)+"/cluster/promote", []byte(`{"id":4}`), 200)
 	// Remove node 1 (perhaps the leader: it steps down once the change commits).
-	mustDo(t, "POST", "http://"+c.procs[2].api+"/cluster/remove", []byte(`{"id":1}`), 200)
+	mustDo(t, "POST", urlOf(c.procs[2].api)+"/cluster/remove", []byte(`{"id":1}`), 200)
 	c.stop(1)
 	delete(c.procs, 1)
 	time.Sleep(500 * time.Millisecond) // the load goes on under the new configuration
@@ -653,7 +663,7 @@ func TestCorruptTailRepaired(t *testing.T) {
 	}
 	checkAcked(t, f, acks, "stale")
 	// The repaired node serves linearizable reads and can lead.
-	mustDo(t, "POST", "http://"+lead.api+"/cluster/transfer", []byte(fmt.Sprintf(`{"to":%d}`, f.id)), 200)
+	mustDo(t, "POST", urlOf(lead.api)+"/cluster/transfer", []byte(fmt.Sprintf(`{"to":%d}`, f.id)), 200)
 	if got := c.leader(); got.id != f.id {
 		t.Fatalf("leader %d, want the repaired node %d", got.id, f.id)
 	}

@@ -72,8 +72,12 @@ func (h *history) add(op porcupine.Operation) {
 // unknown (it timed out even after retries with its request ID) may have
 // taken effect at any time after it was called. The history must be
 // linearizable, and no acknowledged write may be lost.
-func TestKillLeaderLinearizable(t *testing.T) {
-	c := newTestCluster(t, 3)
+func TestKillLeaderLinearizable(t *testing.T) { testKillLeaderLinearizable(t) }
+
+// testKillLeaderLinearizable runs the test on a cluster started with
+// extra flags (TLS: TestKillLeaderLinearizableTLS).
+func testKillLeaderLinearizable(t *testing.T, extra ...string) {
+	c := newTestCluster(t, 3, extra...)
 	c.leader()
 	h := &history{start: time.Now()}
 	acks := &ackLog{keys: map[string]string{}}
@@ -111,7 +115,7 @@ func TestKillLeaderLinearizable(t *testing.T) {
 					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 					for ctx.Err() == nil {
 						a := apis()
-						r, err := do("PUT", "http://"+a[rng.IntN(len(a))]+"/kv/"+key+"?timeout=500ms&request_id="+rid, []byte(value), nil)
+						r, err := do("PUT", urlOf(a[rng.IntN(len(a))])+"/kv/"+key+"?timeout=500ms&request_id="+rid, []byte(value), nil)
 						if err == nil && r.code == 200 {
 							ok = true
 							break

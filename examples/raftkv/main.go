@@ -12,6 +12,10 @@
 // member) and an empty --data directory; it is added as a learner and can
 // be promoted with POST /cluster/promote.
 //
+// Off loopback, a node needs TLS (--tls-dir, or the --peer-* and client
+// TLS flags) or --insecure; see security.go. `raftkv certs` makes a CA and
+// certificates for a local cluster (certs.go).
+//
 // `raftkv bench` is the load generator (see bench.go).
 package main
 
@@ -48,6 +52,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "bench" {
 		os.Exit(runBench(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "certs" {
+		os.Exit(runCerts(os.Args[2:]))
+	}
 	os.Exit(runServer(os.Args[1:]))
 }
 
@@ -63,6 +70,7 @@ type nodeOptions struct {
 	snapshotRetain  uint64
 	segmentBytes    int64
 	log             *slog.Logger
+	sec             *security // nil: no TLS, no authorization
 }
 
 type server struct {
@@ -92,8 +100,11 @@ func startNode(o nodeOptions) (*server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	log := o.log.With("node", uint64(o.id))
+	if o.sec == nil {
+		o.sec = &security{}
+	}
 	h, err := host.Open(host.Config{
-		ID: o.id, Dir: o.dir, Listener: o.raftLn, Peers: o.peers, Join: o.join, Machine: m,
+		ID: o.id, Dir: o.dir, Listener: o.raftLn, PeerTLS: o.sec.peerTLS(), Peers: o.peers, Join: o.join, Machine: m,
 		TickInterval: o.tick, ElectionTicks: o.electionTicks, SnapshotEntries: o.snapshotEntries, SnapshotRetain: o.snapshotRetain,
 		SegmentBytes: o.segmentBytes, Logger: o.log, Registry: reg,
 	})
@@ -101,13 +112,14 @@ func startNode(o nodeOptions) (*server, error) {
 		m.Close()
 		return nil, err
 	}
+	handler, httpLn := o.sec.serveHTTP(kv.NewServer(h, m, reg, log), o.httpLn)
 	srv := &http.Server{
-		Handler:           kv.NewServer(h, m, reg, log),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() {
-		if err := srv.Serve(o.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("HTTP server failed", "err", err)
 		}
 	}()
@@ -177,6 +189,8 @@ func runServer(args []string) int {
 	httpFD := fs.Int("http-fd", 0, "use the inherited listening socket with this file descriptor for --http")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
+	var secFlags securityFlags
+	secFlags.register(fs)
 	fs.Parse(args)
 	log := newLogger(*logLevel, *logFormat)
 
@@ -184,6 +198,10 @@ func runServer(args []string) int {
 	defer stop()
 
 	if *id == 0 {
+		if secFlags != (securityFlags{reloadEvery: secFlags.reloadEvery, insecure: secFlags.insecure}) {
+			log.Error("the demo cluster (no --id) runs on loopback without TLS; give --id to use TLS flags")
+			return 2
+		}
 		return runDemo(ctx, log, nodeOptions{tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log})
 	}
 	peers, err := parsePeers(*peersFlag)
@@ -206,6 +224,15 @@ func runServer(args []string) int {
 		log.Error("--listen, --http (or --peers naming this node) and --data are required")
 		return 2
 	}
+	sec, err := secFlags.load(raft.NodeID(*id))
+	if err != nil {
+		log.Error("cannot load TLS or authorization files", "err", err)
+		return 2
+	}
+	if err := sec.checkListen(*listen, *httpAddr, secFlags.insecure); err != nil {
+		fmt.Fprintln(os.Stderr, "raftkv:", err)
+		return 2
+	}
 	raftLn, err := listenOn(*listen, *raftFD)
 	if err != nil {
 		log.Error("listen", "err", err)
@@ -219,14 +246,18 @@ func runServer(args []string) int {
 	s, err := startNode(nodeOptions{
 		id: raft.NodeID(*id), raftLn: raftLn, httpLn: httpLn, peers: peers, dir: *dataDir, join: *join != "",
 		tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log,
+		sec: sec,
 	})
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	log.Info("serving", "id", *id, "raft", raftLn.Addr().String(), "http", httpLn.Addr().String())
+	log.Info("serving", "id", *id, "raft", raftLn.Addr().String(), "http", httpLn.Addr().String(),
+		"peer_tls", sec.peer != nil, "client_tls", sec.api != nil, "authorization", sec.auth != nil)
+	sec.watch(ctx, secFlags.reloadEvery, log)
+	go reloadOnHUP(ctx, sec, log)
 	if *join != "" {
-		go askToJoin(ctx, log, *join, raft.NodeID(*id), host.PeerAddr{Raft: raftLn.Addr().String(), HTTP: httpLn.Addr().String()})
+		go askToJoin(ctx, log, sec, *join, raft.NodeID(*id), host.PeerAddr{Raft: raftLn.Addr().String(), HTTP: httpLn.Addr().String()})
 	}
 	<-ctx.Done()
 	log.Info("shutting down")
@@ -235,6 +266,25 @@ func runServer(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// reloadOnHUP reloads certificates and the auth file on SIGHUP.
+func reloadOnHUP(ctx context.Context, sec *security, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := sec.reload(); err != nil {
+				log.Warn("reload on SIGHUP failed in part; what failed keeps its previous version", "err", err)
+			} else {
+				log.Info("reloaded certificates and authorization on SIGHUP")
+			}
+		}
+	}
 }
 
 // listenOn listens on addr, or takes over the inherited socket fd.
@@ -249,13 +299,14 @@ func listenOn(addr string, fd int) (net.Listener, error) {
 
 // askToJoin asks the cluster to add this node as a learner, retrying until
 // it succeeds or the cluster says it is already a member.
-func askToJoin(ctx context.Context, log *slog.Logger, member string, id raft.NodeID, self host.PeerAddr) {
+func askToJoin(ctx context.Context, log *slog.Logger, sec *security, member string, id raft.NodeID, self host.PeerAddr) {
+	client, scheme := sec.client()
 	if !strings.Contains(member, "://") {
-		member = "http://" + member
+		member = scheme + "://" + member
 	}
 	body := fmt.Sprintf(`{"id":%d,"raft":%q,"http":%q}`, id, self.Raft, self.HTTP)
 	for {
-		resp, err := http.Post(member+"/cluster/learners", "application/json", strings.NewReader(body))
+		resp, err := client.Post(member+"/cluster/learners", "application/json", strings.NewReader(body))
 		if err == nil {
 			resp.Body.Close()
 			switch resp.StatusCode {

@@ -63,6 +63,16 @@ type Config struct {
 	Dir string
 	// Listener is the raft listener, already bound to Peers[ID].Raft.
 	Listener net.Listener
+	// PeerTLS, if set, makes the peer transport mutual TLS and binds
+	// every connection to the node its certificate names. Without it
+	// anyone who reaches Listener can forge any member (peertls.go).
+	PeerTLS *PeerTLS
+	// MaxPeerConnsPerAddr bounds the peer connections one remote IP
+	// address holds open at once. Default 32.
+	MaxPeerConnsPerAddr int
+	// PeerIdleTimeout closes a peer connection that sent nothing for this
+	// long. Default 60s.
+	PeerIdleTimeout time.Duration
 	// Peers are the initial cluster's members (bootstrap) or, with Join,
 	// the members known so far.
 	Peers Peers
@@ -117,6 +127,12 @@ func (c *Config) defaults() {
 	}
 	if c.MaxMsgBytes == 0 {
 		c.MaxMsgBytes = 4 << 20
+	}
+	if c.MaxPeerConnsPerAddr == 0 {
+		c.MaxPeerConnsPerAddr = 32
+	}
+	if c.PeerIdleTimeout == 0 {
+		c.PeerIdleTimeout = peerIdleTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -331,6 +347,10 @@ func Open(cfg Config) (*Host, error) {
 		defer h.peersMu.RUnlock()
 		return h.peers[id].Raft
 	}
+	h.tr.tls = cfg.PeerTLS
+	h.tr.maxPerAddr = cfg.MaxPeerConnsPerAddr
+	h.tr.idle = cfg.PeerIdleTimeout
+	h.tr.isMember = func(id raft.NodeID) bool { return h.tr.addr(id) != "" }
 	h.tr.deliver = func(msgs []raft.Message) {
 		select {
 		case h.recvc <- msgs:

@@ -18,6 +18,8 @@ type metrics struct {
 	recvBytes   prometheus.Counter
 	dropped     prometheus.Counter
 	garbage     prometheus.Counter
+	forged      prometheus.Counter
+	refused     *prometheus.CounterVec
 	snapSent    prometheus.Counter
 	snapRecv    prometheus.Counter
 	snapResumed prometheus.Counter
@@ -47,9 +49,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		sentBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "raftkv_peer_sent_bytes_total", Help: "Bytes sent to peers (messages).",
 		}, []string{"peer"}),
-		recvBytes:   prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_peer_received_bytes_total", Help: "Bytes received from peers (messages)."}),
-		dropped:     prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_peer_dropped_messages_total", Help: "Messages dropped because a peer's queue was full."}),
-		garbage:     prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_peer_protocol_errors_total", Help: "Peer connections closed for sending garbage."}),
+		recvBytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_peer_received_bytes_total", Help: "Bytes received from peers (messages)."}),
+		dropped:   prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_peer_dropped_messages_total", Help: "Messages dropped because a peer's queue was full."}),
+		garbage:   prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_peer_protocol_errors_total", Help: "Peer connections closed for sending garbage."}),
+		forged: prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_peer_forged_messages_total",
+			Help: "Peer messages or handshakes dropped because they claimed another sender than the connection's peer."}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raftkv_peer_refused_connections_total",
+			Help: "Peer connections refused before any message, by reason."}, []string{"reason"}),
 		snapSent:    prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_snapshots_sent_total", Help: "Snapshots shipped to followers."}),
 		snapRecv:    prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_snapshots_received_total", Help: "Snapshots received from the leader."}),
 		snapResumed: prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_snapshot_resumed_bytes_total", Help: "Snapshot bytes a follower already had when a transfer resumed."}),
@@ -59,7 +65,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	gauge := func(name, help string, v *atomic.Uint64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })
 	}
-	reg.MustRegister(m.proposal, m.read, m.fsync, m.batch, m.sentBytes, m.recvBytes, m.dropped, m.garbage,
+	reg.MustRegister(m.proposal, m.read, m.fsync, m.batch, m.sentBytes, m.recvBytes, m.dropped, m.garbage, m.forged, m.refused,
 		m.snapSent, m.snapRecv, m.snapResumed, m.snapTaken, m.tornBytes,
 		gauge("raftkv_term", "Current Raft term.", &m.term),
 		gauge("raftkv_commit_index", "Highest index known committed.", &m.commit),

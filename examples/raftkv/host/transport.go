@@ -2,6 +2,7 @@ package host
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -31,6 +32,18 @@ import (
 // or a message whose sender is not the peer that shook hands, close the
 // connection and are logged. Nothing a peer sends can crash the server.
 //
+// The core trusts Message.From and Term: whoever can put a frame on this
+// port can forge a leader. With Config.PeerTLS every connection is mutual
+// TLS first (peertls.go): the peer's certificate names its node ID, the
+// handshake's ID must be that one, and so must every message's From.
+// Without it the port is open to anyone who can reach it (--insecure).
+//
+// A hostile or broken peer costs bounded memory and time: a frame's
+// buffer grows as its bytes arrive, not to the length the frame announces
+// (readFrame); a connection whose next frame does not arrive in full
+// within peerIdleTimeout is closed; and one remote address holds at most
+// MaxPeerConnsPerAddr connections.
+//
 // A connection that fails is dropped with everything queued on it (Raft
 // tolerates lost messages and resends what matters) and redialled with
 // exponential backoff. Snapshot data goes over separate connections of
@@ -47,6 +60,17 @@ const (
 	handshakeSize = 4 + 1 + 1 + 8
 	// maxQueued bounds the messages waiting for one peer; more are dropped.
 	maxQueued = 8192
+
+	// handshakeTimeout bounds the TLS and PRKV handshakes of a connection.
+	handshakeTimeout = 5 * time.Second
+	// peerIdleTimeout closes a message connection whose next frame has
+	// not arrived in full this long after the previous one. Senders redial a connection idle for half of it before
+	// using it again, so a message is not lost to a socket the other side
+	// already closed.
+	peerIdleTimeout = 60 * time.Second
+	// frameStep is the first buffer a large frame gets; it doubles as
+	// bytes arrive.
+	frameStep = 64 << 10
 )
 
 type transport struct {
@@ -60,10 +84,18 @@ type transport struct {
 	onSnap   func(conn net.Conn, br *bufio.Reader, from raft.NodeID)
 	onRepair func(conn net.Conn, from raft.NodeID)
 	metrics  *metrics
+	// tls, if set, makes every connection mutual TLS (peertls.go).
+	tls *PeerTLS
+	// isMember says whether id may connect at all.
+	isMember func(raft.NodeID) bool
+	// maxPerAddr bounds concurrent accepted connections per remote IP.
+	maxPerAddr int
+	idle       time.Duration
 
 	mu     sync.Mutex
 	peers  map[raft.NodeID]*peerConn
 	conns  map[net.Conn]struct{}
+	perIP  map[string]int
 	closed chan struct{}
 	wg     sync.WaitGroup
 }
@@ -76,8 +108,10 @@ func newTransport(id raft.NodeID, ln net.Listener, lim raft.DecodeLimits, log *s
 		lim:      lim,
 		maxFrame: uint32(lim.MaxMessageBytes),
 		metrics:  m,
+		idle:     peerIdleTimeout,
 		peers:    map[raft.NodeID]*peerConn{},
 		conns:    map[net.Conn]struct{}{},
+		perIP:    map[string]int{},
 		closed:   make(chan struct{}),
 	}
 }
@@ -101,13 +135,21 @@ func (t *transport) acceptLoop() {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
+		ip := remoteIP(c)
+		if !t.admit(ip) {
+			t.metrics.refused.WithLabelValues("too_many_connections").Inc()
+			c.Close()
+			continue
+		}
 		if !t.track(c) {
+			t.release(ip)
 			c.Close()
 			return
 		}
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
+			defer t.release(ip)
 			defer t.untrack(c)
 			t.serveConn(c)
 		}()
@@ -126,6 +168,33 @@ func (t *transport) track(c net.Conn) bool {
 	return true
 }
 
+func remoteIP(c net.Conn) string {
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return c.RemoteAddr().String()
+	}
+	return host
+}
+
+// admit counts an accepted connection against its address's limit.
+func (t *transport) admit(ip string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.maxPerAddr > 0 && t.perIP[ip] >= t.maxPerAddr {
+		return false
+	}
+	t.perIP[ip]++
+	return true
+}
+
+func (t *transport) release(ip string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.perIP[ip]--; t.perIP[ip] <= 0 {
+		delete(t.perIP, ip)
+	}
+}
+
 func (t *transport) untrack(c net.Conn) {
 	t.mu.Lock()
 	delete(t.conns, c)
@@ -136,10 +205,14 @@ func (t *transport) untrack(c net.Conn) {
 // errGarbage marks input from a peer that does not follow the protocol.
 var errGarbage = errors.New("peer sent garbage")
 
-func (t *transport) serveConn(c net.Conn) {
-	remote := c.RemoteAddr().String()
+func (t *transport) serveConn(raw net.Conn) {
+	remote := raw.RemoteAddr().String()
+	raw.SetDeadline(time.Now().Add(handshakeTimeout))
+	c, authID, ok := t.authenticate(raw)
+	if !ok {
+		return
+	}
 	br := bufio.NewReaderSize(c, 64<<10)
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var hs [handshakeSize]byte
 	if _, err := io.ReadFull(br, hs[:]); err != nil {
 		t.log.Warn("peer connection closed during handshake", "remote", remote, "err", err)
@@ -151,10 +224,15 @@ func (t *transport) serveConn(c net.Conn) {
 		return
 	}
 	from := raft.NodeID(binary.BigEndian.Uint64(hs[6:]))
-	c.SetReadDeadline(time.Time{})
+	if authID != raft.None && from != authID {
+		t.log.Warn("disconnecting peer: handshake names another node than its certificate", "remote", remote, "certificate", authID, "handshake", from)
+		t.metrics.forged.Inc()
+		return
+	}
+	raw.SetDeadline(time.Time{})
 	switch hs[5] {
 	case kindMessages:
-		err := t.readMessages(br, from)
+		err := t.readMessages(c, br, from)
 		if errors.Is(err, errGarbage) {
 			t.log.Warn("disconnecting peer", "remote", remote, "peer", from, "err", err)
 			t.metrics.garbage.Inc()
@@ -173,26 +251,46 @@ func (t *transport) serveConn(c net.Conn) {
 
 func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
 
-// readFrame reads one length-prefixed frame, bounded by max.
+// readFrame reads one length-prefixed frame, bounded by max. The buffer
+// starts at frameStep and doubles as bytes arrive, so it never holds more
+// than twice what the peer actually sent: a peer announcing a frame of max
+// bytes and sending none costs frameStep, not max.
 func readFrame(br *bufio.Reader, max uint32) ([]byte, error) {
 	var lb [4]byte
 	if _, err := io.ReadFull(br, lb[:]); err != nil {
 		return nil, err
 	}
-	n := binary.BigEndian.Uint32(lb[:])
-	if n > max {
+	n := int(binary.BigEndian.Uint32(lb[:]))
+	if n > int(max) {
 		return nil, fmt.Errorf("%w: frame of %d bytes exceeds the cap of %d", errGarbage, n, max)
 	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(br, buf); err != nil {
-		return nil, err
+	buf := make([]byte, 0, min(n, frameStep))
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), min(n, 2*cap(buf)))
+			copy(grown, buf)
+			buf = grown
+		}
+		k, err := br.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if err != nil && len(buf) < n {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
 	}
 	return buf, nil
 }
 
-func (t *transport) readMessages(br *bufio.Reader, from raft.NodeID) error {
+func (t *transport) readMessages(c net.Conn, br *bufio.Reader, from raft.NodeID) error {
 	var batch []raft.Message
 	for {
+		// Deadlines only when the next frame is not already buffered:
+		// setting one per frame would cost a timer update per message.
+		if n, _ := br.Peek(min(4, br.Buffered())); len(n) < 4 || br.Buffered() < 4+int(binary.BigEndian.Uint32(n)) {
+			c.SetReadDeadline(time.Now().Add(t.idle))
+		}
 		buf, err := readFrame(br, t.maxFrame)
 		if err != nil {
 			return err
@@ -206,6 +304,8 @@ func (t *transport) readMessages(br *bufio.Reader, from raft.NodeID) error {
 			return fmt.Errorf("%w: %v", errGarbage, err)
 		}
 		if m.From != from || m.To != t.id {
+			// Never stepped: the core would believe the forged sender.
+			t.metrics.forged.Inc()
 			return fmt.Errorf("%w: message %d->%d on a connection from %d to %d", errGarbage, m.From, m.To, from, t.id)
 		}
 		batch = append(batch, m)
@@ -278,6 +378,16 @@ func (t *transport) dial(id raft.NodeID, kind byte) (net.Conn, error) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
+	if t.tls != nil {
+		tc := tls.Client(c, t.tls.Client(id))
+		c.SetDeadline(time.Now().Add(handshakeTimeout))
+		if err := tc.Handshake(); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("TLS handshake with node %d: %w", id, err)
+		}
+		c.SetDeadline(time.Time{})
+		c = tc
+	}
 	var hs [handshakeSize]byte
 	copy(hs[:], connMagic)
 	hs[4], hs[5] = connVersion, kind
@@ -335,6 +445,7 @@ func (p *peerConn) run() {
 		buf     []byte
 		spare   []raft.Message
 		backoff = 20 * time.Millisecond
+		written time.Time
 	)
 	defer func() {
 		if conn != nil {
@@ -346,6 +457,12 @@ func (p *peerConn) run() {
 		case <-t.closed:
 			return
 		case <-p.notify:
+		}
+		if conn != nil && time.Since(written) > t.idle/2 {
+			// The peer may have closed it for idleness: a write would
+			// seem to succeed and its messages would be lost.
+			t.untrack(conn)
+			conn = nil
 		}
 		if conn == nil {
 			c, err := t.dial(p.id, kindMessages)
@@ -369,7 +486,7 @@ func (p *peerConn) run() {
 			if !p.up.Swap(true) {
 				t.log.Info("connected to peer", "peer", p.id)
 			}
-			conn, backoff = c, 20*time.Millisecond
+			conn, backoff, written = c, 20*time.Millisecond, time.Now()
 			if !t.track(conn) {
 				return
 			}
@@ -402,6 +519,7 @@ func (p *peerConn) run() {
 			conn = nil
 			continue
 		}
+		written = time.Now()
 		t.metrics.sentBytes.WithLabelValues(fmt.Sprint(p.id)).Add(float64(len(buf)))
 		if cap(buf) > 8<<20 {
 			buf = nil // do not keep a huge buffer after a burst

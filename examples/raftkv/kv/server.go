@@ -55,6 +55,9 @@ type Server struct {
 	mux      *http.ServeMux
 	gatherer prometheus.Gatherer
 	client   *http.Client
+	// fwdScheme and fwdTransport: see ForwardOver.
+	fwdScheme    string
+	fwdTransport http.RoundTripper
 }
 
 // NewServer builds the API for host h running machine m.
@@ -405,7 +408,11 @@ func (s *Server) admin(f func(context.Context, adminRequest) (any, error)) http.
 
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, addr string, body []byte) {
 	target := &url.URL{Scheme: "http", Host: addr}
+	if s.fwdScheme != "" {
+		target.Scheme = s.fwdScheme
+	}
 	p := httputil.NewSingleHostReverseProxy(target)
+	p.Transport = s.fwdTransport
 	r.Body = io.NopCloser(bytesReader(body))
 	r.ContentLength = int64(len(body))
 	r.Header.Set("X-Forwarded-By", strconv.FormatUint(uint64(s.h.ID()), 10))

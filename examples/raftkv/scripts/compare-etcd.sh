@@ -6,6 +6,12 @@
 #
 #   examples/raftkv/scripts/compare-etcd.sh            # 3 rounds of 10 s runs
 #   ROUNDS=1 DURATION=5s examples/raftkv/scripts/compare-etcd.sh
+#   TLS=1 examples/raftkv/scripts/compare-etcd.sh      # both with peer and client TLS
+#
+# With TLS=1 both systems use certificates from `raftkv certs`: etcd with
+# peer TLS (--peer-client-cert-auth) and client TLS (--client-cert-auth),
+# raftkv with --tls-dir (mutual TLS between peers, TLS and authorization on
+# the API); the load generator presents the "writer" client certificate.
 #
 # Environment: ROUNDS (3), DURATION (10s), CONCURRENCY (1,64,512),
 # VALUE_SIZE (256), WORKLOADS (put,get-linearizable,get-lease,get-stale),
@@ -33,29 +39,47 @@ trap 'exit 130' INT TERM
 echo "== building raftkv" >&2
 go build -o "$work/raftkv" .
 
-echo "== starting etcd x3" >&2
-cluster="e1=http://127.0.0.1:22381,e2=http://127.0.0.1:22382,e3=http://127.0.0.1:22383"
+scheme=http
+etcd_tls=()
+raftkv_tls=()
+bench_tls=()
+curl_tls=()
+if [ -n "${TLS:-}" ]; then
+  scheme=https
+  "$work/raftkv" certs --dir "$work/certs" --nodes 1,2,3 >/dev/null
+  c="$work/certs"
+  bench_tls=(--cacert "$c/ca.crt" --cert "$c/client-writer.crt" --key "$c/client-writer.key")
+  curl_tls=(--cacert "$c/ca.crt" --cert "$c/client-admin.crt" --key "$c/client-admin.key")
+fi
+
+echo "== starting etcd x3 ($scheme)" >&2
+cluster="e1=$scheme://127.0.0.1:22381,e2=$scheme://127.0.0.1:22382,e3=$scheme://127.0.0.1:22383"
 for i in 1 2 3; do
+  if [ -n "${TLS:-}" ]; then
+    etcd_tls=(--cert-file "$c/node-$i.crt" --key-file "$c/node-$i.key" --trusted-ca-file "$c/ca.crt" --client-cert-auth
+      --peer-cert-file "$c/node-$i.crt" --peer-key-file "$c/node-$i.key" --peer-trusted-ca-file "$c/ca.crt" --peer-client-cert-auth)
+  fi
   etcd --name "e$i" --data-dir "$work/etcd$i" \
-    --listen-client-urls "http://127.0.0.1:2237$i" --advertise-client-urls "http://127.0.0.1:2237$i" \
-    --listen-peer-urls "http://127.0.0.1:2238$i" --initial-advertise-peer-urls "http://127.0.0.1:2238$i" \
+    --listen-client-urls "$scheme://127.0.0.1:2237$i" --advertise-client-urls "$scheme://127.0.0.1:2237$i" \
+    --listen-peer-urls "$scheme://127.0.0.1:2238$i" --initial-advertise-peer-urls "$scheme://127.0.0.1:2238$i" \
     --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token compare \
-    --log-level error >"$work/etcd$i.log" 2>&1 &
+    "${etcd_tls[@]}" --log-level error >"$work/etcd$i.log" 2>&1 &
   pids+=($!)
 done
 
 echo "== starting raftkv x3" >&2
 peers="1=127.0.0.1:27001/127.0.0.1:28001,2=127.0.0.1:27002/127.0.0.1:28002,3=127.0.0.1:27003/127.0.0.1:28003"
 for i in 1 2 3; do
-  "$work/raftkv" --id "$i" --peers "$peers" --data "$work/raftkv$i" --log-level warn >"$work/raftkv$i.log" 2>&1 &
+  if [ -n "${TLS:-}" ]; then raftkv_tls=(--tls-dir "$c"); fi
+  "$work/raftkv" --id "$i" --peers "$peers" --data "$work/raftkv$i" "${raftkv_tls[@]}" --log-level warn >"$work/raftkv$i.log" 2>&1 &
   pids+=($!)
 done
 
 # Wait for both clusters to elect a leader.
 for i in $(seq 1 100); do
   ok=1
-  curl -sf http://127.0.0.1:22371/health | grep -q true || ok=0
-  curl -sf http://127.0.0.1:28001/cluster/status | grep -q '"leader":[1-9]' || ok=0
+  curl -sf "${curl_tls[@]}" $scheme://127.0.0.1:22371/health | grep -q true || ok=0
+  curl -sf "${curl_tls[@]}" $scheme://127.0.0.1:28001/cluster/status | grep -q '"leader":[1-9]' || ok=0
   [ $ok = 1 ] && break
   sleep 0.2
 done
@@ -63,7 +87,7 @@ done
 echo "== load: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 "$work/raftkv" bench \
   --endpoints 127.0.0.1:28001,127.0.0.1:28002,127.0.0.1:28003 \
-  --etcd http://127.0.0.1:22371,http://127.0.0.1:22372,http://127.0.0.1:22373 \
+  --etcd $scheme://127.0.0.1:22371,$scheme://127.0.0.1:22372,$scheme://127.0.0.1:22373 "${bench_tls[@]}" \
   --workloads "${WORKLOADS:-put,get-linearizable,get-lease,get-stale}" \
   --concurrency "${CONCURRENCY:-1,64,512}" --value-size "${VALUE_SIZE:-256}" \
   --duration "${DURATION:-10s}" --rounds "${ROUNDS:-3}" --keys "${KEYS:-1000}"
