@@ -32,6 +32,7 @@ type timeline struct {
 	HealAt    Time       `json:"healAt"`
 	ViolAt    Time       `json:"violAt"`
 	Partial   bool       `json:"partial"`
+	Live      bool       `json:"live"`   // a playground session: the page refreshes D
 	Roles     [][]any    `json:"roles"`  // node, start, end, role, term
 	Down      [][]Time   `json:"down"`   // node, start, end
 	Msgs      [][]any    `json:"msgs"`   // from, to, sent, arrived, type, term, fate(0 ok, 1 lost in flight, 2 lost at send), detail, send step, arrival step, ID
@@ -239,10 +240,37 @@ func WriteHTML(w io.Writer, r *Result) error {
 	if err != nil {
 		return err
 	}
-	return htmlPage.Execute(w, struct {
-		Title string
-		Data  template.JS
-	}{fmt.Sprintf("raftsim %s seed %d", r.Scenario.Name, r.Seed), template.JS(data)})
+	return htmlPage.Execute(w, pageData{Title: fmt.Sprintf("raftsim %s seed %d", r.Scenario.Name, r.Seed), Data: template.JS(data)})
+}
+
+// pageData fills the page template.
+type pageData struct {
+	Title string
+	Data  template.JS
+	// Live pages (the playground) load the simulator compiled to
+	// WebAssembly and run Scenario from Seed with Nodes, refreshing D.
+	Live     bool
+	Scenario string
+	Seed     uint64
+	Nodes    int
+}
+
+// WritePlaygroundHTML writes the playground's page: the timeline of a live
+// session of sc from seed, run in the browser by the simulator compiled to
+// WebAssembly (served beside the page as raftsim.wasm, with Go's
+// wasm_exec.js), with buttons to crash, restart, isolate, heal, time out
+// and make propose any node.
+func WritePlaygroundHTML(w io.Writer, sc Scenario, seed uint64) error {
+	l, err := NewLive(sc, seed)
+	if err != nil {
+		return err
+	}
+	data, err := l.TimelineJSON(100)
+	if err != nil {
+		return err
+	}
+	return htmlPage.Execute(w, pageData{Title: fmt.Sprintf("raftsim playground: %s, seed %d", sc.Name, seed), Data: template.JS(data),
+		Live: true, Scenario: sc.Name, Seed: seed, Nodes: sc.Nodes})
 }
 
 // htmlPageSource is the timeline page's template.
@@ -286,6 +314,14 @@ pre{margin:0;font:12px/1.35 ui-monospace,Menlo,Consolas,monospace}
  <button id="goviol" hidden>jump to violation</button>
  <button id="goheal">jump to healing</button>
 </div>
+{{if .Live}}<div id="livebar" style="padding:6px 16px;background:#fff8e1;border-bottom:1px solid #ffe082">
+ <b>live:</b> <button id="lpause">pause</button>
+ <label>speed <select id="lspeed"><option value="0.5">0.5</option><option value="2" selected>2</option><option value="5">5</option><option value="20">20</option></select> ticks/s</label>
+ &nbsp; node <select id="lnode"><option value="0">the leader</option></select>
+ <button data-act="crash">crash</button> <button data-act="restart">restart</button> <button data-act="isolate">isolate</button>
+ <button data-act="heal">heal the network</button> <button data-act="campaign">time out its election</button> <button data-act="propose">propose</button>
+ &nbsp; <button id="lexport">export</button> <span id="lmsg"></span> <span id="autotest"></span>
+</div>{{end}}
 <div id="legend" style="padding:4px 16px"></div>
 <div id="chart"></div>
 <div id="logview"><div id="loghead"></div><div id="logs"></div></div>
@@ -298,14 +334,20 @@ pre{margin:0;font:12px/1.35 ui-monospace,Menlo,Consolas,monospace}
 <p>The log view under the lanes shows every node's log at the end of the visible window, as Raft is about: one box per entry, coloured and labelled by its term; a solid border if the entry is durable on that node's disk, dashed if it is only in memory (a crash loses it); faded if a snapshot covers it. Under each log a green bar reaches the commit index and a darker one the applied index. Under each follower of a leader, "m" marks the leader's match index for it and "n" its next index. When a check fails, the entries the violation names are outlined in red, and the page opens there.</p>
 <p>Things to look for: an election (pre-vote and vote arrows, then a green lane); a leader cut off in a minority that keeps its role until check-quorum makes it step down; a follower that acknowledges entries only after its disk made them durable; a restarted node catching up.</p>
 </div></details>
+{{if .Live}}<script src="wasm_exec.js"></script>{{end}}
 <script>
-const D = {{.Data}};
+let D = {{.Data}};
 const $ = id => document.getElementById(id);
-$("title").textContent = D.title;
-$("replay").textContent = D.replay;
-$("summary").textContent = D.summary;
-if (D.violation) { $("viol").textContent = "VIOLATION: " + D.violation; $("goviol").hidden = false; }
-if (D.partial) { $("viol").textContent += " (only the last events were recorded: rerun with the full trace)"; }
+const autotestOn = location.hash.includes("autotest"); // before saveHash rewrites it
+function header() {
+  $("title").textContent = D.title;
+  $("replay").textContent = D.replay;
+  $("summary").textContent = D.summary;
+  $("viol").textContent = D.violation ? "VIOLATION: " + D.violation : "";
+  $("goviol").hidden = !D.violation;
+  if (D.partial) { $("viol").textContent += " (only the last events were recorded: rerun with the full trace)"; }
+}
+header();
 const T = 1000, LANE = 38, CLANE = 16, LEFT = 70, TOP = 22;
 const roleFill = ["#dfe6ee", "#fff3b0", "#ffcc80", "#a5d6a7"];
 const roleShort = ["F", "PC", "C", "L"];
@@ -485,7 +527,7 @@ function violationEntries() {
 }
 function drawLogs(tv) {
   const st = logsAt(tv), viol = violationEntries();
-  const leaderAt = n => D.roles.some(([m, a, b, role]) => m === n && role === 3 && a <= tv && tv < b);
+  const leaderAt = n => D.roles.some(([m, a, b, role]) => m === n && role === 3 && a <= tv && (tv < b || b >= D.end));
   let leader = 0;
   for (let n = 1; n <= D.nodes; n++) if (leaderAt(n)) leader = n;
   let last = 1;
@@ -565,6 +607,58 @@ if (hash.has("win")) { win = +hash.get("win") * T; $("win").value = hash.get("wi
 for (const id of toggles) if (hash.has(id)) $(id).checked = hash.get(id) === "1";
 if (hash.has("start")) setStart(+hash.get("start") * T);
 else if (D.violAt >= 0) setStart(D.violAt - win * 0.8); else setStart(firstInteresting() - win * 0.2);
+{{if .Live}}
+// The playground: the simulator runs in this page (WebAssembly); every
+// 200 ms it advances and hands back the timeline, which is drawn again.
+let paused = false;
+const lnode = $("lnode");
+for (let n = 1; n <= D.nodes; n++) lnode.insertAdjacentHTML("beforeend", '<option value="' + n + '">node ' + n + '</option>');
+$("lpause").onclick = () => { paused = !paused; $("lpause").textContent = paused ? "run" : "pause"; };
+for (const b of document.querySelectorAll("[data-act]")) b.onclick = () => {
+  const err = raftsimLive.act(b.dataset.act, +lnode.value, 0);
+  $("lmsg").textContent = err || (b.dataset.act + " " + (lnode.value === "0" ? (b.dataset.act === "restart" ? "every down node" : "the leader") : "node " + lnode.value) + " at the next tick");
+};
+$("lexport").onclick = () => { $("lmsg").textContent = "replay this session: " + raftsimLive.replay(); };
+// leaderNow is the node leading at the end of the run so far, 0 if none.
+function leaderNow() {
+  const r = D.roles.find(([n, a, b, role]) => role === 3 && b >= D.end);
+  return r ? r[0] : 0;
+}
+function refresh() {
+  const j = raftsimLive.advance(paused ? 0 : +$("lspeed").value * 0.2, 100);
+  if (!j) return;
+  const span = win > 0 ? win : D.end;
+  const atEdge = t0 + span >= D.end - T; // follow the live edge unless moved back
+  D = JSON.parse(j);
+  header();
+  if (atEdge) t0 = Math.max(0, D.end - span * 0.9);
+  draw();
+  autotest();
+}
+// With #autotest in the address, the page tests itself as CI does: once a
+// leader is elected it clicks "crash" on it, then waits for another node
+// to be elected, and says so in #autotest.
+const auto = {phase: 0, old: 0};
+function autotest() {
+  if (!autotestOn) return;
+  const l = leaderNow();
+  if (auto.phase === 0 && l) {
+    auto.old = l; lnode.value = "0"; auto.phase = 1;
+    document.querySelector('[data-act="crash"]').click();
+    $("autotest").textContent = "autotest: crashed the leader, node " + l;
+  } else if (auto.phase === 1 && l && l !== auto.old) {
+    auto.phase = 2;
+    $("autotest").textContent = "PLAYGROUND OK: leader node " + auto.old + " crashed, node " + l + " elected leader";
+  }
+}
+const go = new Go();
+WebAssembly.instantiateStreaming(fetch("raftsim.wasm"), go.importObject).then(r => {
+  go.run(r.instance);
+  const err = raftsimLive.start({{.Scenario}}, {{.Seed}}, {{.Nodes}});
+  if (err) { $("lmsg").textContent = err; return; }
+  setInterval(refresh, 200);
+}).catch(e => { $("lmsg").textContent = "could not load the simulator: " + e; });
+{{end}}
 </script>
 </body></html>
 `

@@ -1,6 +1,7 @@
 package raftsim
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -95,7 +96,10 @@ func (l *Live) Do(kind FaultKind, id raft.NodeID, duration int) error {
 	if int(id) > len(l.s.nodes) {
 		return fmt.Errorf("raftsim: no node %d", id)
 	}
-	l.pending = append(l.pending, ScheduledFault{Kind: kind, Node: id, Leader: id == 0 && kind != FaultHeal, Duration: duration})
+	// Node 0 means the leader for the faults aimed at one node; for a
+	// restart it means every node that is down.
+	leader := id == 0 && kind != FaultHeal && kind != FaultRestart
+	l.pending = append(l.pending, ScheduledFault{Kind: kind, Node: id, Leader: leader, Duration: duration})
 	return nil
 }
 
@@ -237,4 +241,33 @@ func scheduleFlag() scenarioFlag {
 			}
 			return err
 		}, false}
+}
+
+// TimelineJSON is the data the HTML timeline draws (see WriteHTML), for
+// the run so far, with the replay line of the session. Messages, events
+// and client operations older than ticks before now are left out, so that
+// a long session stays cheap to redraw; roles, faults and the log view's
+// data are whole.
+func (l *Live) TimelineJSON(ticks int) ([]byte, error) {
+	tl := buildTimeline(l.Snapshot())
+	tl.Replay = l.ReplayCommand()
+	tl.Live = true
+	since := l.s.now - Ticks(ticks)
+	tl.Msgs = keepSince(tl.Msgs, 2, since)
+	tl.Events = keepSince(tl.Events, 0, since)
+	tl.Ops = keepSince(tl.Ops, 1, since)
+	return json.Marshal(tl)
+}
+
+// keepSince keeps the rows whose time column is at or after since (or,
+// for operations, that have not ended before it).
+func keepSince(rows [][]any, col int, since Time) [][]any {
+	out := rows[:0]
+	for _, r := range rows {
+		t, ok := r[col].(Time)
+		if !ok || t >= since || (col == 1 && len(r) > 2 && (r[2].(Time) < 0 || r[2].(Time) >= since)) {
+			out = append(out, r)
+		}
+	}
+	return out
 }

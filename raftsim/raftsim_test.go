@@ -318,7 +318,7 @@ func TestHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := b.String()
-	for _, want := range []string{"<svg", "const D = {", `"msgs":[[`, "node ticks", "replay"} {
+	for _, want := range []string{"<svg", "let D = {", `"msgs":[[`, "node ticks", "replay"} {
 		if !strings.Contains(page, want) && !strings.Contains(page, strings.ReplaceAll(want, "<", "\\u003c")) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -409,6 +409,7 @@ var scenarioSummaries = map[string]string{
 	"membership":                "3 nodes and 2 spares, no faults: learners added, promoted, removed; joint changes (tour chapter 6)",
 	"snapshots":                 "3 nodes, no faults but node 3 down while the others compact: it catches up by snapshot (tour chapter 6)",
 	"reads":                     "3 nodes, a read-heavy workload on every read path while the leader is cut off now and then (tour chapter 6)",
+	"playground":                "3 nodes and no faults but those you click: the default of -playground",
 }
 
 // ScenarioSummary says in one line what the named scenario does; "" for an
@@ -418,7 +419,7 @@ func ScenarioSummary(name string) string { return scenarioSummaries[name] }
 // ScenarioNames lists the named scenarios.
 func ScenarioNames() []string {
 	return []string{"default", "calm", "leader-crash", "leader-partition-minority", "flapping-links", "figure8", "churn", "quiet", "reconfig",
-		"membership", "snapshots", "reads"}
+		"membership", "snapshots", "reads", "playground"}
 }
 
 // ScenarioNamed returns the named scenario.
@@ -480,6 +481,12 @@ func ScenarioNamed(name string) (Scenario, bool) {
 		s.Network.Drop = 0.05
 		s.Faults = FaultOptions{Crash: 0.01, DownMin: 5, DownMax: 40, LeaderBias: 0.3, Flap: 0.02, FlapMin: 1, FlapMax: 10}
 		s.Features = FeatureOptions{Compact: 0.05, Retain: 0, Spares: 2, Membership: 0.04, Transfer: 0.01}
+		return s, true
+	case "playground":
+		// The live playground's default: three nodes and no faults but
+		// the ones the learner clicks; clients keep writing and reading.
+		s := calm("playground")
+		s.Nodes = 3
 		return s, true
 	case "membership":
 		// Tour chapter 6: changes only, no faults, so every message in

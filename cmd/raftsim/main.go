@@ -8,6 +8,7 @@
 //	go run ./cmd/raftsim -seeds 200 -nodes 3   # many seeds, one line each
 //	go run ./cmd/raftsim -seeds 200 -mix       # each seed with its own flags, as CI runs them
 //	go run ./cmd/raftsim -list                 # the named scenarios
+//	go run ./cmd/raftsim -playground           # a live cluster in your browser, on 127.0.0.1:8040
 //
 // Every field of the scenario has a flag (-nodes, -drop, -crash, ...; see
 // -help). A failing run prints the seed, the broken invariant, the last
@@ -21,6 +22,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +45,9 @@ func scenarioArg(args []string) string {
 			return args[i+1]
 		}
 	}
+	if slices.ContainsFunc(args, func(a string) bool { return strings.TrimLeft(a, "-") == "playground" }) {
+		return "playground" // a calm 3-node cluster: the faults are yours to make
+	}
 	return "default"
 }
 
@@ -63,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	trace := fs.Bool("trace", false, "print the whole text trace (ticks omitted)")
 	shrink := fs.Bool("shrink", false, "on failure, search for a simpler failing scenario with the same seed")
 	list := fs.Bool("list", false, "list the named scenarios and exit")
+	play := fs.Bool("playground", false, "serve a live playground on -addr: the cluster runs in your browser, and you crash, restart, isolate and heal nodes by clicking")
+	addr := fs.String("addr", "127.0.0.1:8040", "loopback address of the playground")
 	linTimeout := fs.Duration("lin-timeout", time.Minute, "wall-clock bound of the linearizability check (0: none)")
 	mix := fs.Bool("mix", false, "draw each seed's own flags from the seed, as the CI sweep does: node count, pre-vote, check-quorum, fault, membership, witness, quiescence, lease-read, transfer and compaction rates (they replace the flags given; a failure's replay line spells them out)")
 	sc.RegisterFlags(fs)
@@ -90,6 +97,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := sc.Validate(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	if *play {
+		return playground(*addr, sc, *seed, stdout, stderr)
 	}
 	opts := raftsim.Options{LinearizabilityTimeout: *linTimeout}
 	if *seeds > 1 {
