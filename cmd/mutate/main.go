@@ -62,6 +62,13 @@ func main() {
 	if *check {
 		c := countCatalog(ms)
 		fmt.Printf("catalog OK: %d mutants apply (%d pending, %d equivalent)\n", c.total, c.pending, c.equivalent)
+		perArea := map[string]int{}
+		for _, m := range ms {
+			perArea[m.Area]++
+		}
+		for _, a := range areas {
+			fmt.Printf("  %-12s %3d\n", a, perArea[a])
+		}
 		return
 	}
 	if *runPat != "" {
