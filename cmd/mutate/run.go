@@ -98,13 +98,15 @@ func (r *runner) runOne(m *Mutant) result {
 
 // goTest runs a kill command from the repository root with extra flags
 // after "go test": no cached result, no vet (a mutant's code need not be
-// tidy), stop at the first failure.
+// tidy), stop at the first failure, and no symbol table or DWARF in the
+// test binary (linking is a good part of each mutant's cost; tracebacks
+// do not need them).
 func (r *runner) goTest(kill string, extra ...string) (string, error, bool) {
 	env, args, err := splitKill(kill)
 	if err != nil {
 		return "", err, false
 	}
-	flags := append([]string{"-count=1", "-vet=off", "-failfast", fmt.Sprintf("-timeout=%s", r.timeout)}, extra...)
+	flags := append([]string{"-count=1", "-vet=off", "-failfast", "-ldflags=-s -w", fmt.Sprintf("-timeout=%s", r.timeout)}, extra...)
 	args = append(append(append([]string{}, args[:2]...), flags...), args[2:]...)
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout+30*time.Second)
 	defer cancel()
