@@ -43,7 +43,11 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	ms, err := parseCatalog(filepath.Join(root, *catalog))
+	path := *catalog
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(root, path)
+	}
+	ms, err := parseCatalog(path)
 	if err != nil {
 		fatal(err)
 	}
