@@ -8,7 +8,7 @@
 // `go test -overlay`, which compiles a replacement file in place of the
 // real one, so several mutants can run at once.
 //
-//	go run ./cmd/mutate                 # the whole catalog, 2 at a time
+//	go run ./cmd/mutate                 # the whole catalog, one mutant per CPU (at least 2)
 //	go run ./cmd/mutate -run 'quiesce'  # the mutants whose ID matches
 //	go run ./cmd/mutate -check          # only check that every mutant applies
 //	go run ./cmd/mutate -show ID        # print one mutant and its kill command
@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -32,7 +33,7 @@ func main() {
 	catalog := flag.String("catalog", "mutants/catalog.txt", "catalog file, relative to the repository root")
 	check := flag.Bool("check", false, "only check that every mutant applies; run no test")
 	runPat := flag.String("run", "", "run only the mutants whose ID matches this regexp")
-	jobs := flag.Int("j", 2, "mutants tested at once")
+	jobs := flag.Int("j", max(2, runtime.NumCPU()), "mutants tested at once")
 	timeout := flag.Duration("timeout", 3*time.Minute, "time limit of one kill command (a hang counts as killed)")
 	baseline := flag.Bool("baseline", false, "first run every kill command on the unmutated tree: each must pass")
 	show := flag.String("show", "", "print the mutant with this ID and exit")
