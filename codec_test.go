@@ -275,9 +275,15 @@ func allocatedBytes(f func()) uint64 {
 func TestDecodeAllocationBounded(t *testing.T) {
 	var m Message
 	msgHeader := []byte{codecVersion, byte(MsgApp), 1, 2, 1, 0, 0, 0, 0, 0, 0}
+	thirdLie := cat(msgHeader, uv(4000), make([]byte, 4000)) // built outside the measurement
 	lies := map[string]func() error{
 		"message entry count": func() error {
 			return Decode(cat(msgHeader, uv(1<<16), make([]byte, 64)), &m, DecodeLimits{})
+		},
+		// Every entry takes at least 3 bytes: a count above a third of
+		// the bytes left is refused before the entries are allocated.
+		"message entry count above a third of the bytes": func() error {
+			return Decode(thirdLie, &m, DecodeLimits{})
 		},
 		"message entry count above limit": func() error {
 			return Decode(cat(msgHeader, uv(math.MaxUint64)), &m, DecodeLimits{})

@@ -626,3 +626,34 @@ func TestCheckQuorumJointNeedsBothHalves(t *testing.T) {
 		t.Errorf("leader kept leading with no majority of the new half {1,4,5} for three election timeouts: %+v", st)
 	}
 }
+
+// Thesis §4.3 and §6.2: in a joint configuration a leader needs a quorum of
+// each half, for check-quorum as for everything else. With the whole
+// incoming half answering and the outgoing half silent, it steps down.
+func TestCheckQuorumJointNeedsOutgoingHalf(t *testing.T) {
+	tn := newTestNet(t, 5, nil)
+	tn.campaign(1)
+	n := tn.nodes[1]
+	for _, id := range []NodeID{4, 5} {
+		if _, _, err := n.ProposeMembershipChange(MembershipChange{Type: RemoveMember, Node: id}); err != nil {
+			t.Fatal(err)
+		}
+		tn.deliverAll()
+	}
+	// Voters {1,2,3}; move to {1,4,5} through a joint configuration that
+	// is never left, then silence the outgoing voters 2 and 3.
+	if _, _, err := n.ProposeJointMembershipChange(false,
+		MembershipChange{Type: AddVoter, Node: 4}, MembershipChange{Type: AddVoter, Node: 5},
+		MembershipChange{Type: RemoveMember, Node: 2}, MembershipChange{Type: RemoveMember, Node: 3}); err != nil {
+		t.Fatal(err)
+	}
+	tn.deliverAll()
+	if m := n.Membership(); !m.IsJoint() || n.Status().Commit < n.configs.lastIndex() {
+		t.Fatalf("setup: want a committed joint configuration: %+v", m)
+	}
+	tn.cut[2][1], tn.cut[3][1] = true, true
+	tn.tickAll(3 * 10)
+	if st := n.Status(); st.Role == RoleLeader {
+		t.Errorf("leader kept leading with no majority of the outgoing half {1,2,3} for three election timeouts: %+v", st)
+	}
+}

@@ -309,3 +309,79 @@ func TestLeasePromiseSurvivesTermChange(t *testing.T) {
 		t.Errorf("x elected (Campaign err %v) with f's vote while l holds the lease f acknowledged", err)
 	}
 }
+
+// Thesis §6.4.1: the lease counts from when the confirming heartbeat round
+// was sent, not from when a quorum's answers arrived: a follower started
+// its election timeout when it received the heartbeat, so answers that
+// took long to come back leave a shorter lease.
+func TestLeaseRunsFromWhenRoundWasSent(t *testing.T) {
+	tn, l := leaseNet(t)
+	n := tn.nodes[l]
+	var held []Message
+	tn.drop = func(m Message) bool {
+		if m.Type == MsgHeartbeatResp {
+			held = append(held, m)
+			return true
+		}
+		return false
+	}
+	tn.tick(l, 1) // a round goes out at tick sent; its answers are delayed
+	tn.deliverAll()
+	sent, round := n.ticks, n.readRound
+	tn.drop = func(Message) bool { return true } // nothing arrives any more
+	for range 3 {
+		tn.tick(l, 1)
+		tn.deliverAll()
+	}
+	for _, m := range held {
+		if m.Context == round {
+			step(t, n, m) // arrive 3 ticks late
+		}
+	}
+	lease := uint64(n.leaseTicks())
+	for n.ticks < sent+lease-1 {
+		tn.tick(l, 1)
+		tn.deliverAll()
+	}
+	if !n.Status().LeaseHeld {
+		t.Fatalf("setup: no lease at tick %d (round sent at %d, lease %d ticks)", n.ticks, sent, lease)
+	}
+	tn.tick(l, 1)
+	tn.deliverAll()
+	if st := n.Status(); st.LeaseHeld {
+		t.Fatalf("lease held at tick %d: the round that confirmed it was sent at %d, %d ticks ago", n.ticks, sent, lease)
+	}
+	if err := n.LeaseRead(1); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range take(n) {
+		if a.Kind == ActionReadReady {
+			t.Errorf("lease read served after the lease counted from the round's sending expired: %v", a)
+		}
+	}
+}
+
+// Thesis §6.4 step 1 holds for lease reads too: a new leader's commit
+// index may be stale until it commits an entry of its own term, lease or
+// no lease. A leader whose no-op is not committed serves no lease read at
+// once.
+func TestLeaseReadWaitsForCommitInTerm(t *testing.T) {
+	tn := newTestNet(t, 3, testCfg(leaseCfg))
+	tn.dropTypes[MsgAppResp] = true // the no-op never commits
+	tickUntil(tn, 100, "a leader holding its lease", func() bool {
+		l := tn.leader()
+		return l != None && tn.nodes[l].Status().LeaseHeld
+	})
+	n := tn.nodes[tn.leader()]
+	if n.committedInTerm() {
+		t.Fatalf("setup: the leader committed in its term: %+v", n.Status())
+	}
+	if err := n.LeaseRead(1); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range take(n) {
+		if a.Kind == ActionReadReady {
+			t.Errorf("lease read served before the leader committed in its term: %v", a)
+		}
+	}
+}

@@ -165,6 +165,10 @@ func codecSamples() []Message {
 		{Type: MsgVoteResp, From: 1, To: 3, Term: 4, Reject: true},
 		{Type: MsgPreVote, From: 3, To: 1, Term: 4, Index: 8, LogTerm: 3},
 		{Type: MsgPreVoteResp, From: 1, To: 3, Term: 4},
+		// A transfer campaign's flag (thesis §3.10) must survive the wire,
+		// or its vote requests are ignored for the leader's lease.
+		{Type: MsgVote, From: 3, To: 1, Term: 5, Index: 8, LogTerm: 3, Transfer: true},
+		{Type: MsgPreVote, From: 3, To: 1, Term: 5, Index: 8, LogTerm: 3, Transfer: true},
 		{Type: MsgProp, From: 2, To: 1, Entries: []Entry{{Index: 1, Data: []byte("x")}, {Index: 2, Data: []byte("y")}}},
 		{Type: MsgSnap, From: 1, To: 2, Term: 6, Snapshot: meta},
 		{Type: MsgHeartbeat, From: NodeID(big), To: NodeID(big - 1), Term: Term(big), LogTerm: Term(big), Index: Index(big), Commit: Index(big), RejectHint: Index(big), Context: big},

@@ -623,3 +623,31 @@ func TestRestartRebuildsConfigurationFromLog(t *testing.T) {
 		})
 	}
 }
+
+// Figure 2 ("persist before responding"): each response waits for the
+// persist that holds the state it vouches for, not merely for an earlier
+// one. A follower that wrote two appends in two persists acknowledges the
+// second append only once the second persist is durable.
+func TestPersistEachResponseWaitsForItsOwnPersist(t *testing.T) {
+	n := restored(t, defaultTestConfig(2), ids(3), HardState{Term: 1}, 1)
+	step(t, n, Message{Type: MsgApp, From: 1, To: 2, Term: 1, Index: 1, LogTerm: 1, Entries: mkEntries(2, 1), Commit: 1})
+	p1 := persists(take(n))
+	step(t, n, Message{Type: MsgApp, From: 1, To: 2, Term: 1, Index: 2, LogTerm: 1, Entries: mkEntries(3, 1), Commit: 1})
+	p2 := persists(take(n))
+	if len(p1) != 1 || len(p2) != 1 {
+		t.Fatalf("setup: want one persist per append, got %v and %v", p1, p2)
+	}
+	if err := n.AckPersist(p1[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	got := msgs(take(n), MsgAppResp)
+	if len(got) != 1 || got[0].Index != 2 {
+		t.Fatalf("after the first persist is durable, sent %v; want only the acknowledgement of index 2", got)
+	}
+	if err := n.AckPersist(p2[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := msgs(take(n), MsgAppResp); len(got) != 1 || got[0].Index != 3 {
+		t.Fatalf("after the second persist is durable, sent %v; want the acknowledgement of index 3", got)
+	}
+}

@@ -318,3 +318,57 @@ func TestQuiesceNewHeartbeatRoundWakesFollower(t *testing.T) {
 	tn.crash(1)
 	tickUntil(tn, 100, "a new leader among 2, 3", leaderAmong(tn, term, 2, 3))
 }
+
+// Quiescence (docs/design.md): the leader goes quiet only once every
+// member was sent the commit index. A leader that went quiet between
+// committing an entry and passing its commit index on would send that
+// append after its notice, waking its followers while it stays silent.
+func TestQuiesceOnlyOnceCommitIndexSent(t *testing.T) {
+	tn := quietNet(t, 1)
+	l := tn.nodes[1]
+	idx, _ := tn.propose(1, "x")
+	tn.drain(1)
+	for len(tn.queue) > 0 { // the followers store and acknowledge; the leader acts on nothing yet
+		q := tn.queue
+		tn.queue = nil
+		for _, m := range q {
+			tn.deliver(m)
+		}
+		for tn.drain(2) || tn.drain(3) {
+		}
+	}
+	if st := l.Status(); st.Commit != idx {
+		t.Fatalf("setup: want %d committed at the leader: %+v", idx, st)
+	}
+	l.Tick()
+	if l.Quiescent() {
+		t.Fatalf("leader went quiet before its followers were sent commit index %d", idx)
+	}
+	tickUntil(tn, 30, "all quiescent", allQuiescent(tn, 1, 2, 3))
+	for _, id := range []NodeID{2, 3} {
+		if got := tn.nodes[id].Status().Commit; got != idx {
+			t.Errorf("node %d quiet with commit %d, want %d", id, got, idx)
+		}
+	}
+}
+
+// Quiescence (docs/design.md): only a follower that holds exactly the log
+// the notice describes goes quiet. The transport may duplicate or delay a
+// MsgQuiesce: arriving after the group woke and the follower stored newer
+// entries, it must not silence the follower.
+func TestQuiesceStaleNoticeIgnored(t *testing.T) {
+	tn := quietNet(t, 3)
+	l, f := tn.nodes[1], tn.nodes[2]
+	st := l.Status()
+	notice := Message{Type: MsgQuiesce, From: 1, To: 2, Term: st.Term, Index: st.LastIndex, Commit: st.Commit, Context: l.readRound}
+	tn.propose(1, "x")
+	tn.drop = func(m Message) bool { return m.To != 2 || m.Type == MsgQuiesce }
+	tn.deliverAll() // only node 2 stores the new entry; nothing commits
+	if fs := f.Status(); f.Quiescent() || fs.LastIndex != st.LastIndex+1 || fs.Commit != st.Commit {
+		t.Fatalf("setup: want node 2 awake with one uncommitted entry more: %+v", fs)
+	}
+	step(t, f, notice)
+	if f.Quiescent() {
+		t.Errorf("a late quiesce notice for index %d silenced a follower holding %d", notice.Index, f.Status().LastIndex)
+	}
+}

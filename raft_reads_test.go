@@ -458,3 +458,42 @@ func TestReadIndexWaitsForARoundStartedAfterIt(t *testing.T) {
 	tn.tickAll(1)
 	wantReads(t, tn, 1, ReadResult{ID: 1, Index: leader.Status().Commit})
 }
+
+// Thesis §6.4 step 3: a read is confirmed by a heartbeat round sent after
+// it was issued. Answers to the round already in flight when the read
+// arrived prove only that the leader led when that round was sent, which
+// may be before a newer leader committed writes the read must see.
+func TestReadIndexNotConfirmedByEarlierRound(t *testing.T) {
+	tn := elect3(t)
+	leader := tn.nodes[1]
+	var held []Message
+	tn.drop = func(m Message) bool {
+		if m.Type == MsgHeartbeatResp {
+			held = append(held, m)
+			return true
+		}
+		return false
+	}
+	tn.tick(1, 1) // a heartbeat round goes out; its answers are held
+	tn.deliverAll()
+	earlier := held
+	held = nil
+	if len(earlier) != 2 {
+		t.Fatalf("setup: held %d heartbeat answers, want 2", len(earlier))
+	}
+	if err := leader.ReadIndex(1); err != nil {
+		t.Fatal(err)
+	}
+	tn.deliverAll() // the read's own round; its answers are held too
+	for _, m := range earlier {
+		step(t, leader, m)
+	}
+	tn.deliverAll()
+	wantReads(t, tn, 1)
+	tn.drop = nil
+	for _, m := range held {
+		step(t, leader, m)
+	}
+	tn.deliverAll()
+	wantReads(t, tn, 1, ReadResult{ID: 1, Index: leader.Status().Commit})
+}

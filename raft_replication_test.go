@@ -327,13 +327,13 @@ func TestFlowControlMaxInflightBytes(t *testing.T) {
 }
 
 // Flow control: entries proposed between two calls to Actions go out in as
-// few appends as MaxMsgBytes allows (batching); every append carries at
-// least one entry.
+// few appends as MaxMsgBytes allows (batching), the limit inclusive; every
+// append carries at least one entry.
 func TestFlowControlMaxMsgBytesBatching(t *testing.T) {
-	tn := elect3(t, func(c *Config) { c.MaxMsgBytes = 100 })
+	tn := elect3(t, func(c *Config) { c.MaxMsgBytes = 104 })
 	tn.isolate(3)
 	for range 10 {
-		tn.propose(1, "0123456789") // 26 bytes with overhead: 3 per message
+		tn.propose(1, "0123456789") // 26 bytes with overhead: exactly 4 per message
 	}
 	var sizes []int
 	tn.observe = func(m Message) {
@@ -342,7 +342,7 @@ func TestFlowControlMaxMsgBytesBatching(t *testing.T) {
 		}
 	}
 	tn.deliverAll()
-	if diff := cmp.Diff([]int{3, 3, 3, 1}, sizes); diff != "" {
+	if diff := cmp.Diff([]int{4, 4, 2}, sizes); diff != "" {
 		t.Errorf("entries per append (-want +got):\n%s", diff)
 	}
 	if got := len(dataOf(tn.applied[2])); got != 10 {
@@ -507,5 +507,64 @@ func TestProposalNotLeader(t *testing.T) {
 	err = fresh.nodes[1].Step(Message{Type: MsgProp, From: 3, To: 1, Term: term, Entries: []Entry{{Data: []byte("x")}}})
 	if !errors.As(err, &nle) || nle.Leader != None {
 		t.Errorf("forwarded proposal at a follower: err %v, want *NotLeaderError", err)
+	}
+}
+
+// §5.3: a follower commits only entries it holds from the current leader's
+// log. A heartbeat carries no entries and proves nothing about the
+// follower's log, so the commit index it carries is capped at what the
+// follower is known to match. Here node 3 holds entries 2-3 of an old term
+// that the new leader's log does not have: told the leader's full commit
+// index, it would commit and apply them (State Machine Safety).
+func TestReplicationHeartbeatCommitCappedAtMatch(t *testing.T) {
+	tn := newTestNetFrom(t, []PersistentState{
+		storedState(ids(3), HardState{Term: 2}, []Term{1, 2, 2}),
+		storedState(ids(3), HardState{Term: 2}, []Term{1, 2, 2}),
+		storedState(ids(3), HardState{Term: 1}, []Term{1, 1, 1}),
+	}, nil)
+	tn.isolate(3)
+	tn.campaign(1)
+	if tn.leader() != 1 || tn.nodes[1].Status().Commit != 4 {
+		t.Fatalf("setup: want node 1 leading with its no-op (index 4) committed: %+v", tn.nodes[1].Status())
+	}
+	tn.heal()
+	tn.dropTypes[MsgApp] = true // node 3 hears heartbeats only
+	tn.tickAll(3)
+	if st := tn.nodes[3].Status(); st.Leader != 1 || st.Commit != 0 {
+		t.Fatalf("node 3 after heartbeats only: %+v, want leader 1 and nothing committed (its log does not match yet)", st)
+	}
+	tn.dropTypes[MsgApp] = false
+	tn.tickAll(1)
+	if got, want := terms(tn.applied[3]), terms(tn.applied[1]); !slices.Equal(got, want) {
+		t.Errorf("node 3 applied terms %v, node 1 %v", got, want)
+	}
+}
+
+// §5.3 with pipelining (thesis §10.2.2): the leader advances nextIndex
+// optimistically past every append in flight. The acknowledgement of an
+// earlier append of the pipeline must not move nextIndex back, or the
+// leader resends entries that are still on their way.
+func TestReplicationPipelinedAckDoesNotResend(t *testing.T) {
+	tn := elect3(t)
+	leader, f := tn.nodes[1], tn.nodes[2]
+	tn.propose(1, "a")
+	first := msgs(syncRun(t, leader), MsgApp)
+	idxB, _ := tn.propose(1, "b")
+	second := msgs(syncRun(t, leader), MsgApp)
+	if len(first) != 2 || len(second) != 2 {
+		t.Fatalf("setup: want one append per follower for each proposal, got %v then %v", first, second)
+	}
+	for _, m := range first {
+		if m.To == 2 {
+			step(t, f, m)
+		}
+	}
+	for _, m := range msgs(syncRun(t, f), MsgAppResp) {
+		step(t, leader, m)
+	}
+	for _, m := range msgs(syncRun(t, leader), MsgApp) {
+		if m.To == 2 && len(m.Entries) > 0 {
+			t.Errorf("after the ack of the first append, the leader sent %v: entry %d is already in flight", m, idxB)
+		}
 	}
 }

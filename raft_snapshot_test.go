@@ -674,3 +674,50 @@ func TestNewServerCompactsBeforeKnowingConfiguration(t *testing.T) {
 		}
 	}
 }
+
+// Thesis §5.1: a snapshot captures the state machine, so only applied
+// entries may be compacted. An entry that is committed but not yet handed
+// out for application is not in the state machine: compacting it away
+// would lose it.
+func TestSnapshotCompactCommittedButUnapplied(t *testing.T) {
+	tn := elect3(t)
+	n := tn.nodes[1]
+	idx, _ := tn.propose(1, "x")
+	tn.drain(1)
+	for len(tn.queue) > 0 { // the followers answer; the leader steps them but hands out nothing
+		q := tn.queue
+		tn.queue = nil
+		for _, m := range q {
+			tn.deliver(m)
+		}
+		for tn.drain(2) || tn.drain(3) {
+		}
+	}
+	if st := n.Status(); st.Commit != idx || st.Applied >= idx {
+		t.Fatalf("setup: want %d committed and not applied: %+v", idx, st)
+	}
+	if _, err := n.Compact(idx, 0); err == nil {
+		t.Errorf("Compact(%d) succeeded with the entry committed but not applied", idx)
+	}
+}
+
+// Paper §7: a snapshot records the index and term of the last entry it
+// replaces, which is what the consistency check of the next append
+// compares against. Compacting to an entry of an older term than the
+// log's last records that older term.
+func TestSnapshotMetaTermOfItsIndex(t *testing.T) {
+	hs := HardState{Term: 2, Commit: 4}
+	tn := newTestNetFrom(t, []PersistentState{
+		storedState(ids(3), hs, []Term{1, 1, 2, 2}),
+		storedState(ids(3), hs, []Term{1, 1, 2, 2}),
+		storedState(ids(3), hs, []Term{1, 1, 2, 2}),
+	}, nil)
+	tn.drainAll()
+	meta := tn.compact(1, 2, 0)
+	if meta.Index != 2 || meta.Term != 1 {
+		t.Fatalf("snapshot at index 2 of a log with terms [1 1 2 2]: %+v, want term 1", meta)
+	}
+	if term, ok := tn.nodes[1].log.term(2); !ok || term != 1 {
+		t.Errorf("after compaction the log gives term %d (known %t) at the boundary, want 1", term, ok)
+	}
+}
