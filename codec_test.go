@@ -420,3 +420,26 @@ func TestDecodeEntryAcceptsTheLargestProposal(t *testing.T) {
 		}
 	}
 }
+
+// EncodedSize must be exact at every varint length boundary (127 takes one
+// byte, 128 two, 16383 two, 16384 three, ...): callers size buffers by it,
+// and the message limits count on it. A property test may miss the exact
+// boundary values; this one does not.
+func TestEncodedSizeAtVarintBoundaries(t *testing.T) {
+	for shift := 7; shift < 64; shift += 7 {
+		for _, v := range []uint64{1<<shift - 1, 1 << shift} {
+			m := Message{Type: MsgApp, From: 1, To: 2, Term: Term(v), Index: Index(v), Commit: Index(v), Context: v}
+			if b, _ := m.MarshalBinary(); len(b) != m.EncodedSize() {
+				t.Errorf("message with fields %d: EncodedSize %d, encoding %d bytes", v, m.EncodedSize(), len(b))
+			}
+			e := Entry{Index: Index(v), Term: Term(v), Data: []byte("x")}
+			if b, _ := e.MarshalBinary(); len(b) != e.EncodedSize() {
+				t.Errorf("entry with fields %d: EncodedSize %d, encoding %d bytes", v, e.EncodedSize(), len(b))
+			}
+			h := HardState{Term: Term(v), Vote: NodeID(v), Commit: Index(v), ReadTokenLimit: v}
+			if b, _ := h.MarshalBinary(); len(b) != h.EncodedSize() {
+				t.Errorf("hard state with fields %d: EncodedSize %d, encoding %d bytes", v, h.EncodedSize(), len(b))
+			}
+		}
+	}
+}
