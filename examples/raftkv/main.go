@@ -16,10 +16,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -57,6 +59,9 @@ type nodeOptions struct {
 	peers           host.Peers
 	dir             string
 	join            bool
+	bootstrap       bool // a fresh data directory may found a new cluster
+	forceNewCluster bool
+	bodyTimeout     time.Duration
 	tick            time.Duration
 	electionTicks   int
 	snapshotEntries uint64
@@ -94,6 +99,7 @@ func startNode(o nodeOptions) (*server, error) {
 	log := o.log.With("node", uint64(o.id))
 	h, err := host.Open(host.Config{
 		ID: o.id, Dir: o.dir, Listener: o.raftLn, Peers: o.peers, Join: o.join, Machine: m,
+		NoBootstrap: !o.bootstrap, ForceNewCluster: o.forceNewCluster,
 		TickInterval: o.tick, ElectionTicks: o.electionTicks, SnapshotEntries: o.snapshotEntries, SnapshotRetain: o.snapshotRetain,
 		SegmentBytes: o.segmentBytes, Logger: o.log, Registry: reg,
 	})
@@ -101,10 +107,17 @@ func startNode(o nodeOptions) (*server, error) {
 		m.Close()
 		return nil, err
 	}
+	if o.bodyTimeout == 0 {
+		o.bodyTimeout = 30 * time.Second
+	}
 	srv := &http.Server{
 		Handler:           kv.NewServer(h, m, reg, log),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// The whole request, body included, must arrive within this; a
+		// trickling body is cut off (HTTP 408) instead of held open.
+		ReadTimeout: o.bodyTimeout,
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() {
 		if err := srv.Serve(o.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -177,14 +190,21 @@ func runServer(args []string) int {
 	httpFD := fs.Int("http-fd", 0, "use the inherited listening socket with this file descriptor for --http")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
+	initialState := fs.String("initial-cluster-state", "existing", "new: an empty --data may bootstrap a new cluster of the --peers; existing: it may not (a wiped member must rejoin with --join)")
+	forceNew := fs.Bool("force-new-cluster", false, "recover from a lost quorum: make this node the only voter, keeping its data (once, on one survivor; see docs/raftkv.md)")
+	bodyTimeout := fs.Duration("body-timeout", 30*time.Second, "time limit for reading a client request, body included")
 	fs.Parse(args)
 	log := newLogger(*logLevel, *logFormat)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if *initialState != "new" && *initialState != "existing" {
+		log.Error("bad --initial-cluster-state: new or existing", "got", *initialState)
+		return 2
+	}
 	if *id == 0 {
-		return runDemo(ctx, log, nodeOptions{tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log})
+		return runDemo(ctx, log, nodeOptions{bootstrap: true, bodyTimeout: *bodyTimeout, tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log})
 	}
 	peers, err := parsePeers(*peersFlag)
 	if err != nil {
@@ -218,23 +238,43 @@ func runServer(args []string) int {
 	}
 	s, err := startNode(nodeOptions{
 		id: raft.NodeID(*id), raftLn: raftLn, httpLn: httpLn, peers: peers, dir: *dataDir, join: *join != "",
+		bootstrap: *initialState == "new", forceNewCluster: *forceNew, bodyTimeout: *bodyTimeout,
 		tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log,
 	})
+	if errors.Is(err, host.ErrNoState) && !*forceNew {
+		log.Warn("refusing to bootstrap a new cluster: --data holds no state. If this member's data was lost, "+
+			"remove it from the cluster (POST /cluster/remove) and start it again with --join; if this is the first start "+
+			"of a new cluster, pass --initial-cluster-state new", "data", *dataDir)
+		return 2
+	}
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
 	log.Info("serving", "id", *id, "raft", raftLn.Addr().String(), "http", httpLn.Addr().String())
-	if *join != "" {
-		go askToJoin(ctx, log, *join, raft.NodeID(*id), host.PeerAddr{Raft: raftLn.Addr().String(), HTTP: httpLn.Addr().String()})
+	joinErr := make(chan error, 1)
+	if *join != "" && s.h.Fresh() {
+		go func() {
+			joinErr <- askToJoin(ctx, log, *join, raft.NodeID(*id), host.PeerAddr{Raft: raftLn.Addr().String(), HTTP: httpLn.Addr().String()})
+		}()
 	}
-	<-ctx.Done()
+	code := 0
+	select {
+	case <-ctx.Done():
+	case err := <-joinErr:
+		if err != nil {
+			log.Error("cannot join the cluster", "err", err)
+			code = 1
+		} else {
+			<-ctx.Done()
+		}
+	}
 	log.Info("shutting down")
 	if err := s.Close(context.Background()); err != nil {
 		log.Error("shutdown", "err", err)
 		return 1
 	}
-	return 0
+	return code
 }
 
 // listenOn listens on addr, or takes over the inherited socket fd.
@@ -248,8 +288,11 @@ func listenOn(addr string, fd int) (net.Listener, error) {
 }
 
 // askToJoin asks the cluster to add this node as a learner, retrying until
-// it succeeds or the cluster says it is already a member.
-func askToJoin(ctx context.Context, log *slog.Logger, member string, id raft.NodeID, self host.PeerAddr) {
+// it succeeds or the cluster says it is already a learner. It fails if the
+// cluster refuses for good: a voter whose data was wiped must not rejoin
+// (the leader would have demoted it once; now it refuses, and says what to
+// do).
+func askToJoin(ctx context.Context, log *slog.Logger, member string, id raft.NodeID, self host.PeerAddr) error {
 	if !strings.Contains(member, "://") {
 		member = "http://" + member
 	}
@@ -257,21 +300,24 @@ func askToJoin(ctx context.Context, log *slog.Logger, member string, id raft.Nod
 	for {
 		resp, err := http.Post(member+"/cluster/learners", "application/json", strings.NewReader(body))
 		if err == nil {
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
-			switch resp.StatusCode {
-			case 200:
+			switch {
+			case resp.StatusCode == 200:
 				log.Info("joined the cluster as a learner", "via", member)
-				return
-			case 409:
-				log.Info("already a member of the cluster")
-				return
+				return nil
+			case resp.StatusCode == 409 && strings.Contains(string(msg), "already a voter"):
+				return fmt.Errorf("the cluster refused: %s", bytes.TrimSpace(msg))
+			case resp.StatusCode == 409:
+				log.Info("already a member of the cluster", "answer", string(bytes.TrimSpace(msg)))
+				return nil
 			}
-			err = fmt.Errorf("HTTP %d", resp.StatusCode)
+			err = fmt.Errorf("HTTP %d %s", resp.StatusCode, bytes.TrimSpace(msg))
 		}
 		log.Info("join request failed; retrying", "via", member, "err", err)
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-time.After(500 * time.Millisecond):
 		}
 	}

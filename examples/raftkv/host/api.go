@@ -193,9 +193,20 @@ func (h *Host) readIndex(ctx context.Context, lease bool) (uint64, error) {
 // AddLearner adds node id, reachable at addr, as a learner: it records the
 // address in the replicated address book, then changes the membership.
 // Only the leader does this (others return *NotLeaderError).
+//
+// A voter cannot join again: AddLearner would demote it (a wiped voter
+// restarted with --join once did, leaving the cluster unable to survive a
+// failure), so it is refused with ErrAlreadyVoter.
 func (h *Host) AddLearner(ctx context.Context, id raft.NodeID, addr PeerAddr) error {
 	if err := h.leaderOnly(); err != nil {
 		return err
+	}
+	var voter bool
+	if err := h.do(ctx, func() { voter = h.node.Membership().IsVoter(id) }); err != nil {
+		return err
+	}
+	if voter {
+		return fmt.Errorf("%w: node %d", ErrAlreadyVoter, id)
 	}
 	body, _ := json.Marshal(addressChange{ID: id, Addr: addr})
 	if _, err := h.proposeEntry(ctx, entryAddress, body); err != nil {
@@ -204,7 +215,9 @@ func (h *Host) AddLearner(ctx context.Context, id raft.NodeID, addr PeerAddr) er
 	return h.changeMembership(ctx, raft.MembershipChange{Type: raft.AddLearner, Node: id})
 }
 
-// Promote makes learner id a voter.
+// Promote makes learner id a voter. It refuses (see safeChange) a server
+// that is not a learner, has no address, or lags more than
+// Config.PromoteMaxLag entries behind the leader.
 func (h *Host) Promote(ctx context.Context, id raft.NodeID) error {
 	return h.changeMembership(ctx, raft.MembershipChange{Type: raft.AddVoter, Node: id})
 }
@@ -226,6 +239,10 @@ func (h *Host) changeMembership(ctx context.Context, ch raft.MembershipChange) e
 	var perr error
 	wait := make(chan waitResult, 1)
 	err := h.do(ctx, func() {
+		if err := h.safeChange(ch); err != nil {
+			perr = h.clientErr(err)
+			return
+		}
 		idx, term, err := h.node.ProposeMembershipChange(ch)
 		if err != nil {
 			perr = h.clientErr(err)
@@ -390,3 +407,7 @@ func (h *Host) fatal(err error) {
 		os.Exit(1)
 	})
 }
+
+// Fresh reports whether the node started with no stored state (a new
+// member that joins, or one that bootstrapped a new cluster).
+func (h *Host) Fresh() bool { return h.fresh }

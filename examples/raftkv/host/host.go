@@ -68,8 +68,17 @@ type Config struct {
 	Peers Peers
 	// Join starts a node with an empty log that waits to be added to an
 	// existing cluster, instead of bootstrapping a new one from Peers.
-	Join    bool
-	Machine Machine
+	Join bool
+	// NoBootstrap makes a node whose data directory holds no state refuse
+	// to bootstrap a new cluster from Peers (Open fails with ErrNoState)
+	// unless it joins: a member whose data was wiped must not found a new
+	// cluster of its own. The caller decides when bootstrapping is meant.
+	NoBootstrap bool
+	// ForceNewCluster rebuilds the stored state as a single-voter cluster
+	// of this node (raft.ForceNewCluster), to recover from the permanent
+	// loss of a quorum. Use it once, on one survivor.
+	ForceNewCluster bool
+	Machine         Machine
 
 	// TickInterval is the length of one raft tick. Default 10ms.
 	TickInterval time.Duration
@@ -87,6 +96,9 @@ type Config struct {
 	SegmentBytes int64
 	// MaxMsgBytes: see raft.Config. Default 4 MiB.
 	MaxMsgBytes uint64
+	// PromoteMaxLag: a learner is promoted only if its log is at most
+	// this many entries behind the leader's. Default 1000.
+	PromoteMaxLag uint64
 
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
@@ -118,6 +130,9 @@ func (c *Config) defaults() {
 	if c.MaxMsgBytes == 0 {
 		c.MaxMsgBytes = 4 << 20
 	}
+	if c.PromoteMaxLag == 0 {
+		c.PromoteMaxLag = 1000
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -137,6 +152,9 @@ var (
 	ErrStopped = errors.New("host stopped")
 	// ErrTooLarge: the command exceeds the entry size limit.
 	ErrTooLarge = errors.New("command too large")
+	// ErrNoState: the data directory holds no state and Config.NoBootstrap
+	// forbids founding a new cluster.
+	ErrNoState = errors.New("the data directory holds no raft state")
 )
 
 // NotLeaderError is returned by operations only the leader performs.
@@ -268,6 +286,9 @@ type Host struct {
 	readBatch, leaseBatch []uint64
 	batches               map[uint64][]uint64
 	batchSeq              uint64
+
+	// fresh: the node started with no stored state.
+	fresh bool
 
 	// Owned by the apply goroutine.
 	skipThrough   uint64 // the machine already holds entries up to here
@@ -445,8 +466,16 @@ func (h *Host) recover() error {
 		hs.Commit = raft.Index(last)
 	}
 	fresh := !st.HasSnapshot && hs.IsZero() && len(st.Entries) == 0
+	h.fresh = fresh
 	cfg := h.nodeConfig()
 	switch {
+	case h.cfg.ForceNewCluster:
+		if fresh {
+			return fmt.Errorf("force new cluster: %w: there is nothing to recover from", ErrNoState)
+		}
+		h.node, err = h.forceNewCluster(cfg, raft.PersistentState{
+			HardState: hs, Snapshot: st.Snapshot, Entries: st.Entries, Applied: raft.Index(applied),
+		})
 	case !fresh:
 		h.node, err = raft.NewNode(cfg, raft.PersistentState{
 			HardState: hs, Snapshot: st.Snapshot, Entries: st.Entries, Applied: raft.Index(applied),
@@ -455,6 +484,8 @@ func (h *Host) recover() error {
 	case h.cfg.Join:
 		h.node, err = raft.NewNode(cfg, raft.PersistentState{})
 		h.log.Info("joining: waiting for the leader")
+	case h.cfg.NoBootstrap:
+		return ErrNoState
 	default:
 		var voters []raft.NodeID
 		for id := range h.cfg.Peers {

@@ -11,7 +11,9 @@ import (
 	"net/http/httputil"
 	"net/http/pprof"
 	"net/url"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -60,11 +62,6 @@ type Server struct {
 // NewServer builds the API for host h running machine m.
 func NewServer(h *host.Host, m *Machine, gatherer prometheus.Gatherer, log *slog.Logger) *Server {
 	s := &Server{h: h, m: m, log: log, mux: http.NewServeMux(), gatherer: gatherer, client: &http.Client{Timeout: 30 * time.Second}}
-	s.mux.HandleFunc("GET /kv/{key...}", s.get)
-	s.mux.HandleFunc("GET /kv", s.get)
-	s.mux.HandleFunc("PUT /kv/{key...}", s.put)
-	s.mux.HandleFunc("POST /kv/{key...}", s.put)
-	s.mux.HandleFunc("DELETE /kv/{key...}", s.del)
 	s.mux.HandleFunc("GET /cluster/status", s.status)
 	s.mux.HandleFunc("POST /cluster/learners", s.admin(s.addLearner))
 	s.mux.HandleFunc("POST /cluster/promote", s.admin(s.promote))
@@ -79,7 +76,45 @@ func NewServer(h *host.Host, m *Machine, gatherer prometheus.Gatherer, log *slog
 	return s
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP serves /kv/ itself, from the escaped path (see keyFromPath):
+// the mux would clean the path first, turning a//b into a/b.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.EscapedPath()
+	if path != "/kv" && !strings.HasPrefix(path, "/kv/") {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	key, err := keyFromPath(path)
+	if err != nil {
+		fail(w, 400, err.Error())
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		s.get(w, r, key)
+	case http.MethodPut, http.MethodPost:
+		s.put(w, r, key)
+	case http.MethodDelete:
+		s.del(w, r, key)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, PUT, POST, DELETE")
+		fail(w, http.StatusMethodNotAllowed, "method not allowed")
+	}
+}
+
+// keyFromPath takes the key from the escaped request path /kv/{key}: the
+// bytes after "/kv/" with percent-escapes decoded and nothing else
+// changed — no path cleaning, so a//b, dot/./x and up/../y are keys of
+// their own. A key byte that is not allowed in a path (space, ?, #, %, a
+// non-ASCII byte) is sent percent-encoded; %2F is a slash.
+func keyFromPath(escaped string) (string, error) {
+	raw := strings.TrimPrefix(strings.TrimPrefix(escaped, "/kv"), "/")
+	key, err := url.PathUnescape(raw)
+	if err != nil {
+		return "", fmt.Errorf("bad key escape in %q: %v", raw, err)
+	}
+	return key, nil
+}
 
 type apiError struct {
 	Error  string `json:"error"`
@@ -105,6 +140,8 @@ func writeErr(w http.ResponseWriter, err error) {
 		fail(w, http.StatusBadRequest, err.Error())
 	case errors.As(err, &mbe), errors.Is(err, host.ErrTooLarge):
 		fail(w, http.StatusRequestEntityTooLarge, err.Error())
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		fail(w, http.StatusRequestTimeout, "the request body did not arrive in time")
 	case errors.Is(err, context.DeadlineExceeded):
 		fail(w, http.StatusGatewayTimeout, "timed out (the outcome of a write is unknown: retry with the same request ID)")
 	case errors.Is(err, context.Canceled):
@@ -127,7 +164,7 @@ func requestContext(r *http.Request) (context.Context, context.CancelFunc, error
 	if t := r.URL.Query().Get("timeout"); t != "" {
 		v, err := time.ParseDuration(t)
 		if err != nil || v <= 0 || v > time.Minute {
-			return nil, nil, fmt.Errorf("bad timeout %q", t)
+			return nil, nil, fmt.Errorf("bad timeout %q: a duration up to 1m such as 500ms", t)
 		}
 		d = v
 	}
@@ -164,21 +201,28 @@ func parseConsistency(v string) (host.Consistency, error) {
 	return 0, fmt.Errorf("bad consistency %q: linearizable, lease or stale", v)
 }
 
-func (s *Server) get(w http.ResponseWriter, r *http.Request) {
+func (s *Server) get(w http.ResponseWriter, r *http.Request, key string) {
 	q := r.URL.Query()
-	key := r.PathValue("key")
+	list := key == "" || q.Has("prefix")
+	params := getParams
+	if list {
+		params = listParams
+	}
+	if !checkParams(w, r, params) {
+		return
+	}
 	c, err := parseConsistency(q.Get("consistency"))
 	if err != nil {
-		fail(w, 400, err.Error())
+		failParam(w, err.Error(), params)
 		return
 	}
 	ctx, cancel, err := requestContext(r)
 	if err != nil {
-		fail(w, 400, err.Error())
+		failParam(w, err.Error(), params)
 		return
 	}
 	defer cancel()
-	if key == "" || q.Has("prefix") {
+	if list {
 		prefix := q.Get("prefix")
 		if key != "" {
 			prefix = key
@@ -186,7 +230,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		limit := 1000
 		if l := q.Get("limit"); l != "" {
 			if limit, err = strconv.Atoi(l); err != nil || limit <= 0 || limit > 100000 {
-				fail(w, 400, "bad limit")
+				failParam(w, fmt.Sprintf("bad limit %q: 1 to 100000", l), params)
 				return
 			}
 		}
@@ -279,8 +323,10 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, op Op) {
 	}
 }
 
-func (s *Server) put(w http.ResponseWriter, r *http.Request) {
-	key := r.PathValue("key")
+func (s *Server) put(w http.ResponseWriter, r *http.Request, key string) {
+	if !checkParams(w, r, putParams) {
+		return
+	}
 	if err := checkKey(key); err != nil {
 		fail(w, 400, err.Error())
 		return
@@ -294,14 +340,16 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Has("prev_value") {
 		op.Type, op.HasPrev, op.Prev = OpCAS, true, []byte(q.Get("prev_value"))
-	} else if q.Get("prev_exist") == "false" {
+	} else if q.Has("prev_exist") {
 		op.Type, op.ExpectAbsent = OpCAS, true
 	}
 	s.write(w, r, op)
 }
 
-func (s *Server) del(w http.ResponseWriter, r *http.Request) {
-	key := r.PathValue("key")
+func (s *Server) del(w http.ResponseWriter, r *http.Request, key string) {
+	if !checkParams(w, r, delParams) {
+		return
+	}
 	if err := checkKey(key); err != nil {
 		fail(w, 400, err.Error())
 		return
@@ -417,6 +465,9 @@ func (s *Server) addLearner(ctx context.Context, req adminRequest) (any, error) 
 		return nil, badRequest("need id and raft address")
 	}
 	err := s.h.AddLearner(ctx, raft.NodeID(req.ID), host.PeerAddr{Raft: req.Raft, HTTP: req.HTTP})
+	if errors.Is(err, host.ErrAlreadyVoter) {
+		err = fmt.Errorf(`%w (to rejoin a wiped voter: POST /cluster/remove {"id":%d}, then start it with an empty --data and --join)`, err, req.ID)
+	}
 	return map[string]any{"added_learner": req.ID}, err
 }
 
