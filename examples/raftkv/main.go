@@ -62,6 +62,7 @@ type nodeOptions struct {
 	bootstrap       bool // a fresh data directory may found a new cluster
 	forceNewCluster bool
 	bodyTimeout     time.Duration
+	checkInterval   time.Duration
 	tick            time.Duration
 	electionTicks   int
 	snapshotEntries uint64
@@ -99,7 +100,7 @@ func startNode(o nodeOptions) (*server, error) {
 	log := o.log.With("node", uint64(o.id))
 	h, err := host.Open(host.Config{
 		ID: o.id, Dir: o.dir, Listener: o.raftLn, Peers: o.peers, Join: o.join, Machine: m,
-		NoBootstrap: !o.bootstrap, ForceNewCluster: o.forceNewCluster,
+		NoBootstrap: !o.bootstrap, ForceNewCluster: o.forceNewCluster, CorruptCheckInterval: o.checkInterval,
 		TickInterval: o.tick, ElectionTicks: o.electionTicks, SnapshotEntries: o.snapshotEntries, SnapshotRetain: o.snapshotRetain,
 		SegmentBytes: o.segmentBytes, Logger: o.log, Registry: reg,
 	})
@@ -193,6 +194,7 @@ func runServer(args []string) int {
 	initialState := fs.String("initial-cluster-state", "existing", "new: an empty --data may bootstrap a new cluster of the --peers; existing: it may not (a wiped member must rejoin with --join)")
 	forceNew := fs.Bool("force-new-cluster", false, "recover from a lost quorum: make this node the only voter, keeping its data (once, on one survivor; see docs/raftkv.md)")
 	bodyTimeout := fs.Duration("body-timeout", 30*time.Second, "time limit for reading a client request, body included")
+	checkInterval := fs.Duration("corrupt-check-interval", 5*time.Minute, "how often the leader has the replicas compare state hashes (0: only at start-up)")
 	fs.Parse(args)
 	log := newLogger(*logLevel, *logFormat)
 
@@ -204,7 +206,7 @@ func runServer(args []string) int {
 		return 2
 	}
 	if *id == 0 {
-		return runDemo(ctx, log, nodeOptions{bootstrap: true, bodyTimeout: *bodyTimeout, tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log})
+		return runDemo(ctx, log, nodeOptions{bootstrap: true, bodyTimeout: *bodyTimeout, checkInterval: *checkInterval, tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log})
 	}
 	peers, err := parsePeers(*peersFlag)
 	if err != nil {
@@ -238,7 +240,7 @@ func runServer(args []string) int {
 	}
 	s, err := startNode(nodeOptions{
 		id: raft.NodeID(*id), raftLn: raftLn, httpLn: httpLn, peers: peers, dir: *dataDir, join: *join != "",
-		bootstrap: *initialState == "new", forceNewCluster: *forceNew, bodyTimeout: *bodyTimeout,
+		bootstrap: *initialState == "new", forceNewCluster: *forceNew, bodyTimeout: *bodyTimeout, checkInterval: *checkInterval,
 		tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log,
 	})
 	if errors.Is(err, host.ErrNoState) && !*forceNew {

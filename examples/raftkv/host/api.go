@@ -80,7 +80,13 @@ func (h *Host) finishIndex(e *raft.Entry) {
 // Propose replicates cmd and returns the Machine's result once applied
 // here. It works on any node: a follower's proposal is forwarded to the
 // leader by the core.
+//
+// A member under a corruption alarm refuses: the result would come from
+// its own machine.
 func (h *Host) Propose(ctx context.Context, cmd []byte) (Result, error) {
+	if r := h.alarm.Load(); r != nil {
+		return Result{}, fmt.Errorf("%w: %s", ErrStateCorrupt, *r)
+	}
 	return h.proposeEntry(ctx, entryCommand, cmd)
 }
 
@@ -118,7 +124,7 @@ func parseEntry(b []byte) (kind byte, proposer raft.NodeID, seq uint64, body []b
 	if m <= 0 {
 		return 0, 0, 0, nil, false
 	}
-	return kind, raft.NodeID(p), s, b[1+n+m:], kind == entryCommand || kind == entryAddress
+	return kind, raft.NodeID(p), s, b[1+n+m:], kind == entryCommand || kind == entryAddress || kind == entryHashCheck
 }
 
 // Consistency is how fresh a read must be.
@@ -148,8 +154,14 @@ func (c Consistency) String() string {
 }
 
 // Read answers query from the machine with the given consistency.
+//
+// A member under a corruption alarm, or one that restarted and has not
+// yet compared its state with the other replicas, answers no reads.
 func (h *Host) Read(ctx context.Context, c Consistency, query []byte) ([]byte, error) {
 	start := time.Now()
+	if err := h.servable(); err != nil {
+		return nil, err
+	}
 	if c != Stale {
 		idx, err := h.readIndex(ctx, c == Lease)
 		// A read the leader lost or did not answer in time (a busy leader,
@@ -169,8 +181,12 @@ func (h *Host) Read(ctx context.Context, c Consistency, query []byte) ([]byte, e
 		if err := h.waitApplied(ctx, idx); err != nil {
 			return nil, err
 		}
+		if err := h.servable(); err != nil {
+			return nil, err // the alarm went off while the read waited
+		}
 	}
 	out, err := h.m.Query(query)
+	h.noteCorrupt(err)
 	if err == nil {
 		h.metrics.read.WithLabelValues(c.String()).Observe(time.Since(start).Seconds())
 	}

@@ -20,6 +20,7 @@ func (h *Host) applyLoop() {
 			return true
 		}
 		if err := h.m.Apply(cmds); err != nil {
+			h.noteCorrupt(err)
 			h.fatal(fmt.Errorf("machine apply at %d: %w", cmds[0].Index, err))
 			return false
 		}
@@ -61,6 +62,14 @@ func (h *Host) applyLoop() {
 					return false
 				}
 				h.applyAddress(body)
+				if tag != 0 {
+					h.finish(tag, waitResult{res: Result{Index: uint64(e.Index)}})
+				}
+			case entryHashCheck:
+				if !flush() {
+					return false
+				}
+				h.startHash(uint64(e.Index))
 				if tag != 0 {
 					h.finish(tag, waitResult{res: Result{Index: uint64(e.Index)}})
 				}

@@ -96,6 +96,10 @@ type Config struct {
 	SegmentBytes int64
 	// MaxMsgBytes: see raft.Config. Default 4 MiB.
 	MaxMsgBytes uint64
+	// CorruptCheckInterval: the leader proposes a state check this often
+	// (see corrupt.go); 0 turns the periodic check off (the start-up
+	// check still runs).
+	CorruptCheckInterval time.Duration
 	// PromoteMaxLag: a learner is promoted only if its log is at most
 	// this many entries behind the leader's. Default 1000.
 	PromoteMaxLag uint64
@@ -186,6 +190,9 @@ func (e *NotLeaderError) Unwrap() error {
 const (
 	entryCommand = 1 // body: the Machine's command
 	entryAddress = 2 // body: JSON {id, raft, http}: an address book change
+	// entryHashCheck: no body; every replica hashes its machine here and
+	// compares (corrupt.go).
+	entryHashCheck = 3
 )
 
 type addressChange struct {
@@ -289,6 +296,14 @@ type Host struct {
 
 	// fresh: the node started with no stored state.
 	fresh bool
+	// resnapshot: the latest snapshot file was corrupt or missing at
+	// start-up; take a new one.
+	resnapshot bool
+
+	// Corruption detection (corrupt.go).
+	alarm    atomic.Pointer[string]
+	verified atomic.Bool
+	hashes   hashBook
 
 	// Owned by the apply goroutine.
 	skipThrough   uint64 // the machine already holds entries up to here
@@ -340,6 +355,7 @@ func Open(cfg Config) (*Host, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
+	h.loadAlarm()
 	if err := h.recover(); err != nil {
 		if h.wal != nil {
 			h.wal.Close()
@@ -360,6 +376,7 @@ func Open(cfg Config) (*Host, error) {
 	}
 	h.tr.onSnap = h.receiveSnapshot
 	h.tr.onRepair = h.serveRepair
+	h.tr.onHash = h.serveHash
 	// Sequence numbers tag proposals and reads; starting from the clock
 	// keeps them unique across restarts, so a replayed old entry never
 	// answers a new request.
@@ -375,6 +392,13 @@ func Open(cfg Config) (*Host, error) {
 	if h.repairTarget > 0 {
 		h.bgWG.Add(1)
 		go h.repairLoop()
+	}
+	if _, ok := h.m.(Hasher); ok {
+		h.bgWG.Add(1)
+		go h.checkLoop()
+	}
+	if h.resnapshot {
+		go h.replaceSnapshot()
 	}
 	return h, nil
 }
@@ -410,6 +434,7 @@ func (h *Host) recover() error {
 	}
 	h.peers = loadPeers(h.cfg.Dir)
 	snapIndex := uint64(st.Snapshot.Index)
+	snapOK := h.verifySnapshots(snapIndex)
 	var applied uint64
 	switch {
 	case suspect && snapIndex > 0:
@@ -427,6 +452,10 @@ func (h *Host) recover() error {
 		}
 	}
 	if snapIndex > 0 && applied < snapIndex {
+		if !snapOK {
+			return fmt.Errorf("%w: the machine needs snapshot %d to rebuild and its file is corrupt or missing: "+
+				"this member cannot recover locally; remove it from the cluster, wipe its data directory and join it again", ErrStateCorrupt, snapIndex)
+		}
 		if err := h.restoreFromFile(snapIndex); err != nil {
 			return err
 		}
@@ -445,6 +474,12 @@ func (h *Host) recover() error {
 		}
 	}
 	h.lastSnapIndex = snapIndex
+	if !snapOK {
+		// The machine holds the snapshot's state or more: a new file is
+		// taken as soon as the host runs (Open), for followers that need
+		// one.
+		h.lastSnapIndex, h.resnapshot = 0, true
+	}
 	last := snapIndex
 	if k := len(st.Entries); k > 0 {
 		last = uint64(st.Entries[k-1].Index)
@@ -467,6 +502,10 @@ func (h *Host) recover() error {
 	}
 	fresh := !st.HasSnapshot && hs.IsZero() && len(st.Entries) == 0
 	h.fresh = fresh
+	// Only a member with state of its own has anything to check before it
+	// serves reads; a machine that cannot hash cannot be checked.
+	_, hashes := h.m.(Hasher)
+	h.verified.Store(fresh || !hashes || h.cfg.ForceNewCluster)
 	cfg := h.nodeConfig()
 	switch {
 	case h.cfg.ForceNewCluster:

@@ -43,6 +43,7 @@ const (
 //	POST   /cluster/remove      {"id":4}
 //	POST   /cluster/transfer    {"to":2} (0 or absent: the most up-to-date voter)
 //	POST   /cluster/snapshot    snapshot this node's machine and compact its log
+//	POST   /cluster/check       compare the replicas' state hashes now
 //	GET    /metrics             Prometheus metrics
 //
 // Writes carry an optional request ID (header Request-Id or ?request_id=):
@@ -68,6 +69,7 @@ func NewServer(h *host.Host, m *Machine, gatherer prometheus.Gatherer, log *slog
 	s.mux.HandleFunc("POST /cluster/remove", s.admin(s.remove))
 	s.mux.HandleFunc("POST /cluster/transfer", s.admin(s.transfer))
 	s.mux.HandleFunc("POST /cluster/snapshot", s.snapshot)
+	s.mux.HandleFunc("POST /cluster/check", s.check)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
@@ -149,6 +151,10 @@ func writeErr(w http.ResponseWriter, err error) {
 	case errors.As(err, &nl):
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: err.Error(), Leader: uint64(nl.Leader)})
+	case errors.Is(err, host.ErrStateCorrupt), errors.Is(err, host.ErrNotVerified):
+		// Another member can answer: this one cannot vouch for its state.
+		w.Header().Set("Retry-After", "1")
+		fail(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, host.ErrNoLeader), errors.Is(err, host.ErrDropped), errors.Is(err, host.ErrStopped):
 		w.Header().Set("Retry-After", "1")
 		fail(w, http.StatusServiceUnavailable, err.Error())
@@ -378,6 +384,8 @@ type statusResponse struct {
 	Learners      []uint64                     `json:"learners"`
 	Peers         host.Peers                   `json:"peers"`
 	Progress      map[string]map[string]uint64 `json:"progress,omitempty"`
+	// Alarm says why this member's state is considered corrupt, if it is.
+	Alarm string `json:"alarm,omitempty"`
 }
 
 func ids(in []raft.NodeID) []uint64 {
@@ -401,7 +409,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		ID: uint64(st.ID), Role: st.Role.String(), Term: uint64(st.Term), Leader: uint64(st.Leader),
 		Commit: uint64(st.Commit), Applied: s.h.Applied(), FirstIndex: uint64(st.FirstIndex), LastIndex: uint64(st.LastIndex),
 		SnapshotIndex: s.h.SnapshotIndex(), LeaseHeld: st.LeaseHeld,
-		Voters: ids(mem.Voters), Learners: ids(mem.Learners), Peers: s.h.Peers(),
+		Voters: ids(mem.Voters), Learners: ids(mem.Learners), Peers: s.h.Peers(), Alarm: s.h.Alarm(),
 	}
 	if st.Role == raft.RoleLeader {
 		resp.Progress = map[string]map[string]uint64{}
@@ -499,4 +507,18 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, 200, map[string]uint64{"snapshot_index": idx})
+}
+
+// check proposes a state check: every replica hashes its state at the
+// entry's index and compares with the others; a member that disagrees
+// raises its alarm (see /cluster/status and raftkv_corruption_alarm).
+func (s *Server) check(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	idx, err := s.h.CheckState(ctx)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]uint64{"index": idx})
 }
