@@ -150,6 +150,15 @@ func TestFlippedValueInStoreNeverServed(t *testing.T) {
 	c.stop(f.id)
 	c.start(f.id)
 	waitAlarm(t, f)
+	// The way out: rebuild the member from the others.
+	rejoin(t, c, f.id, lead)
+	for i := range 20 {
+		k := fmt.Sprintf("v-%d", i)
+		waitValue(t, f, k, value(k), "linearizable")
+	}
+	if v := metric(t, f, "raftkv_corruption_alarm"); v != 0 {
+		t.Fatalf("the rebuilt member still has the alarm: %v", v)
+	}
 }
 
 // A store that silently diverged — a key lost, with no checksum to fail

@@ -146,6 +146,39 @@ func TestJoinWipedVoterRefused(t *testing.T) {
 		t.Fatalf("wiped voter with --join: exit %d, log:\n%s", code, out)
 	}
 	wantVoters(t, c, 1, 2, 3)
+	// Doing what the refusal says brings the member back.
+	rejoin(t, c, victim.id, lead)
+	waitValue(t, victim, "k", "v", "linearizable")
+}
+
+// rejoin does what the docs tell an operator to do with a member whose
+// data is lost or corrupt: remove it, wipe it, join it as a learner and
+// promote it.
+func rejoin(t *testing.T, c *testCluster, id int, via *proc) {
+	t.Helper()
+	mustDo(t, "POST", "http://"+via.api+"/cluster/remove", []byte(fmt.Sprintf(`{"id":%d}`, id)), 200)
+	c.kill(id)
+	if err := os.RemoveAll(c.procs[id].dir); err != nil {
+		t.Fatal(err)
+	}
+	c.start(id, "--join", via.api)
+	promote(t, via, id)
+}
+
+// promote promotes learner id through via, retrying while it catches up.
+func promote(t *testing.T, via *proc, id int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r, err := do("POST", "http://"+via.api+"/cluster/promote", []byte(fmt.Sprintf(`{"id":%d}`, id)), nil)
+		if err == nil && r.code == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("promote %d: %v %d %s", id, err, r.code, r.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // Issue 19: a wiped member restarted with its usual flags bootstrapped a
@@ -214,17 +247,7 @@ func TestLostQuorumRecovery(t *testing.T) {
 	// The wiped members come back as new members.
 	for _, id := range []int{2, 3} {
 		c.start(id, "--join", survivor.api)
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			r, err := do("POST", "http://"+survivor.api+"/cluster/promote", []byte(fmt.Sprintf(`{"id":%d}`, id)), nil)
-			if err == nil && r.code == 200 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("promote %d: %v %d %s", id, err, r.code, r.body)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		promote(t, survivor, id)
 	}
 	wantVoters(t, c, 1, 2, 3)
 	acks.add("after", "recovery")
