@@ -6,7 +6,11 @@
 //
 //	raftkv --id 1 --listen 127.0.0.1:7001 --http 127.0.0.1:8001 \
 //	       --peers 1=127.0.0.1:7001/127.0.0.1:8001,2=127.0.0.1:7002/127.0.0.1:8002,3=127.0.0.1:7003/127.0.0.1:8003 \
-//	       --data /var/lib/raftkv/1
+//	       --data /var/lib/raftkv/1 --initial-cluster-state new
+//
+// (--initial-cluster-state new on a cluster's first start only: an empty
+// --data directory never founds a cluster without it, so a member whose
+// disk was wiped cannot start a cluster of its own.)
 //
 // A new node joins a running cluster with --join (the HTTP address of any
 // member) and an empty --data directory; it is added as a learner and can

@@ -194,7 +194,7 @@ func TestWipedMemberDoesNotBootstrap(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out := c.runToExit(victim.id)
-	if code == 0 || !strings.Contains(out, "level=WARN") || !strings.Contains(out, "--initial-cluster-state new") {
+	if code != 2 || !strings.Contains(out, "level=WARN") || !strings.Contains(out, "--initial-cluster-state new") {
 		t.Fatalf("wiped member with its usual flags: exit %d, log:\n%s", code, out)
 	}
 	if strings.Contains(out, "bootstrapping a new cluster") {
