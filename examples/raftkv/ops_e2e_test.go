@@ -146,23 +146,34 @@ func TestJoinWipedVoterRefused(t *testing.T) {
 		t.Fatalf("wiped voter with --join: exit %d, log:\n%s", code, out)
 	}
 	wantVoters(t, c, 1, 2, 3)
-	// Doing what the refusal says brings the member back.
-	rejoin(t, c, victim.id, lead)
-	waitValue(t, victim, "k", "v", "linearizable")
+	// Doing what the refusal says brings the server back, under a new ID.
+	p4 := replaceMember(t, c, victim.id, 4, lead)
+	waitValue(t, p4, "k", "v", "linearizable")
 }
 
-// rejoin does what the docs tell an operator to do with a member whose
-// data is lost or corrupt: remove it, wipe it, join it as a learner and
-// promote it.
-func rejoin(t *testing.T, c *testCluster, id int, via *proc) {
+// replaceMember does what the docs tell an operator to do with a member
+// whose data is lost or corrupt: remove it, stop and wipe it, and add the
+// server back under a new ID — a removed ID is never used again, and a
+// join under it is refused (docs/membership.md: a blank server under an
+// old ID can vote a stale leader in) — then promote it.
+func replaceMember(t *testing.T, c *testCluster, id, newID int, via *proc) *proc {
 	t.Helper()
+	old := c.procs[id]
 	mustDo(t, "POST", "http://"+via.api+"/cluster/remove", []byte(fmt.Sprintf(`{"id":%d}`, id)), 200)
 	c.kill(id)
-	if err := os.RemoveAll(c.procs[id].dir); err != nil {
+	if err := os.RemoveAll(old.dir); err != nil {
 		t.Fatal(err)
 	}
-	c.start(id, "--join", via.api)
-	promote(t, via, id)
+	delete(c.procs, id)
+	body := fmt.Sprintf(`{"id":%d,"raft":%q,"http":%q}`, id, old.raft, old.api)
+	r := mustDo(t, "POST", "http://"+via.api+"/cluster/learners", []byte(body), 409)
+	if !strings.Contains(string(r.body), "was removed") || !strings.Contains(string(r.body), "new ID") {
+		t.Fatalf("a join under a removed ID: the refusal does not say what to do: %s", r.body)
+	}
+	p := c.addNode(newID)
+	c.start(newID, "--join", via.api)
+	promote(t, via, newID)
+	return p
 }
 
 // promote promotes learner id through via, retrying while it catches up.
@@ -211,8 +222,8 @@ func TestWipedMemberDoesNotBootstrap(t *testing.T) {
 // Lost quorum (etcd's --force-new-cluster): two of three members are
 // killed and wiped for good. The survivor restarts with
 // --force-new-cluster: it becomes the single voter of a configuration it
-// appends to its own log, keeping every write it holds; the other two
-// rejoin with empty data and are promoted.
+// appends to its own log, keeping every write it holds; the two servers
+// come back wiped, under new IDs (4 and 5), and are promoted.
 func TestLostQuorumRecovery(t *testing.T) {
 	c := newTestCluster(t, 3)
 	lead := c.leader()
@@ -244,18 +255,26 @@ func TestLostQuorumRecovery(t *testing.T) {
 	c.stop(1)
 	c.start(1)
 	wantVoters(t, c, 1)
-	// The wiped members come back as new members.
-	for _, id := range []int{2, 3} {
+	// The lost members' IDs are retired: a join under one is refused.
+	delete(c.procs, 2)
+	delete(c.procs, 3)
+	r = mustDo(t, "POST", "http://"+survivor.api+"/cluster/learners", []byte(`{"id":2,"raft":"127.0.0.1:1"}`), 409)
+	if !strings.Contains(string(r.body), "was removed") {
+		t.Fatalf("a join under a lost member's ID: %s", r.body)
+	}
+	// The wiped servers come back as new members, under new IDs.
+	for _, id := range []int{4, 5} {
+		c.addNode(id)
 		c.start(id, "--join", survivor.api)
 		promote(t, survivor, id)
 	}
-	wantVoters(t, c, 1, 2, 3)
+	wantVoters(t, c, 1, 4, 5)
 	acks.add("after", "recovery")
-	for _, id := range []int{2, 3} {
+	for _, id := range []int{4, 5} {
 		checkAcked(t, c.procs[id], acks, "linearizable")
 	}
 	// The survivor can be lost now: the rebuilt cluster has a quorum without it.
 	c.kill(1)
-	retryPut(t, c.procs[2], "without", "survivor")
-	waitValue(t, c.procs[3], "without", "survivor", "linearizable")
+	retryPut(t, c.procs[4], "without", "survivor")
+	waitValue(t, c.procs[5], "without", "survivor", "linearizable")
 }

@@ -212,10 +212,17 @@ func (h *Host) readIndex(ctx context.Context, lease bool) (uint64, error) {
 //
 // A voter cannot join again: AddLearner would demote it (a wiped voter
 // restarted with --join once did, leaving the cluster unable to survive a
-// failure), so it is refused with ErrAlreadyVoter.
+// failure), so it is refused with ErrAlreadyVoter. A removed member's ID
+// is never used again (ErrRemovedID).
 func (h *Host) AddLearner(ctx context.Context, id raft.NodeID, addr PeerAddr) error {
 	if err := h.leaderOnly(); err != nil {
 		return err
+	}
+	h.peersMu.RLock()
+	removed := h.peers[id].Removed
+	h.peersMu.RUnlock()
+	if removed {
+		return fmt.Errorf("%w: node %d was removed", ErrRemovedID, id)
 	}
 	var voter bool
 	if err := h.do(ctx, func() { voter = h.node.Membership().IsVoter(id) }); err != nil {
@@ -238,9 +245,13 @@ func (h *Host) Promote(ctx context.Context, id raft.NodeID) error {
 	return h.changeMembership(ctx, raft.MembershipChange{Type: raft.AddVoter, Node: id})
 }
 
-// Remove removes node id from the cluster.
+// Remove removes node id from the cluster and retires its ID: no server
+// joins under it again (ErrRemovedID).
 func (h *Host) Remove(ctx context.Context, id raft.NodeID) error {
-	return h.changeMembership(ctx, raft.MembershipChange{Type: raft.RemoveMember, Node: id})
+	if err := h.changeMembership(ctx, raft.MembershipChange{Type: raft.RemoveMember, Node: id}); err != nil {
+		return err
+	}
+	return h.retire(ctx, id)
 }
 
 func (h *Host) leaderOnly() error {

@@ -166,7 +166,7 @@ func (h *Host) applyAddress(body []byte) {
 	if err := savePeers(h.cfg.Dir, book); err != nil {
 		h.fatal(fmt.Errorf("save address book: %w", err))
 	}
-	h.log.Info("address book updated", "id", ch.ID, "raft", ch.Addr.Raft, "http", ch.Addr.HTTP)
+	h.log.Info("address book updated", "id", ch.ID, "raft", ch.Addr.Raft, "http", ch.Addr.HTTP, "removed", ch.Addr.Removed)
 }
 
 func (h *Host) setApplied(idx uint64) {

@@ -40,6 +40,9 @@ import (
 type PeerAddr struct {
 	Raft string `json:"raft"`
 	HTTP string `json:"http"`
+	// Removed: the node was removed from the cluster; its ID is never
+	// used again (see Host.AddLearner).
+	Removed bool `json:"removed,omitempty"`
 }
 
 // Peers is an address book.
@@ -296,6 +299,9 @@ type Host struct {
 
 	// fresh: the node started with no stored state.
 	fresh bool
+	// retireIDs: members a forced new cluster dropped, whose IDs are to be
+	// marked removed in the address book once the node runs.
+	retireIDs []raft.NodeID
 	// resnapshot: the latest snapshot file was corrupt or missing at
 	// start-up; take a new one.
 	resnapshot bool
@@ -399,6 +405,10 @@ func Open(cfg Config) (*Host, error) {
 	}
 	if h.resnapshot {
 		go h.replaceSnapshot()
+	}
+	if len(h.retireIDs) > 0 {
+		h.bgWG.Add(1)
+		go h.retireLoop(h.retireIDs)
 	}
 	return h, nil
 }

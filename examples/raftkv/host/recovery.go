@@ -20,6 +20,19 @@ func (h *Host) forceNewCluster(cfg raft.Config, old raft.PersistentState) (*raft
 	if err := h.wal.Save([]*raft.Persist{&p}); err != nil {
 		return nil, fmt.Errorf("force new cluster: %w", err)
 	}
+	// Every other server the address book knows is out of the cluster now:
+	// its ID is retired like a removed member's — here at once and
+	// durably, in the replicated book once the node runs (retireLoop).
+	for id, a := range h.peers {
+		if id != h.id && !a.Removed {
+			a.Removed = true
+			h.peers[id] = a
+			h.retireIDs = append(h.retireIDs, id)
+		}
+	}
+	if err := savePeers(h.cfg.Dir, h.peers); err != nil {
+		return nil, fmt.Errorf("force new cluster: %w", err)
+	}
 	h.log.Warn("FORCED A NEW CLUSTER: this node is now the only voter; wipe the lost members and add them back with --join, and restart this node without --force-new-cluster",
 		"voters", []raft.NodeID{h.id}, "index", p.Entries[0].Index, "term", p.HardState.Term, "commit", p.HardState.Commit)
 	return raft.NewNode(cfg, st)

@@ -474,7 +474,7 @@ func (s *Server) addLearner(ctx context.Context, req adminRequest) (any, error) 
 	}
 	err := s.h.AddLearner(ctx, raft.NodeID(req.ID), host.PeerAddr{Raft: req.Raft, HTTP: req.HTTP})
 	if errors.Is(err, host.ErrAlreadyVoter) {
-		err = fmt.Errorf(`%w (to rejoin a wiped voter: POST /cluster/remove {"id":%d}, then start it with an empty --data and --join)`, err, req.ID)
+		err = fmt.Errorf(`%w (to replace a wiped voter: POST /cluster/remove {"id":%d}, then start the server with a new --id, an empty --data and --join)`, err, req.ID)
 	}
 	return map[string]any{"added_learner": req.ID}, err
 }
