@@ -295,9 +295,9 @@ func listenOn(addr string, fd int) (net.Listener, error) {
 
 // askToJoin asks the cluster to add this node as a learner, retrying until
 // it succeeds or the cluster says it is already a learner. It fails if the
-// cluster refuses for good: a voter whose data was wiped must not rejoin
-// (the leader would have demoted it once; now it refuses, and says what to
-// do).
+// cluster refuses for good: a voter whose data was wiped, or a server
+// under a removed member's ID, must not rejoin (the leader once demoted
+// such a voter; now it refuses, and says what to do).
 func askToJoin(ctx context.Context, log *slog.Logger, member string, id raft.NodeID, self host.PeerAddr) error {
 	if !strings.Contains(member, "://") {
 		member = "http://" + member
@@ -312,11 +312,14 @@ func askToJoin(ctx context.Context, log *slog.Logger, member string, id raft.Nod
 			case resp.StatusCode == 200:
 				log.Info("joined the cluster as a learner", "via", member)
 				return nil
-			case resp.StatusCode == 409 && strings.Contains(string(msg), "already a voter"):
-				return fmt.Errorf("the cluster refused: %s", bytes.TrimSpace(msg))
-			case resp.StatusCode == 409:
-				log.Info("already a member of the cluster", "answer", string(bytes.TrimSpace(msg)))
+			case resp.StatusCode == 409 && strings.Contains(string(msg), "is a learner"):
+				// An earlier attempt got through (raft.ErrAlreadyMember).
+				log.Info("already a learner of the cluster", "answer", string(bytes.TrimSpace(msg)))
 				return nil
+			case resp.StatusCode == 409:
+				// A voter, or a removed ID: this server must not rejoin
+				// as it is (the answer says what to do).
+				return fmt.Errorf("the cluster refused: %s", bytes.TrimSpace(msg))
 			}
 			err = fmt.Errorf("HTTP %d %s", resp.StatusCode, bytes.TrimSpace(msg))
 		}

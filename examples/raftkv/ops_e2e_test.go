@@ -164,6 +164,9 @@ func replaceMember(t *testing.T, c *testCluster, id, newID int, via *proc) *proc
 	if err := os.RemoveAll(old.dir); err != nil {
 		t.Fatal(err)
 	}
+	if code, out := c.runToExit(id, "--join", via.api); code == 0 || !strings.Contains(out, "was removed") {
+		t.Fatalf("a wiped server joining under its removed ID: exit %d, log:\n%s", code, out)
+	}
 	delete(c.procs, id)
 	body := fmt.Sprintf(`{"id":%d,"raft":%q,"http":%q}`, id, old.raft, old.api)
 	r := mustDo(t, "POST", "http://"+via.api+"/cluster/learners", []byte(body), 409)

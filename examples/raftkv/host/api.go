@@ -247,8 +247,20 @@ func (h *Host) Promote(ctx context.Context, id raft.NodeID) error {
 
 // Remove removes node id from the cluster and retires its ID: no server
 // joins under it again (ErrRemovedID).
+//
+// If the removal went through but retiring the ID failed (the client saw
+// an error), removing it again retires it.
 func (h *Host) Remove(ctx context.Context, id raft.NodeID) error {
-	if err := h.changeMembership(ctx, raft.MembershipChange{Type: raft.RemoveMember, Node: id}); err != nil {
+	err := h.changeMembership(ctx, raft.MembershipChange{Type: raft.RemoveMember, Node: id})
+	if errors.Is(err, raft.ErrNotMember) {
+		h.peersMu.RLock()
+		a, known := h.peers[id]
+		h.peersMu.RUnlock()
+		if known && !a.Removed {
+			err = nil // a member once (it has an address): retire it
+		}
+	}
+	if err != nil {
 		return err
 	}
 	return h.retire(ctx, id)
