@@ -214,25 +214,49 @@ func (h *Host) compareHashes(index, mine uint64) {
 	}); err != nil {
 		return
 	}
-	type answer struct {
-		id     raft.NodeID
-		status byte
-		sum    uint64
-	}
-	answers := make(chan answer, len(peers))
+	answers := make(chan hashAnswer, len(peers))
 	for _, id := range peers {
 		go func() {
 			st, sum, err := h.askHash(id, index)
 			if err != nil {
 				st = hashUnknown
 			}
-			answers <- answer{id, st, sum}
+			answers <- hashAnswer{id, st, sum}
 		}()
 	}
-	agree, total := 1, 1
-	var differ []raft.NodeID
+	all := make([]hashAnswer, 0, len(peers))
 	for range peers {
-		a := <-answers
+		all = append(all, <-answers)
+	}
+	verdict, differ := judgeHashes(mine, all)
+	h.metrics.hashChecks.WithLabelValues(verdict).Inc()
+	switch verdict {
+	case "ok":
+		h.log.Debug("state hash agrees with the other replicas", "index", index, "hash", mine, "answers", len(all))
+	case "peer_mismatch":
+		h.log.Warn("other members' state differs from the majority's: their own checks raise their alarms", "index", index, "members", differ)
+	default:
+		h.raiseAlarm(fmt.Sprintf("state hash at index %d is %016x; members %v have other hashes, and no majority shares this one", index, mine, differ))
+	}
+}
+
+// hashAnswer is a peer's reply to a hash request.
+type hashAnswer struct {
+	id     raft.NodeID
+	status byte
+	sum    uint64
+}
+
+// judgeHashes decides a comparison from this member's point of view:
+// "ok" when every answer agrees, "peer_mismatch" when this member's hash
+// is held by a strict majority of the answers (its own counted, unknowns
+// not) and others differ, "mismatch" otherwise — a tie included: a member
+// that cannot show its state is right raises the alarm. A peer whose own
+// check failed (hashBad) counts as differing. differ lists the peers that
+// differ.
+func judgeHashes(mine uint64, answers []hashAnswer) (verdict string, differ []raft.NodeID) {
+	agree, total := 1, 1
+	for _, a := range answers {
 		switch {
 		case a.status == hashUnknown:
 			continue
@@ -245,15 +269,11 @@ func (h *Host) compareHashes(index, mine uint64) {
 	}
 	switch {
 	case len(differ) == 0:
-		h.metrics.hashChecks.WithLabelValues("ok").Inc()
-		h.log.Debug("state hash agrees with the other replicas", "index", index, "hash", mine, "answers", total-1)
+		return "ok", nil
 	case 2*agree > total:
-		h.metrics.hashChecks.WithLabelValues("peer_mismatch").Inc()
-		h.log.Warn("other members' state differs from the majority's: their own checks raise their alarms", "index", index, "members", differ)
-	default:
-		h.metrics.hashChecks.WithLabelValues("mismatch").Inc()
-		h.raiseAlarm(fmt.Sprintf("state hash at index %d is %016x; members %v have other hashes, and no majority shares this one", index, mine, differ))
+		return "peer_mismatch", differ
 	}
+	return "mismatch", differ
 }
 
 // askHash asks peer id for its hash at index.
