@@ -3,10 +3,11 @@ package kv
 // Stored values carry a checksum, and the whole state has a hash.
 //
 // bbolt checksums only its meta pages: a flipped bit inside a data page
-// is read back as if it were right. So each value is stored as a CRC-32C
-// of its key and bytes, then the bytes; every read checks it, and a
-// mismatch is host.ErrStateCorrupt — never a value. Covering the key too
-// catches a value that landed under another key.
+// is read back as if it were right. So each value — and each result kept
+// for a request ID — is stored as a CRC-32C of its key and bytes, then
+// the bytes; every read checks it, and a mismatch is host.ErrStateCorrupt
+// — never a value. Covering the key too catches a value that landed under
+// another key.
 //
 // HashState hashes the replicated state (values, request IDs) so that
 // replicas can compare themselves at the same log index.
@@ -69,7 +70,7 @@ func (m *Machine) HashState() (func() (uint64, error), error) {
 		for _, name := range [][]byte{bucketKV, bucketReq, bucketReqLog} {
 			put(name)
 			err := tx.Bucket(name).ForEach(func(k, v []byte) error {
-				if string(name) == string(bucketKV) {
+				if string(name) != string(bucketReqLog) {
 					if _, err := openValue(k, v); err != nil {
 						return err
 					}

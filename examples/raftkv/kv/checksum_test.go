@@ -127,3 +127,52 @@ func TestStateHash(t *testing.T) {
 		t.Fatal("different states hash equal")
 	}
 }
+
+// The result remembered for a request ID is checksummed like a value: a
+// retry whose stored answer rotted stops the member (Apply fails with
+// host.ErrStateCorrupt) instead of answering the client with garbage.
+func TestFlippedRequestResultNeverServed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kv.db")
+	m, err := OpenMachine(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(t, m, 1, Op{Type: OpCAS, RequestID: []byte("req-0123456789"), Key: []byte("k"), ExpectAbsent: true, Value: []byte("v")})
+	apply(t, m, 2, Op{Type: OpCAS, RequestID: []byte("req-other"), Key: []byte("k"), ExpectAbsent: true, Value: []byte("w")})
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// bbolt stores a value right after its key: flip a bit of the second
+	// request's stored result.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := 0
+	for i := bytes.Index(b, []byte("req-other")); i >= 0; {
+		if j := i + len("req-other"); j+1 < len(b) {
+			b[j+1] ^= 0x01
+			flipped++
+		}
+		next := bytes.Index(b[i+1:], []byte("req-other"))
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	if flipped == 0 {
+		t.Fatal("request ID not found in the file")
+	}
+	os.WriteFile(path, b, 0o644)
+	m, err = OpenMachine(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	cmds := []host.Command{{Index: 3, Data: EncodeOp(Op{Type: OpPut, RequestID: []byte("req-other"), Key: []byte("k"), Value: []byte("x")})}}
+	err = m.Apply(cmds)
+	if !errors.Is(err, host.ErrStateCorrupt) {
+		r, _ := DecodeResult(cmds[0].Result)
+		t.Fatalf("retry over a rotted stored result: %v, result %+v; want host.ErrStateCorrupt", err, r)
+	}
+}

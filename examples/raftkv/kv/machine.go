@@ -113,7 +113,11 @@ func (m *Machine) Apply(cmds []host.Command) error {
 				continue
 			}
 			if len(op.RequestID) > 0 {
-				if r := req.Get(op.RequestID); r != nil {
+				if stored := req.Get(op.RequestID); stored != nil {
+					r, err := openValue(op.RequestID, stored)
+					if err != nil {
+						return err
+					}
 					c.Result = bytes.Clone(r) // a retry: answer as the first time
 					continue
 				}
@@ -154,7 +158,7 @@ func (m *Machine) Apply(cmds []host.Command) error {
 			}
 			c.Result = EncodeResult(res)
 			if len(op.RequestID) > 0 {
-				if err := req.Put(op.RequestID, c.Result); err != nil {
+				if err := req.Put(op.RequestID, sealValue(op.RequestID, c.Result)); err != nil {
 					return err
 				}
 				if err := reqLog.Put(binary.BigEndian.AppendUint64(nil, c.Index), op.RequestID); err != nil {
