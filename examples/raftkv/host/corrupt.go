@@ -283,6 +283,16 @@ func (h *Host) askHash(id raft.NodeID, index uint64) (byte, uint64, error) {
 		return 0, 0, err
 	}
 	defer conn.Close()
+	// Shutting down must not wait for a peer that is slow to answer.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-h.stopc:
+			conn.Close()
+		case <-done:
+		}
+	}()
 	conn.SetDeadline(time.Now().Add(15 * time.Second))
 	if _, err := conn.Write(binary.BigEndian.AppendUint64(nil, index)); err != nil {
 		return 0, 0, err
