@@ -274,8 +274,11 @@ func TestPlaintextRefusedOffLoopback(t *testing.T) {
 			t.Errorf("%s: output %q, want one line with %q and the way out", c.name, out, c.refuse)
 		}
 	}
-	// With --insecure the same node starts (and stops on SIGTERM).
-	cmd := exec.Command(binary, "--id", "1", "--data", filepath.Join(dir, "d"), "--listen", "0.0.0.0:0", "--http", "127.0.0.1:0", "--insecure")
+	// With --insecure the same node starts (and stops on SIGTERM). Its
+	// --data is empty: it founds a cluster only with
+	// --initial-cluster-state new.
+	cmd := exec.Command(binary, "--id", "1", "--data", filepath.Join(dir, "d"), "--listen", "0.0.0.0:0", "--http", "127.0.0.1:0", "--insecure",
+		"--initial-cluster-state", "new")
 	logPath := filepath.Join(dir, "insecure.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
