@@ -165,8 +165,12 @@ func TestFlippedValueInStoreNeverServed(t *testing.T) {
 // — is caught by comparing state hashes with the other replicas at
 // start-up: the member raises the alarm and never answers for the lost
 // key.
-func TestDivergedStoreRaisesAlarm(t *testing.T) {
-	c := newTestCluster(t, 3, "--corrupt-check-interval", "0")
+func TestDivergedStoreRaisesAlarm(t *testing.T) { testDivergedStoreRaisesAlarm(t) }
+
+// testDivergedStoreRaisesAlarm runs the test on a cluster started with
+// extra flags (TLS: TestDivergedStoreRaisesAlarmTLS).
+func testDivergedStoreRaisesAlarm(t *testing.T, extra ...string) {
+	c := newTestCluster(t, 3, append([]string{"--corrupt-check-interval", "0"}, extra...)...)
 	lead := c.leader()
 	writeKeys(t, lead, "d", 20)
 	f := followerOf(c, lead)
