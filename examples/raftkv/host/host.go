@@ -393,7 +393,15 @@ func Open(cfg Config) (*Host, error) {
 	h.tr.tls = cfg.PeerTLS
 	h.tr.maxPerAddr = cfg.MaxPeerConnsPerAddr
 	h.tr.idle = cfg.PeerIdleTimeout
-	h.tr.isMember = func(id raft.NodeID) bool { return h.tr.addr(id) != "" }
+	// A member is in the address book and not retired: a removed ID is
+	// never used again (reconfig.go), so its certificate no longer opens
+	// the peer port either.
+	h.tr.isMember = func(id raft.NodeID) bool {
+		h.peersMu.RLock()
+		defer h.peersMu.RUnlock()
+		a := h.peers[id]
+		return a.Raft != "" && !a.Removed
+	}
 	h.tr.deliver = func(msgs []raft.Message) {
 		select {
 		case h.recvc <- msgs:
