@@ -40,7 +40,8 @@ func (n *Node) tickLeader() {
 				return
 			}
 			for i := range n.ldr.progress {
-				n.ldr.progress[i].RecentActive = false
+				pr := &n.ldr.progress[i]
+				pr.activeLastRound, pr.RecentActive = pr.RecentActive, false
 			}
 		}
 	}

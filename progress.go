@@ -73,6 +73,9 @@ type progress struct {
 	// snapshotElapsed the ticks since it was sent (ProgressSnapshot).
 	pendingSnapshot Index
 	snapshotElapsed int
+	// activeLastRound is RecentActive as it stood when the last
+	// check-quorum round ended (CheckMembershipChange).
+	activeLastRound bool
 	// readAck is the latest heartbeat round the member answered.
 	readAck   uint64
 	inflights inflights

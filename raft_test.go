@@ -19,6 +19,8 @@ import (
 //	raft_persist_test.go      the persistence contract, restart
 //	raft_snapshot_test.go     §7 snapshots and compaction (thesis §5), snapshot transfer
 //	raft_membership_test.go   thesis §4: single-server changes, joint consensus (§4.3), learners
+//	raft_membership_safety_test.go  thesis §4.2.1, §4.4: CheckMembershipChange refuses a change the cluster could not survive
+//	raft_recovery_test.go     recovery from a lost quorum (ForceNewCluster; outside the thesis)
 //	raft_witness_test.go      thesis §11.7.2 witnesses
 //	raft_reads_test.go        thesis §6.4 ReadIndex, follower reads
 //	raft_read_freshness_test.go  thesis §6.4 old answers never serve newer follower reads

@@ -113,7 +113,7 @@ func newTestCluster(t *testing.T, n int, extra ...string) *testCluster {
 		}
 	})
 	for i := 1; i <= n; i++ {
-		c.start(i)
+		c.start(i, "--initial-cluster-state", "new")
 	}
 	return c
 }

@@ -6,7 +6,11 @@
 //
 //	raftkv --id 1 --listen 127.0.0.1:7001 --http 127.0.0.1:8001 \
 //	       --peers 1=127.0.0.1:7001/127.0.0.1:8001,2=127.0.0.1:7002/127.0.0.1:8002,3=127.0.0.1:7003/127.0.0.1:8003 \
-//	       --data /var/lib/raftkv/1
+//	       --data /var/lib/raftkv/1 --initial-cluster-state new
+//
+// (--initial-cluster-state new on a cluster's first start only: an empty
+// --data directory never founds a cluster without it, so a member whose
+// disk was wiped cannot start a cluster of its own.)
 //
 // A new node joins a running cluster with --join (the HTTP address of any
 // member) and an empty --data directory; it is added as a learner and can
@@ -20,10 +24,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -64,6 +70,10 @@ type nodeOptions struct {
 	peers           host.Peers
 	dir             string
 	join            bool
+	bootstrap       bool // a fresh data directory may found a new cluster
+	forceNewCluster bool
+	bodyTimeout     time.Duration
+	checkInterval   time.Duration
 	tick            time.Duration
 	electionTicks   int
 	snapshotEntries uint64
@@ -105,6 +115,7 @@ func startNode(o nodeOptions) (*server, error) {
 	}
 	h, err := host.Open(host.Config{
 		ID: o.id, Dir: o.dir, Listener: o.raftLn, PeerTLS: o.sec.peerTLS(), Peers: o.peers, Join: o.join, Machine: m,
+		NoBootstrap: !o.bootstrap, ForceNewCluster: o.forceNewCluster, CorruptCheckInterval: o.checkInterval,
 		TickInterval: o.tick, ElectionTicks: o.electionTicks, SnapshotEntries: o.snapshotEntries, SnapshotRetain: o.snapshotRetain,
 		SegmentBytes: o.segmentBytes, Logger: o.log, Registry: reg,
 	})
@@ -113,10 +124,17 @@ func startNode(o nodeOptions) (*server, error) {
 		return nil, err
 	}
 	handler, httpLn := o.sec.serveHTTP(kv.NewServer(h, m, reg, log), o.httpLn)
+	if o.bodyTimeout == 0 {
+		o.bodyTimeout = 30 * time.Second
+	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// The whole request, body included, must arrive within this; a
+		// trickling body is cut off (HTTP 408) instead of held open.
+		ReadTimeout: o.bodyTimeout,
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() {
 		if err := srv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -191,18 +209,26 @@ func runServer(args []string) int {
 	logFormat := fs.String("log-format", "text", "text or json")
 	var secFlags securityFlags
 	secFlags.register(fs)
+	initialState := fs.String("initial-cluster-state", "existing", "new: an empty --data may bootstrap a new cluster of the --peers; existing: it may not (a wiped member must rejoin with --join)")
+	forceNew := fs.Bool("force-new-cluster", false, "recover from a lost quorum: make this node the only voter, keeping its data (once, on one survivor; see docs/raftkv.md)")
+	bodyTimeout := fs.Duration("body-timeout", 30*time.Second, "time limit for reading a client request, body included")
+	checkInterval := fs.Duration("corrupt-check-interval", 5*time.Minute, "how often the leader has the replicas compare state hashes (0: only at start-up)")
 	fs.Parse(args)
 	log := newLogger(*logLevel, *logFormat)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if *initialState != "new" && *initialState != "existing" {
+		log.Error("bad --initial-cluster-state: new or existing", "got", *initialState)
+		return 2
+	}
 	if *id == 0 {
 		if secFlags != (securityFlags{reloadEvery: secFlags.reloadEvery, insecure: secFlags.insecure}) {
 			log.Error("the demo cluster (no --id) runs on loopback without TLS; give --id to use TLS flags")
 			return 2
 		}
-		return runDemo(ctx, log, nodeOptions{tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log})
+		return runDemo(ctx, log, nodeOptions{bootstrap: true, bodyTimeout: *bodyTimeout, checkInterval: *checkInterval, tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log})
 	}
 	peers, err := parsePeers(*peersFlag)
 	if err != nil {
@@ -245,9 +271,16 @@ func runServer(args []string) int {
 	}
 	s, err := startNode(nodeOptions{
 		id: raft.NodeID(*id), raftLn: raftLn, httpLn: httpLn, peers: peers, dir: *dataDir, join: *join != "",
+		bootstrap: *initialState == "new", forceNewCluster: *forceNew, bodyTimeout: *bodyTimeout, checkInterval: *checkInterval,
 		tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log,
 		sec: sec,
 	})
+	if errors.Is(err, host.ErrNoState) && !*forceNew {
+		log.Warn("refusing to bootstrap a new cluster: --data holds no state. If this member's data was lost, "+
+			"remove it from the cluster (POST /cluster/remove) and start it again with --join; if this is the first start "+
+			"of a new cluster, pass --initial-cluster-state new", "data", *dataDir)
+		return 2
+	}
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
@@ -256,16 +289,29 @@ func runServer(args []string) int {
 		"peer_tls", sec.peer != nil, "client_tls", sec.api != nil, "authorization", sec.auth != nil)
 	sec.watch(ctx, secFlags.reloadEvery, log)
 	go reloadOnHUP(ctx, sec, log)
-	if *join != "" {
-		go askToJoin(ctx, log, sec, *join, raft.NodeID(*id), host.PeerAddr{Raft: raftLn.Addr().String(), HTTP: httpLn.Addr().String()})
+	joinErr := make(chan error, 1)
+	if *join != "" && s.h.Fresh() {
+		go func() {
+			joinErr <- askToJoin(ctx, log, sec, *join, raft.NodeID(*id), host.PeerAddr{Raft: raftLn.Addr().String(), HTTP: httpLn.Addr().String()})
+		}()
 	}
-	<-ctx.Done()
+	code := 0
+	select {
+	case <-ctx.Done():
+	case err := <-joinErr:
+		if err != nil {
+			log.Error("cannot join the cluster", "err", err)
+			code = 1
+		} else {
+			<-ctx.Done()
+		}
+	}
 	log.Info("shutting down")
 	if err := s.Close(context.Background()); err != nil {
 		log.Error("shutdown", "err", err)
 		return 1
 	}
-	return 0
+	return code
 }
 
 // reloadOnHUP reloads certificates and the auth file on SIGHUP.
@@ -298,8 +344,11 @@ func listenOn(addr string, fd int) (net.Listener, error) {
 }
 
 // askToJoin asks the cluster to add this node as a learner, retrying until
-// it succeeds or the cluster says it is already a member.
-func askToJoin(ctx context.Context, log *slog.Logger, sec *security, member string, id raft.NodeID, self host.PeerAddr) {
+// it succeeds or the cluster says it is already a learner. It fails if the
+// cluster refuses for good: a voter whose data was wiped, or a server
+// under a removed member's ID, must not rejoin (the leader once demoted
+// such a voter; now it refuses, and says what to do).
+func askToJoin(ctx context.Context, log *slog.Logger, sec *security, member string, id raft.NodeID, self host.PeerAddr) error {
 	client, scheme := sec.client()
 	if !strings.Contains(member, "://") {
 		member = scheme + "://" + member
@@ -308,21 +357,27 @@ func askToJoin(ctx context.Context, log *slog.Logger, sec *security, member stri
 	for {
 		resp, err := client.Post(member+"/cluster/learners", "application/json", strings.NewReader(body))
 		if err == nil {
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
-			switch resp.StatusCode {
-			case 200:
+			switch {
+			case resp.StatusCode == 200:
 				log.Info("joined the cluster as a learner", "via", member)
-				return
-			case 409:
-				log.Info("already a member of the cluster")
-				return
+				return nil
+			case resp.StatusCode == 409 && strings.Contains(string(msg), "is a learner"):
+				// An earlier attempt got through (raft.ErrAlreadyMember).
+				log.Info("already a learner of the cluster", "answer", string(bytes.TrimSpace(msg)))
+				return nil
+			case resp.StatusCode == 409:
+				// A voter, or a removed ID: this server must not rejoin
+				// as it is (the answer says what to do).
+				return fmt.Errorf("the cluster refused: %s", bytes.TrimSpace(msg))
 			}
-			err = fmt.Errorf("HTTP %d", resp.StatusCode)
+			err = fmt.Errorf("HTTP %d %s", resp.StatusCode, bytes.TrimSpace(msg))
 		}
 		log.Info("join request failed; retrying", "via", member, "err", err)
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-time.After(500 * time.Millisecond):
 		}
 	}

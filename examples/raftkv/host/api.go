@@ -80,7 +80,13 @@ func (h *Host) finishIndex(e *raft.Entry) {
 // Propose replicates cmd and returns the Machine's result once applied
 // here. It works on any node: a follower's proposal is forwarded to the
 // leader by the core.
+//
+// A member under a corruption alarm refuses: the result would come from
+// its own machine.
 func (h *Host) Propose(ctx context.Context, cmd []byte) (Result, error) {
+	if r := h.alarm.Load(); r != nil {
+		return Result{}, fmt.Errorf("%w: %s", ErrStateCorrupt, *r)
+	}
 	return h.proposeEntry(ctx, entryCommand, cmd)
 }
 
@@ -118,7 +124,7 @@ func parseEntry(b []byte) (kind byte, proposer raft.NodeID, seq uint64, body []b
 	if m <= 0 {
 		return 0, 0, 0, nil, false
 	}
-	return kind, raft.NodeID(p), s, b[1+n+m:], kind == entryCommand || kind == entryAddress
+	return kind, raft.NodeID(p), s, b[1+n+m:], kind == entryCommand || kind == entryAddress || kind == entryHashCheck
 }
 
 // Consistency is how fresh a read must be.
@@ -148,8 +154,14 @@ func (c Consistency) String() string {
 }
 
 // Read answers query from the machine with the given consistency.
+//
+// A member under a corruption alarm, or one that restarted and has not
+// yet compared its state with the other replicas, answers no reads.
 func (h *Host) Read(ctx context.Context, c Consistency, query []byte) ([]byte, error) {
 	start := time.Now()
+	if err := h.servable(); err != nil {
+		return nil, err
+	}
 	if c != Stale {
 		idx, err := h.readIndex(ctx, c == Lease)
 		// A read the leader lost or did not answer in time (a busy leader,
@@ -169,8 +181,12 @@ func (h *Host) Read(ctx context.Context, c Consistency, query []byte) ([]byte, e
 		if err := h.waitApplied(ctx, idx); err != nil {
 			return nil, err
 		}
+		if err := h.servable(); err != nil {
+			return nil, err // the alarm went off while the read waited
+		}
 	}
 	out, err := h.m.Query(query)
+	h.noteCorrupt(err)
 	if err == nil {
 		h.metrics.read.WithLabelValues(c.String()).Observe(time.Since(start).Seconds())
 	}
@@ -193,9 +209,27 @@ func (h *Host) readIndex(ctx context.Context, lease bool) (uint64, error) {
 // AddLearner adds node id, reachable at addr, as a learner: it records the
 // address in the replicated address book, then changes the membership.
 // Only the leader does this (others return *NotLeaderError).
+//
+// A voter cannot join again: AddLearner would demote it (a wiped voter
+// restarted with --join once did, leaving the cluster unable to survive a
+// failure), so it is refused with ErrAlreadyVoter. A removed member's ID
+// is never used again (ErrRemovedID).
 func (h *Host) AddLearner(ctx context.Context, id raft.NodeID, addr PeerAddr) error {
 	if err := h.leaderOnly(); err != nil {
 		return err
+	}
+	h.peersMu.RLock()
+	removed := h.peers[id].Removed
+	h.peersMu.RUnlock()
+	if removed {
+		return fmt.Errorf("%w: node %d was removed", ErrRemovedID, id)
+	}
+	var voter bool
+	if err := h.do(ctx, func() { voter = h.node.Membership().IsVoter(id) }); err != nil {
+		return err
+	}
+	if voter {
+		return fmt.Errorf("%w: node %d", ErrAlreadyVoter, id)
 	}
 	body, _ := json.Marshal(addressChange{ID: id, Addr: addr})
 	if _, err := h.proposeEntry(ctx, entryAddress, body); err != nil {
@@ -204,14 +238,32 @@ func (h *Host) AddLearner(ctx context.Context, id raft.NodeID, addr PeerAddr) er
 	return h.changeMembership(ctx, raft.MembershipChange{Type: raft.AddLearner, Node: id})
 }
 
-// Promote makes learner id a voter.
+// Promote makes learner id a voter. It refuses (see safeChange) a server
+// that is not a learner, has no address, or lags more than
+// Config.PromoteMaxLag entries behind the leader.
 func (h *Host) Promote(ctx context.Context, id raft.NodeID) error {
 	return h.changeMembership(ctx, raft.MembershipChange{Type: raft.AddVoter, Node: id})
 }
 
-// Remove removes node id from the cluster.
+// Remove removes node id from the cluster and retires its ID: no server
+// joins under it again (ErrRemovedID).
+//
+// If the removal went through but retiring the ID failed (the client saw
+// an error), removing it again retires it.
 func (h *Host) Remove(ctx context.Context, id raft.NodeID) error {
-	return h.changeMembership(ctx, raft.MembershipChange{Type: raft.RemoveMember, Node: id})
+	err := h.changeMembership(ctx, raft.MembershipChange{Type: raft.RemoveMember, Node: id})
+	if errors.Is(err, raft.ErrNotMember) {
+		h.peersMu.RLock()
+		a, known := h.peers[id]
+		h.peersMu.RUnlock()
+		if known && !a.Removed {
+			err = nil // a member once (it has an address): retire it
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return h.retire(ctx, id)
 }
 
 func (h *Host) leaderOnly() error {
@@ -226,6 +278,10 @@ func (h *Host) changeMembership(ctx context.Context, ch raft.MembershipChange) e
 	var perr error
 	wait := make(chan waitResult, 1)
 	err := h.do(ctx, func() {
+		if err := h.safeChange(ch); err != nil {
+			perr = h.clientErr(err)
+			return
+		}
 		idx, term, err := h.node.ProposeMembershipChange(ch)
 		if err != nil {
 			perr = h.clientErr(err)
@@ -390,3 +446,7 @@ func (h *Host) fatal(err error) {
 		os.Exit(1)
 	})
 }
+
+// Fresh reports whether the node started with no stored state (a new
+// member that joins, or one that bootstrapped a new cluster).
+func (h *Host) Fresh() bool { return h.fresh }

@@ -20,6 +20,7 @@ func (h *Host) applyLoop() {
 			return true
 		}
 		if err := h.m.Apply(cmds); err != nil {
+			h.noteCorrupt(err)
 			h.fatal(fmt.Errorf("machine apply at %d: %w", cmds[0].Index, err))
 			return false
 		}
@@ -61,6 +62,14 @@ func (h *Host) applyLoop() {
 					return false
 				}
 				h.applyAddress(body)
+				if tag != 0 {
+					h.finish(tag, waitResult{res: Result{Index: uint64(e.Index)}})
+				}
+			case entryHashCheck:
+				if !flush() {
+					return false
+				}
+				h.startHash(uint64(e.Index))
 				if tag != 0 {
 					h.finish(tag, waitResult{res: Result{Index: uint64(e.Index)}})
 				}
@@ -157,7 +166,7 @@ func (h *Host) applyAddress(body []byte) {
 	if err := savePeers(h.cfg.Dir, book); err != nil {
 		h.fatal(fmt.Errorf("save address book: %w", err))
 	}
-	h.log.Info("address book updated", "id", ch.ID, "raft", ch.Addr.Raft, "http", ch.Addr.HTTP)
+	h.log.Info("address book updated", "id", ch.ID, "raft", ch.Addr.Raft, "http", ch.Addr.HTTP, "removed", ch.Addr.Removed)
 }
 
 func (h *Host) setApplied(idx uint64) {

@@ -40,6 +40,9 @@ import (
 type PeerAddr struct {
 	Raft string `json:"raft"`
 	HTTP string `json:"http"`
+	// Removed: the node was removed from the cluster; its ID is never
+	// used again (see Host.AddLearner).
+	Removed bool `json:"removed,omitempty"`
 }
 
 // Peers is an address book.
@@ -78,8 +81,17 @@ type Config struct {
 	Peers Peers
 	// Join starts a node with an empty log that waits to be added to an
 	// existing cluster, instead of bootstrapping a new one from Peers.
-	Join    bool
-	Machine Machine
+	Join bool
+	// NoBootstrap makes a node whose data directory holds no state refuse
+	// to bootstrap a new cluster from Peers (Open fails with ErrNoState)
+	// unless it joins: a member whose data was wiped must not found a new
+	// cluster of its own. The caller decides when bootstrapping is meant.
+	NoBootstrap bool
+	// ForceNewCluster rebuilds the stored state as a single-voter cluster
+	// of this node (raft.ForceNewCluster), to recover from the permanent
+	// loss of a quorum. Use it once, on one survivor.
+	ForceNewCluster bool
+	Machine         Machine
 
 	// TickInterval is the length of one raft tick. Default 10ms.
 	TickInterval time.Duration
@@ -97,6 +109,13 @@ type Config struct {
 	SegmentBytes int64
 	// MaxMsgBytes: see raft.Config. Default 4 MiB.
 	MaxMsgBytes uint64
+	// CorruptCheckInterval: the leader proposes a state check this often
+	// (see corrupt.go); 0 turns the periodic check off (the start-up
+	// check still runs).
+	CorruptCheckInterval time.Duration
+	// PromoteMaxLag: a learner is promoted only if its log is at most
+	// this many entries behind the leader's. Default 1000.
+	PromoteMaxLag uint64
 
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
@@ -134,6 +153,9 @@ func (c *Config) defaults() {
 	if c.PeerIdleTimeout == 0 {
 		c.PeerIdleTimeout = peerIdleTimeout
 	}
+	if c.PromoteMaxLag == 0 {
+		c.PromoteMaxLag = 1000
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -153,6 +175,9 @@ var (
 	ErrStopped = errors.New("host stopped")
 	// ErrTooLarge: the command exceeds the entry size limit.
 	ErrTooLarge = errors.New("command too large")
+	// ErrNoState: the data directory holds no state and Config.NoBootstrap
+	// forbids founding a new cluster.
+	ErrNoState = errors.New("the data directory holds no raft state")
 )
 
 // NotLeaderError is returned by operations only the leader performs.
@@ -184,6 +209,9 @@ func (e *NotLeaderError) Unwrap() error {
 const (
 	entryCommand = 1 // body: the Machine's command
 	entryAddress = 2 // body: JSON {id, raft, http}: an address book change
+	// entryHashCheck: no body; every replica hashes its machine here and
+	// compares (corrupt.go).
+	entryHashCheck = 3
 )
 
 type addressChange struct {
@@ -285,6 +313,20 @@ type Host struct {
 	batches               map[uint64][]uint64
 	batchSeq              uint64
 
+	// fresh: the node started with no stored state.
+	fresh bool
+	// retireIDs: members a forced new cluster dropped, whose IDs are to be
+	// marked removed in the address book once the node runs.
+	retireIDs []raft.NodeID
+	// resnapshot: the latest snapshot file was corrupt or missing at
+	// start-up; take a new one.
+	resnapshot bool
+
+	// Corruption detection (corrupt.go).
+	alarm    atomic.Pointer[string]
+	verified atomic.Bool
+	hashes   hashBook
+
 	// Owned by the apply goroutine.
 	skipThrough   uint64 // the machine already holds entries up to here
 	repairTarget  uint64 // set when a cut WAL tail may have lost acknowledged entries
@@ -335,6 +377,7 @@ func Open(cfg Config) (*Host, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
+	h.loadAlarm()
 	if err := h.recover(); err != nil {
 		if h.wal != nil {
 			h.wal.Close()
@@ -350,7 +393,15 @@ func Open(cfg Config) (*Host, error) {
 	h.tr.tls = cfg.PeerTLS
 	h.tr.maxPerAddr = cfg.MaxPeerConnsPerAddr
 	h.tr.idle = cfg.PeerIdleTimeout
-	h.tr.isMember = func(id raft.NodeID) bool { return h.tr.addr(id) != "" }
+	// A member is in the address book and not retired: a removed ID is
+	// never used again (reconfig.go), so its certificate no longer opens
+	// the peer port either.
+	h.tr.isMember = func(id raft.NodeID) bool {
+		h.peersMu.RLock()
+		defer h.peersMu.RUnlock()
+		a := h.peers[id]
+		return a.Raft != "" && !a.Removed
+	}
 	h.tr.deliver = func(msgs []raft.Message) {
 		select {
 		case h.recvc <- msgs:
@@ -359,6 +410,7 @@ func Open(cfg Config) (*Host, error) {
 	}
 	h.tr.onSnap = h.receiveSnapshot
 	h.tr.onRepair = h.serveRepair
+	h.tr.onHash = h.serveHash
 	// Sequence numbers tag proposals and reads; starting from the clock
 	// keeps them unique across restarts, so a replayed old entry never
 	// answers a new request.
@@ -374,6 +426,17 @@ func Open(cfg Config) (*Host, error) {
 	if h.repairTarget > 0 {
 		h.bgWG.Add(1)
 		go h.repairLoop()
+	}
+	if _, ok := h.m.(Hasher); ok {
+		h.bgWG.Add(1)
+		go h.checkLoop()
+	}
+	if h.resnapshot {
+		go h.replaceSnapshot()
+	}
+	if len(h.retireIDs) > 0 {
+		h.bgWG.Add(1)
+		go h.retireLoop(h.retireIDs)
 	}
 	return h, nil
 }
@@ -409,6 +472,7 @@ func (h *Host) recover() error {
 	}
 	h.peers = loadPeers(h.cfg.Dir)
 	snapIndex := uint64(st.Snapshot.Index)
+	snapOK := h.verifySnapshots(snapIndex)
 	var applied uint64
 	switch {
 	case suspect && snapIndex > 0:
@@ -426,6 +490,10 @@ func (h *Host) recover() error {
 		}
 	}
 	if snapIndex > 0 && applied < snapIndex {
+		if !snapOK {
+			return fmt.Errorf("%w: the machine needs snapshot %d to rebuild and its file is corrupt or missing: "+
+				"this member cannot recover locally; remove it from the cluster, wipe its data directory and join it again", ErrStateCorrupt, snapIndex)
+		}
 		if err := h.restoreFromFile(snapIndex); err != nil {
 			return err
 		}
@@ -444,6 +512,12 @@ func (h *Host) recover() error {
 		}
 	}
 	h.lastSnapIndex = snapIndex
+	if !snapOK {
+		// The machine holds the snapshot's state or more: a new file is
+		// taken as soon as the host runs (Open), for followers that need
+		// one.
+		h.lastSnapIndex, h.resnapshot = 0, true
+	}
 	last := snapIndex
 	if k := len(st.Entries); k > 0 {
 		last = uint64(st.Entries[k-1].Index)
@@ -465,8 +539,20 @@ func (h *Host) recover() error {
 		hs.Commit = raft.Index(last)
 	}
 	fresh := !st.HasSnapshot && hs.IsZero() && len(st.Entries) == 0
+	h.fresh = fresh
+	// Only a member with state of its own has anything to check before it
+	// serves reads; a machine that cannot hash cannot be checked.
+	_, hashes := h.m.(Hasher)
+	h.verified.Store(fresh || !hashes || h.cfg.ForceNewCluster)
 	cfg := h.nodeConfig()
 	switch {
+	case h.cfg.ForceNewCluster:
+		if fresh {
+			return fmt.Errorf("force new cluster: %w: there is nothing to recover from", ErrNoState)
+		}
+		h.node, err = h.forceNewCluster(cfg, raft.PersistentState{
+			HardState: hs, Snapshot: st.Snapshot, Entries: st.Entries, Applied: raft.Index(applied),
+		})
 	case !fresh:
 		h.node, err = raft.NewNode(cfg, raft.PersistentState{
 			HardState: hs, Snapshot: st.Snapshot, Entries: st.Entries, Applied: raft.Index(applied),
@@ -475,6 +561,8 @@ func (h *Host) recover() error {
 	case h.cfg.Join:
 		h.node, err = raft.NewNode(cfg, raft.PersistentState{})
 		h.log.Info("joining: waiting for the leader")
+	case h.cfg.NoBootstrap:
+		return ErrNoState
 	default:
 		var voters []raft.NodeID
 		for id := range h.cfg.Peers {

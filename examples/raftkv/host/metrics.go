@@ -10,6 +10,7 @@ import (
 // loop updates after every batch, so scraping never touches the node.
 type metrics struct {
 	term, commit, applied, leader, role, lastIndex atomic.Uint64
+	corrupt                                        atomic.Uint64
 
 	proposal    prometheus.Histogram
 	read        *prometheus.HistogramVec
@@ -26,6 +27,8 @@ type metrics struct {
 	snapTaken   prometheus.Counter
 	tornBytes   prometheus.Counter
 	batch       prometheus.Histogram
+	hashChecks  *prometheus.CounterVec
+	badSnaps    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -61,12 +64,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		snapResumed: prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_snapshot_resumed_bytes_total", Help: "Snapshot bytes a follower already had when a transfer resumed."}),
 		snapTaken:   prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_snapshots_taken_total", Help: "Local snapshots written (followed by log compaction)."}),
 		tornBytes:   prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_wal_torn_bytes_total", Help: "Bytes cut from a torn or corrupt WAL tail at start-up."}),
+		hashChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "raftkv_state_checks_total", Help: "State hash comparisons with the other replicas, by result: ok, mismatch (this member raised the alarm), peer_mismatch (another member differs from the majority).",
+		}, []string{"result"}),
+		badSnaps: prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_snapshot_files_corrupt_total", Help: "Snapshot files found corrupt or missing at start-up."}),
 	}
 	gauge := func(name, help string, v *atomic.Uint64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })
 	}
 	reg.MustRegister(m.proposal, m.read, m.fsync, m.batch, m.sentBytes, m.recvBytes, m.dropped, m.garbage, m.forged, m.refused,
-		m.snapSent, m.snapRecv, m.snapResumed, m.snapTaken, m.tornBytes,
+		m.snapSent, m.snapRecv, m.snapResumed, m.snapTaken, m.tornBytes, m.hashChecks, m.badSnaps,
+		gauge("raftkv_corruption_alarm", "1 if this member's state is corrupt (a checksum or a state hash check failed): it serves no reads or writes.", &m.corrupt),
 		gauge("raftkv_term", "Current Raft term.", &m.term),
 		gauge("raftkv_commit_index", "Highest index known committed.", &m.commit),
 		gauge("raftkv_applied_index", "Last index applied to the state machine.", &m.applied),

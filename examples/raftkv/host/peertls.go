@@ -58,7 +58,7 @@ func (t *transport) authenticate(raw net.Conn) (c net.Conn, id raft.NodeID, ok b
 		return refuse("no_node_id", err)
 	}
 	if !t.isMember(id) {
-		return refuse("not_a_member", fmt.Errorf("node %d is not in the address book", id))
+		return refuse("not_a_member", fmt.Errorf("node %d is not in the address book, or was removed", id))
 	}
 	return tc, id, true
 }

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"fmt"
@@ -297,5 +298,38 @@ func TestTLSClusterWorks(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(lead.metrics.garbage); got != 0 {
 		t.Fatalf("protocol errors: %v", got)
+	}
+}
+
+// A removed member's ID is retired (issue 19: never used again), so its
+// certificate no longer opens the peer port: the connection is refused at
+// the TLS layer as not a member, like a certificate for a node that never
+// was one. Otherwise a removed server, or one that came back with its old
+// data after --force-new-cluster, could still reach the members.
+func TestRemovedMemberRefusedWithTLS(t *testing.T) {
+	p := newTestPKI(t)
+	c := newTLSCluster(t, 3, p, nil)
+	lead, victim, third := roles(t, c)
+	gone := third.ID()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := lead.Remove(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(gone)
+	deadline := time.Now().Add(10 * time.Second)
+	for !victim.Peers()[gone].Removed {
+		if time.Now().After(deadline) {
+			t.Fatalf("the victim never saw node %d retired", gone)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	refused := func() float64 { return testutil.ToFloat64(victim.metrics.refused.WithLabelValues("not_a_member")) }
+	before := refused()
+	cfg := p.member(t, gone).ClientConfig(nil)
+	cfg.VerifyConnection = nil
+	attack(t, c.peers[victim.ID()].Raft, attacker{name: "removed member", tls: cfg}, forgedTimeoutNow(lead, victim))
+	if got := refused() - before; got != 1 {
+		t.Fatalf("connections from the removed member refused as not a member: %v, want 1", got)
 	}
 }

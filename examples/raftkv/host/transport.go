@@ -56,6 +56,7 @@ const (
 	kindMessages = 1
 	kindSnapshot = 2
 	kindRepair   = 3 // a follower that lost acknowledged entries asks the leader to step aside (repair.go)
+	kindHash     = 4 // a member asks for a peer's state hash at an index (corrupt.go)
 
 	handshakeSize = 4 + 1 + 1 + 8
 	// maxQueued bounds the messages waiting for one peer; more are dropped.
@@ -83,6 +84,7 @@ type transport struct {
 	deliver  func([]raft.Message)
 	onSnap   func(conn net.Conn, br *bufio.Reader, from raft.NodeID)
 	onRepair func(conn net.Conn, from raft.NodeID)
+	onHash   func(conn net.Conn, br *bufio.Reader, from raft.NodeID)
 	metrics  *metrics
 	// tls, if set, makes every connection mutual TLS (peertls.go).
 	tls *PeerTLS
@@ -243,6 +245,8 @@ func (t *transport) serveConn(raw net.Conn) {
 		t.onSnap(c, br, from)
 	case kindRepair:
 		t.onRepair(c, from)
+	case kindHash:
+		t.onHash(c, br, from)
 	default:
 		t.log.Warn("disconnecting peer: unknown connection kind", "remote", remote, "kind", hs[5], "err", errGarbage)
 		t.metrics.garbage.Inc()

@@ -58,6 +58,10 @@ func TestAuthorizerRoles(t *testing.T) {
 		{"GET", "/cluster/status", "", cert(member), 200},
 		{"GET", "/debug/pprof/", "a", nil, 200},
 		{"GET", "/cluster/status", "r", nil, 403},
+		{"POST", "/kv/a", "r", nil, 403},
+		{"GET", "/kv/a//b", "", nil, 401},
+		{"POST", "/cluster/check", "", cert(&x509.Certificate{Subject: pkix.Name{CommonName: "app"}}), 403},
+		{"POST", "/cluster/check", "a", nil, 200},
 	} {
 		req := httptest.NewRequest(c.method, c.path, nil)
 		if c.token != "" {

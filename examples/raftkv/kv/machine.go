@@ -66,7 +66,7 @@ func (m *Machine) open() error {
 				return err
 			}
 		}
-		return nil
+		return checkFormat(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -113,7 +113,11 @@ func (m *Machine) Apply(cmds []host.Command) error {
 				continue
 			}
 			if len(op.RequestID) > 0 {
-				if r := req.Get(op.RequestID); r != nil {
+				if stored := req.Get(op.RequestID); stored != nil {
+					r, err := openValue(op.RequestID, stored)
+					if err != nil {
+						return err
+					}
 					c.Result = bytes.Clone(r) // a retry: answer as the first time
 					continue
 				}
@@ -122,14 +126,22 @@ func (m *Machine) Apply(cmds []host.Command) error {
 			switch op.Type {
 			case OpPut:
 				res.Found = kv.Get(op.Key) != nil
-				err = kv.Put(op.Key, op.Value)
+				err = kv.Put(op.Key, sealValue(op.Key, op.Value))
 			case OpDelete:
 				res.Found = kv.Get(op.Key) != nil
 				err = kv.Delete(op.Key)
 			case OpCAS:
-				cur := kv.Get(op.Key)
-				ok := (op.ExpectAbsent && cur == nil) || (op.HasPrev && cur != nil && bytes.Equal(cur, op.Prev))
-				res.Found = cur != nil
+				stored := kv.Get(op.Key)
+				var cur []byte
+				if stored != nil {
+					// A replica must not decide a compare on a corrupt
+					// value: the error stops it (Machine.Apply).
+					if cur, err = openValue(op.Key, stored); err != nil {
+						return err
+					}
+				}
+				ok := (op.ExpectAbsent && stored == nil) || (op.HasPrev && stored != nil && bytes.Equal(cur, op.Prev))
+				res.Found = stored != nil
 				if !ok {
 					res.Status = StatusPrecondition
 					res.Value = bytes.Clone(cur)
@@ -138,7 +150,7 @@ func (m *Machine) Apply(cmds []host.Command) error {
 				if op.Delete {
 					err = kv.Delete(op.Key)
 				} else {
-					err = kv.Put(op.Key, op.Value)
+					err = kv.Put(op.Key, sealValue(op.Key, op.Value))
 				}
 			}
 			if err != nil {
@@ -146,7 +158,7 @@ func (m *Machine) Apply(cmds []host.Command) error {
 			}
 			c.Result = EncodeResult(res)
 			if len(op.RequestID) > 0 {
-				if err := req.Put(op.RequestID, c.Result); err != nil {
+				if err := req.Put(op.RequestID, sealValue(op.RequestID, c.Result)); err != nil {
 					return err
 				}
 				if err := reqLog.Put(binary.BigEndian.AppendUint64(nil, c.Index), op.RequestID); err != nil {
@@ -194,7 +206,15 @@ func (m *Machine) Query(q []byte) ([]byte, error) {
 		switch query.Type {
 		case QueryGet:
 			v := kv.Get(query.Key)
-			out = encodeGet(v != nil, v)
+			if v == nil {
+				out = encodeGet(false, nil)
+				return nil
+			}
+			v, err := openValue(query.Key, v)
+			if err != nil {
+				return err
+			}
+			out = encodeGet(true, v)
 		case QueryList:
 			var items []Item
 			more := false
@@ -203,6 +223,10 @@ func (m *Machine) Query(q []byte) ([]byte, error) {
 				if len(items) == query.Limit {
 					more = true
 					break
+				}
+				v, err := openValue(k, v)
+				if err != nil {
+					return err
 				}
 				items = append(items, Item{Key: string(k), Value: string(v)})
 			}

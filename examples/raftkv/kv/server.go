@@ -11,7 +11,9 @@ import (
 	"net/http/httputil"
 	"net/http/pprof"
 	"net/url"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -41,6 +43,7 @@ const (
 //	POST   /cluster/remove      {"id":4}
 //	POST   /cluster/transfer    {"to":2} (0 or absent: the most up-to-date voter)
 //	POST   /cluster/snapshot    snapshot this node's machine and compact its log
+//	POST   /cluster/check       compare the replicas' state hashes now
 //	GET    /metrics             Prometheus metrics
 //
 // Writes carry an optional request ID (header Request-Id or ?request_id=):
@@ -63,17 +66,13 @@ type Server struct {
 // NewServer builds the API for host h running machine m.
 func NewServer(h *host.Host, m *Machine, gatherer prometheus.Gatherer, log *slog.Logger) *Server {
 	s := &Server{h: h, m: m, log: log, mux: http.NewServeMux(), gatherer: gatherer, client: &http.Client{Timeout: 30 * time.Second}}
-	s.mux.HandleFunc("GET /kv/{key...}", s.get)
-	s.mux.HandleFunc("GET /kv", s.get)
-	s.mux.HandleFunc("PUT /kv/{key...}", s.put)
-	s.mux.HandleFunc("POST /kv/{key...}", s.put)
-	s.mux.HandleFunc("DELETE /kv/{key...}", s.del)
 	s.mux.HandleFunc("GET /cluster/status", s.status)
 	s.mux.HandleFunc("POST /cluster/learners", s.admin(s.addLearner))
 	s.mux.HandleFunc("POST /cluster/promote", s.admin(s.promote))
 	s.mux.HandleFunc("POST /cluster/remove", s.admin(s.remove))
 	s.mux.HandleFunc("POST /cluster/transfer", s.admin(s.transfer))
 	s.mux.HandleFunc("POST /cluster/snapshot", s.snapshot)
+	s.mux.HandleFunc("POST /cluster/check", s.check)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
@@ -82,7 +81,45 @@ func NewServer(h *host.Host, m *Machine, gatherer prometheus.Gatherer, log *slog
 	return s
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP serves /kv/ itself, from the escaped path (see keyFromPath):
+// the mux would clean the path first, turning a//b into a/b.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.EscapedPath()
+	if path != "/kv" && !strings.HasPrefix(path, "/kv/") {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	key, err := keyFromPath(path)
+	if err != nil {
+		fail(w, 400, err.Error())
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		s.get(w, r, key)
+	case http.MethodPut, http.MethodPost:
+		s.put(w, r, key)
+	case http.MethodDelete:
+		s.del(w, r, key)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, PUT, POST, DELETE")
+		fail(w, http.StatusMethodNotAllowed, "method not allowed")
+	}
+}
+
+// keyFromPath takes the key from the escaped request path /kv/{key}: the
+// bytes after "/kv/" with percent-escapes decoded and nothing else
+// changed — no path cleaning, so a//b, dot/./x and up/../y are keys of
+// their own. A key byte that is not allowed in a path (space, ?, #, %, a
+// non-ASCII byte) is sent percent-encoded; %2F is a slash.
+func keyFromPath(escaped string) (string, error) {
+	raw := strings.TrimPrefix(strings.TrimPrefix(escaped, "/kv"), "/")
+	key, err := url.PathUnescape(raw)
+	if err != nil {
+		return "", fmt.Errorf("bad key escape in %q: %v", raw, err)
+	}
+	return key, nil
+}
 
 type apiError struct {
 	Error  string `json:"error"`
@@ -108,6 +145,8 @@ func writeErr(w http.ResponseWriter, err error) {
 		fail(w, http.StatusBadRequest, err.Error())
 	case errors.As(err, &mbe), errors.Is(err, host.ErrTooLarge):
 		fail(w, http.StatusRequestEntityTooLarge, err.Error())
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		fail(w, http.StatusRequestTimeout, "the request body did not arrive in time")
 	case errors.Is(err, context.DeadlineExceeded):
 		fail(w, http.StatusGatewayTimeout, "timed out (the outcome of a write is unknown: retry with the same request ID)")
 	case errors.Is(err, context.Canceled):
@@ -115,6 +154,10 @@ func writeErr(w http.ResponseWriter, err error) {
 	case errors.As(err, &nl):
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: err.Error(), Leader: uint64(nl.Leader)})
+	case errors.Is(err, host.ErrStateCorrupt), errors.Is(err, host.ErrNotVerified):
+		// Another member can answer: this one cannot vouch for its state.
+		w.Header().Set("Retry-After", "1")
+		fail(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, host.ErrNoLeader), errors.Is(err, host.ErrDropped), errors.Is(err, host.ErrStopped):
 		w.Header().Set("Retry-After", "1")
 		fail(w, http.StatusServiceUnavailable, err.Error())
@@ -130,7 +173,7 @@ func requestContext(r *http.Request) (context.Context, context.CancelFunc, error
 	if t := r.URL.Query().Get("timeout"); t != "" {
 		v, err := time.ParseDuration(t)
 		if err != nil || v <= 0 || v > time.Minute {
-			return nil, nil, fmt.Errorf("bad timeout %q", t)
+			return nil, nil, fmt.Errorf("bad timeout %q: a duration up to 1m such as 500ms", t)
 		}
 		d = v
 	}
@@ -167,21 +210,28 @@ func parseConsistency(v string) (host.Consistency, error) {
 	return 0, fmt.Errorf("bad consistency %q: linearizable, lease or stale", v)
 }
 
-func (s *Server) get(w http.ResponseWriter, r *http.Request) {
+func (s *Server) get(w http.ResponseWriter, r *http.Request, key string) {
 	q := r.URL.Query()
-	key := r.PathValue("key")
+	list := key == "" || q.Has("prefix")
+	params := getParams
+	if list {
+		params = listParams
+	}
+	if !checkParams(w, r, params) {
+		return
+	}
 	c, err := parseConsistency(q.Get("consistency"))
 	if err != nil {
-		fail(w, 400, err.Error())
+		failParam(w, err.Error(), params)
 		return
 	}
 	ctx, cancel, err := requestContext(r)
 	if err != nil {
-		fail(w, 400, err.Error())
+		failParam(w, err.Error(), params)
 		return
 	}
 	defer cancel()
-	if key == "" || q.Has("prefix") {
+	if list {
 		prefix := q.Get("prefix")
 		if key != "" {
 			prefix = key
@@ -189,7 +239,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		limit := 1000
 		if l := q.Get("limit"); l != "" {
 			if limit, err = strconv.Atoi(l); err != nil || limit <= 0 || limit > 100000 {
-				fail(w, 400, "bad limit")
+				failParam(w, fmt.Sprintf("bad limit %q: 1 to 100000", l), params)
 				return
 			}
 		}
@@ -282,8 +332,10 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, op Op) {
 	}
 }
 
-func (s *Server) put(w http.ResponseWriter, r *http.Request) {
-	key := r.PathValue("key")
+func (s *Server) put(w http.ResponseWriter, r *http.Request, key string) {
+	if !checkParams(w, r, putParams) {
+		return
+	}
 	if err := checkKey(key); err != nil {
 		fail(w, 400, err.Error())
 		return
@@ -297,14 +349,16 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Has("prev_value") {
 		op.Type, op.HasPrev, op.Prev = OpCAS, true, []byte(q.Get("prev_value"))
-	} else if q.Get("prev_exist") == "false" {
+	} else if q.Has("prev_exist") {
 		op.Type, op.ExpectAbsent = OpCAS, true
 	}
 	s.write(w, r, op)
 }
 
-func (s *Server) del(w http.ResponseWriter, r *http.Request) {
-	key := r.PathValue("key")
+func (s *Server) del(w http.ResponseWriter, r *http.Request, key string) {
+	if !checkParams(w, r, delParams) {
+		return
+	}
 	if err := checkKey(key); err != nil {
 		fail(w, 400, err.Error())
 		return
@@ -333,6 +387,8 @@ type statusResponse struct {
 	Learners      []uint64                     `json:"learners"`
 	Peers         host.Peers                   `json:"peers"`
 	Progress      map[string]map[string]uint64 `json:"progress,omitempty"`
+	// Alarm says why this member's state is considered corrupt, if it is.
+	Alarm string `json:"alarm,omitempty"`
 }
 
 func ids(in []raft.NodeID) []uint64 {
@@ -356,7 +412,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		ID: uint64(st.ID), Role: st.Role.String(), Term: uint64(st.Term), Leader: uint64(st.Leader),
 		Commit: uint64(st.Commit), Applied: s.h.Applied(), FirstIndex: uint64(st.FirstIndex), LastIndex: uint64(st.LastIndex),
 		SnapshotIndex: s.h.SnapshotIndex(), LeaseHeld: st.LeaseHeld,
-		Voters: ids(mem.Voters), Learners: ids(mem.Learners), Peers: s.h.Peers(),
+		Voters: ids(mem.Voters), Learners: ids(mem.Learners), Peers: s.h.Peers(), Alarm: s.h.Alarm(),
 	}
 	if st.Role == raft.RoleLeader {
 		resp.Progress = map[string]map[string]uint64{}
@@ -424,6 +480,9 @@ func (s *Server) addLearner(ctx context.Context, req adminRequest) (any, error) 
 		return nil, badRequest("need id and raft address")
 	}
 	err := s.h.AddLearner(ctx, raft.NodeID(req.ID), host.PeerAddr{Raft: req.Raft, HTTP: req.HTTP})
+	if errors.Is(err, host.ErrAlreadyVoter) {
+		err = fmt.Errorf(`%w (to replace a wiped voter: POST /cluster/remove {"id":%d}, then start the server with a new --id, an empty --data and --join)`, err, req.ID)
+	}
 	return map[string]any{"added_learner": req.ID}, err
 }
 
@@ -455,4 +514,18 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, 200, map[string]uint64{"snapshot_index": idx})
+}
+
+// check proposes a state check: every replica hashes its state at the
+// entry's index and compares with the others; a member that disagrees
+// raises its alarm (see /cluster/status and raftkv_corruption_alarm).
+func (s *Server) check(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	idx, err := s.h.CheckState(ctx)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]uint64{"index": idx})
 }

@@ -71,7 +71,7 @@ echo "== starting raftkv x3" >&2
 peers="1=127.0.0.1:27001/127.0.0.1:28001,2=127.0.0.1:27002/127.0.0.1:28002,3=127.0.0.1:27003/127.0.0.1:28003"
 for i in 1 2 3; do
   if [ -n "${TLS:-}" ]; then raftkv_tls=(--tls-dir "$c"); fi
-  "$work/raftkv" --id "$i" --peers "$peers" --data "$work/raftkv$i" "${raftkv_tls[@]}" --log-level warn >"$work/raftkv$i.log" 2>&1 &
+  "$work/raftkv" --id "$i" --peers "$peers" --data "$work/raftkv$i" --initial-cluster-state new "${raftkv_tls[@]}" --log-level warn >"$work/raftkv$i.log" 2>&1 &
   pids+=($!)
 done
 
