@@ -31,9 +31,9 @@ var Stores = []Store{StoreSlice, StoreChunked}
 func (s Store) Describe() string {
 	switch s {
 	case StoreSlice:
-		return "growing slice (etcd: MemoryStorage; pureraft: one slice grown and compacted the way MemoryStorage does)"
+		return "growing slice (`slice`): etcd gets its MemoryStorage, pureraft one slice grown and compacted the way MemoryStorage does"
 	case StoreChunked:
-		return "chunked (both: fixed 4,096-entry chunks, compaction frees whole chunks; etcd: chunkStorage, a raft.Storage)"
+		return "chunked (`chunked`): both get fixed 4,096-entry chunks, compaction freeing whole chunks (etcd through chunkStorage, a raft.Storage)"
 	}
 	return string(s)
 }
