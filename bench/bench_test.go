@@ -3,8 +3,6 @@ package bench
 import (
 	"fmt"
 	"testing"
-
-	raft "github.com/pureraft/raft"
 )
 
 var libraries = []Library{Pureraft, Etcd, EtcdBatched}
@@ -15,58 +13,22 @@ var idleLibraries = []Library{Pureraft, Etcd, PureraftQuiescent}
 // TestThroughputHarness checks that every library replicates a small
 // workload to every node through the harness (no timing is asserted).
 func TestThroughputHarness(t *testing.T) {
-	for _, lib := range libraries {
-		for _, p := range []ThroughputParams{
-			{Nodes: 3, Batch: 1, Size: 16, Entries: 100},
-			{Nodes: 5, Batch: 64, Size: 1024, Entries: 1000},
-		} {
-			res, err := RunThroughput(lib, p)
-			if err != nil {
-				t.Fatalf("%s %s: %v", lib, p, err)
-			}
-			if res.Rounds == 0 || res.Messages == 0 {
-				t.Fatalf("%s %s: %+v", lib, p, res)
-			}
-		}
-	}
-}
-
-// TestPureStoreChunks checks the chunked store: appends across chunk
-// boundaries and a persist that replaces a stored suffix.
-func TestPureStoreChunks(t *testing.T) {
-	ents := func(first, n int, term raft.Term) []raft.Entry {
-		out := make([]raft.Entry, n)
-		for i := range out {
-			out[i] = raft.Entry{Index: raft.Index(first + i), Term: term}
-		}
-		return out
-	}
-	var s pureStore
-	for first := 1; first <= 10000; first += 1000 {
-		if err := s.write(&raft.Persist{Entries: ents(first, 1000, 1)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, cut := range []int{8193, 8192, 4097, 4096, 1} {
-		if err := s.write(&raft.Persist{Entries: ents(cut, 10, 2)}); err != nil {
-			t.Fatal(err)
-		}
-		if s.n != cut+9 {
-			t.Fatalf("after overwriting from %d: %d entries stored, want %d", cut, s.n, cut+9)
-		}
-		for i := range s.n {
-			e := s.chunks[i/storeChunk][i%storeChunk]
-			wantTerm := raft.Term(1)
-			if i+1 >= cut {
-				wantTerm = 2
-			}
-			if e.Index != raft.Index(i+1) || e.Term != wantTerm {
-				t.Fatalf("after overwriting from %d: entry %d is (index %d, term %d)", cut, i, e.Index, e.Term)
+	for _, store := range Stores {
+		for _, lib := range libraries {
+			for _, p := range []ThroughputParams{
+				{Nodes: 3, Batch: 1, Size: 16, Entries: 100},
+				{Nodes: 5, Batch: 64, Size: 1024, Entries: 1000},
+			} {
+				p.Store = store
+				res, err := RunThroughput(lib, p)
+				if err != nil {
+					t.Fatalf("%s %s: %v", lib, p, err)
+				}
+				if res.Rounds == 0 || res.Messages == 0 {
+					t.Fatalf("%s %s: %+v", lib, p, res)
+				}
 			}
 		}
-	}
-	if err := s.write(&raft.Persist{Entries: ents(6000, 1, 2)}); err == nil {
-		t.Fatal("a persist leaving a gap was accepted")
 	}
 }
 
@@ -116,14 +78,16 @@ func TestQuiescentIdleGroups(t *testing.T) {
 // and allocs/op are per entry, over the whole cluster. It is the input for
 // benchstat; cmd/compare prints the side-by-side table.
 func BenchmarkThroughput(b *testing.B) {
-	for _, lib := range libraries {
-		for _, nodes := range []int{3} {
-			for _, batch := range []int{1, 64, 256} {
-				for _, size := range []int{16, 128, 1024} {
-					name := fmt.Sprintf("lib=%s/nodes=%d/B=%d/S=%d", lib, nodes, batch, size)
-					b.Run(name, func(b *testing.B) {
-						benchThroughput(b, lib, ThroughputParams{Nodes: nodes, Batch: batch, Size: size})
-					})
+	for _, store := range Stores {
+		for _, lib := range libraries {
+			for _, nodes := range []int{3} {
+				for _, batch := range []int{1, 64, 256} {
+					for _, size := range []int{16, 128, 1024} {
+						name := fmt.Sprintf("store=%s/lib=%s/nodes=%d/B=%d/S=%d", store, lib, nodes, batch, size)
+						b.Run(name, func(b *testing.B) {
+							benchThroughput(b, lib, ThroughputParams{Nodes: nodes, Batch: batch, Size: size, Store: store})
+						})
+					}
 				}
 			}
 		}
@@ -131,7 +95,7 @@ func BenchmarkThroughput(b *testing.B) {
 }
 
 func benchThroughput(b *testing.B, lib Library, p ThroughputParams) {
-	c, err := newCluster(lib, p.Nodes)
+	c, err := newCluster(lib, p.Nodes, p.Store)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,8 +10,13 @@
 //     store (and, for pureraft, acknowledges it at once), queues the
 //     messages, applies committed entries — and finally the queued
 //     messages are delivered. Rounds repeat until N entries are applied on
-//     every node. It reports entries per second and heap allocations and
-//     bytes per entry (runtime.MemStats deltas over the run).
+//     every node; every node compacts every [CompactEvery] applied
+//     entries. Both libraries get stores of the same design
+//     ([ThroughputParams].Store): a growing slice ([StoreSlice]: etcd's
+//     MemoryStorage, and for pureraft a slice grown the same way) or fixed
+//     chunks ([StoreChunked]: chunkLog on both sides, for etcd through
+//     chunkStorage, a raft.Storage). It reports entries per second and heap
+//     allocations and bytes per entry (runtime.MemStats deltas over the run).
 //
 //   - Idle groups ([RunIdle]): G three-voter groups hosted on one node,
 //     which is a follower in every group; the leader is simulated and only
@@ -26,7 +31,8 @@
 //     reads confirmed per second and allocations per read; both libraries
 //     also in a batched variant (one call per refill).
 //
-// The command in cmd/compare runs them for both libraries and prints a
-// table with the medians and the ratios. docs/performance.md in the root
+// The command in cmd/compare runs them for both libraries and prints
+// tables with the medians and the ratios, one per store design for the
+// throughput harness, and the headline block the docs quote. docs/performance.md in the root
 // module holds the results and the fairness notes.
 package bench

@@ -32,12 +32,15 @@ func etcdConfig(id uint64, st etcd.Storage) *etcd.Config {
 
 // etcdCluster is an etcd-io/raft cluster of voters 1..n driven through
 // RawNode with synchronous storage writes (the classic Ready/Advance loop):
-// each Ready's hard state and entries go to the node's MemoryStorage before
-// its messages are queued and its committed entries applied.
+// each Ready's hard state and entries go to the node's store (MemoryStorage
+// or chunkStorage) before its messages are queued and its committed entries
+// applied.
 type etcdCluster struct {
 	nodes   []*etcd.RawNode
-	stores  []*etcd.MemoryStorage
+	stores  []etcdStore
 	applied []uint64
+	compact []uint64 // applied index at each node's last compaction
+	conf    pb.ConfState
 	start   uint64
 	batched bool
 	batch   []pb.Entry
@@ -46,14 +49,18 @@ type etcdCluster struct {
 	reads   readTally // reads harness only (reads.go)
 }
 
-func newEtcdCluster(n int, batched bool) (*etcdCluster, error) {
-	c := &etcdCluster{applied: make([]uint64, n), batched: batched}
+func newEtcdCluster(n int, batched bool, store Store) (*etcdCluster, error) {
+	c := &etcdCluster{applied: make([]uint64, n), compact: make([]uint64, n), batched: batched}
 	cs := pb.ConfState{}
 	for i := range n {
 		cs.Voters = append(cs.Voters, uint64(i+1))
 	}
+	c.conf = cs
 	for i := range n {
-		st := etcd.NewMemoryStorage()
+		st, err := newEtcdStore(store)
+		if err != nil {
+			return nil, err
+		}
 		// The usual way to start a new etcd cluster without its Bootstrap
 		// helper: a storage whose snapshot at index 1 holds the voters.
 		if err := st.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 1, Term: 1, ConfState: cs}}); err != nil {
@@ -128,6 +135,25 @@ func (c *etcdCluster) handle(i int) error {
 		}
 		rn.Advance(rd)
 	}
+	return c.maybeCompact(i)
+}
+
+// maybeCompact snapshots node i at its applied index and compacts its
+// store once it has applied CompactEvery entries since it last did (see
+// CompactEvery); etcd reads its log from the store, so this compacts its log.
+func (c *etcdCluster) maybeCompact(i int) error {
+	applied := c.applied[i]
+	if applied-c.compact[i] < CompactEvery {
+		return nil
+	}
+	st := c.stores[i]
+	if _, err := st.CreateSnapshot(applied, &c.conf, nil); err != nil {
+		return err
+	}
+	if err := st.Compact(applied - CompactRetain); err != nil {
+		return err
+	}
+	c.compact[i] = applied
 	return nil
 }
 

@@ -49,10 +49,11 @@ type ThroughputParams struct {
 	Batch   int // B: proposals per round
 	Size    int // S: payload bytes per proposal
 	Entries int // N: entries to apply on every node
+	Store   Store
 }
 
 func (p ThroughputParams) String() string {
-	return fmt.Sprintf("nodes=%d B=%d S=%d N=%d", p.Nodes, p.Batch, p.Size, p.Entries)
+	return fmt.Sprintf("store=%s nodes=%d B=%d S=%d N=%d", p.Store, p.Nodes, p.Batch, p.Size, p.Entries)
 }
 
 // ThroughputResult is what one run measured. Only the replication loop is
@@ -131,13 +132,14 @@ func settle(c stepper, nodes int) error {
 	return nil
 }
 
-// newCluster builds a cluster of lib with nodes voters and elects node 1.
-func newCluster(lib Library, nodes int) (cluster, error) {
+// newCluster builds a cluster of lib with nodes voters, each with a store
+// of the given design, and elects node 1.
+func newCluster(lib Library, nodes int, store Store) (cluster, error) {
 	switch lib {
 	case Pureraft:
-		return newPureCluster(nodes)
+		return newPureCluster(nodes, store)
 	case Etcd, EtcdBatched:
-		return newEtcdCluster(nodes, lib == EtcdBatched)
+		return newEtcdCluster(nodes, lib == EtcdBatched, store)
 	}
 	return nil, fmt.Errorf("unknown library %q", lib)
 }
@@ -145,7 +147,7 @@ func newCluster(lib Library, nodes int) (cluster, error) {
 // RunThroughput builds a cluster of lib, elects node 1 and measures the
 // replication loop.
 func RunThroughput(lib Library, p ThroughputParams) (ThroughputResult, error) {
-	c, err := newCluster(lib, p.Nodes)
+	c, err := newCluster(lib, p.Nodes, p.Store)
 	if err != nil {
 		return ThroughputResult{}, err
 	}

@@ -21,78 +21,28 @@ func pureConfig(id raft.NodeID) raft.Config {
 	}
 }
 
-// pureStore is the pureraft caller's stand-in for a disk: it applies
-// persist actions as the contract says — snapshot, then entries (replacing
-// any stored suffix from the first one on), then hard state — into memory.
-// Like a write-ahead log it only ever appends (or cuts a suffix): entries
-// go into fixed-size chunks, so storing the N-th entry never copies the
-// ones before it. It keeps the entries (not their payloads, which neither
-// library copies) in memory, as etcd's MemoryStorage does on the other side.
-type pureStore struct {
-	hs     raft.HardState
-	snap   raft.SnapshotMeta
-	chunks [][]raft.Entry // every chunk but the last is full
-	n      int            // entries stored, from snap.Index+1
-}
-
-const storeChunk = 4096
-
-func (s *pureStore) write(p *raft.Persist) error {
-	if p.Snapshot != nil {
-		s.snap = *p.Snapshot
-		s.truncate(0)
-	}
-	if len(p.Entries) > 0 {
-		keep := int(p.Entries[0].Index) - int(s.snap.Index) - 1
-		if keep < 0 || keep > s.n {
-			return fmt.Errorf("persist of entries from %d onto a store ending at %d", p.Entries[0].Index, s.snap.Index+raft.Index(s.n))
-		}
-		s.truncate(keep)
-		for ents := p.Entries; len(ents) > 0; {
-			if s.n == len(s.chunks)*storeChunk {
-				s.chunks = append(s.chunks, make([]raft.Entry, 0, storeChunk))
-			}
-			last := &s.chunks[len(s.chunks)-1]
-			k := min(len(ents), storeChunk-len(*last))
-			*last = append(*last, ents[:k]...)
-			ents = ents[k:]
-			s.n += k
-		}
-	}
-	if p.HasHardState {
-		s.hs = p.HardState
-	}
-	return nil
-}
-
-// truncate keeps the first n stored entries.
-func (s *pureStore) truncate(n int) {
-	if n == s.n {
-		return
-	}
-	s.chunks = s.chunks[:(n+storeChunk-1)/storeChunk]
-	if n%storeChunk != 0 {
-		last := &s.chunks[len(s.chunks)-1]
-		clear((*last)[n%storeChunk:])
-		*last = (*last)[:n%storeChunk]
-	}
-	s.n = n
-}
-
 // pureCluster is a pureraft cluster of voters 1..n with a synchronous
 // caller: every persist is written and acknowledged at once.
 type pureCluster struct {
 	nodes   []*raft.Node
-	stores  []pureStore
+	stores  []pureLog
 	applied []raft.Index
-	start   raft.Index // leader's last index before the first proposal
+	compact []raft.Index // applied index at each node's last compaction
+	start   raft.Index   // leader's last index before the first proposal
 	queue   []raft.Message
 	next    []raft.Message
 	reads   readTally // reads harness only (reads.go)
 }
 
-func newPureCluster(n int) (*pureCluster, error) {
-	c := &pureCluster{stores: make([]pureStore, n), applied: make([]raft.Index, n)}
+func newPureCluster(n int, store Store) (*pureCluster, error) {
+	c := &pureCluster{stores: make([]pureLog, n), applied: make([]raft.Index, n), compact: make([]raft.Index, n)}
+	for i := range c.stores {
+		st, err := newPureLog(store)
+		if err != nil {
+			return nil, err
+		}
+		c.stores[i] = st
+	}
 	voters := make([]raft.NodeID, n)
 	for i := range voters {
 		voters[i] = raft.NodeID(i + 1)
@@ -135,7 +85,7 @@ func (c *pureCluster) handle(i int) error {
 	for {
 		acts := node.Actions()
 		if len(acts) == 0 {
-			return nil
+			return c.maybeCompact(i)
 		}
 		for k := range acts {
 			a := &acts[k]
@@ -162,6 +112,22 @@ func (c *pureCluster) handle(i int) error {
 			}
 		}
 	}
+}
+
+// maybeCompact compacts node i's log and store once it has applied
+// CompactEvery entries since it last did (see CompactEvery).
+func (c *pureCluster) maybeCompact(i int) error {
+	if c.applied[i]-c.compact[i] < CompactEvery {
+		return nil
+	}
+	node := c.nodes[i]
+	meta, err := node.Compact(c.applied[i], CompactRetain)
+	if err != nil {
+		return err
+	}
+	c.stores[i].compact(meta, node.Status().FirstIndex-1)
+	c.compact[i] = c.applied[i]
+	return nil
 }
 
 func (c *pureCluster) deliver() (int, error) {

@@ -283,12 +283,13 @@ func RunReads(lib Library, p ReadParams) (ReadResult, error) {
 }
 
 // newReadCluster builds a cluster of lib with nodes voters and elects
-// node 1.
+// node 1. Reads append no entries, so the store design does not matter:
+// both sides get the chunked one.
 func newReadCluster(lib Library, nodes int) (readCluster, error) {
 	if lib == PureraftBatched {
-		return newPureCluster(nodes)
+		return newPureCluster(nodes, StoreChunked)
 	}
-	c, err := newCluster(lib, nodes)
+	c, err := newCluster(lib, nodes, StoreChunked)
 	if err != nil {
 		return nil, err
 	}

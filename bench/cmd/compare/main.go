@@ -1,7 +1,9 @@
 // Command compare runs the throughput and idle-group harnesses (and, with
 // -reads, the ReadIndex harness) of the bench module for pureraft and
 // etcd-io/raft and prints the medians side by side,
-// with ratios, as Markdown tables. Run it from the bench directory:
+// with ratios, as Markdown tables: the throughput harness once per store
+// design (both libraries on the same design), followed by the headline
+// block that docs/performance.md and docs/comparison.md quote. Run it from the bench directory:
 //
 //	go run ./cmd/compare
 //
@@ -38,8 +40,8 @@ func main() {
 	flag.Parse()
 	nodes, batches, sizes, groups := ints(*nodesFlag), ints(*batchFlag), ints(*sizeFlag), ints(*groupsFlag)
 
-	fmt.Printf("CPU: %s; nproc: %d; GOMAXPROCS: %d; %s %s/%s; %s\n\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0),
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Printf("CPU: %s; nproc: %d; GOMAXPROCS: %d; %s %s/%s; %s; load average %s\n\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0),
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02 15:04 MST"), loadBefore)
 	if !*skipThru {
 		throughput(*runs, *entries, nodes, batches, sizes)
 	}
@@ -52,37 +54,96 @@ func main() {
 }
 
 func throughput(runs, entries int, nodes, batches, sizes []int) {
-	fmt.Printf("Throughput: N=%d entries applied on every node, median of %d runs. Ratios are pureraft/etcd: 'ratio' from wall-clock entries/s, 'ratio by CPU time' from entries per second of process CPU time (GC included), which a busy shared machine distorts less.\n\n", entries, runs)
-	fmt.Println("| nodes | B | S | pureraft entries/s | etcd entries/s | ratio | ratio by CPU time | pureraft allocs/entry | etcd allocs/entry | pureraft B/entry | etcd B/entry | etcd-batched entries/s | ratio |")
-	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-	libs := []bench.Library{bench.Pureraft, bench.Etcd, bench.EtcdBatched}
-	for _, n := range nodes {
-		for _, b := range batches {
-			for _, s := range sizes {
-				p := bench.ThroughputParams{Nodes: n, Batch: b, Size: s, Entries: entries}
-				var rate, cpuRate, allocs, bytes [3][]float64
-				for r := range runs {
-					for k := range libs {
-						li := (k + r) % len(libs) // alternate the order
-						res, err := bench.RunThroughput(libs[li], p)
-						if err != nil {
-							fmt.Fprintf(os.Stderr, "%s %s: %v\n", libs[li], p, err)
-							os.Exit(1)
-						}
-						rate[li] = append(rate[li], res.EntriesPerSec())
-						cpuRate[li] = append(cpuRate[li], res.EntriesPerCPUSec())
-						allocs[li] = append(allocs[li], res.AllocsPerEntry())
-						bytes[li] = append(bytes[li], res.BytesPerEntry())
-					}
+	fmt.Printf("Throughput: N=%d entries applied on every node, median of %d runs, every node compacting every %d applied entries (keeping %d). Ratios are pureraft/etcd: 'ratio' from wall-clock entries/s, 'ratio by CPU time' from entries per second of process CPU time (GC included), which a busy shared machine distorts less. One table per store design; both libraries use the same design in each.\n\n",
+		entries, runs, bench.CompactEvery, bench.CompactRetain)
+	headline := map[bench.Store][]string{}
+	for _, store := range bench.Stores {
+		fmt.Printf("Store design: %s\n\n", store.Describe())
+		fmt.Println("| nodes | B | S | pureraft entries/s | etcd entries/s | ratio | ratio by CPU time | pureraft allocs/entry | etcd allocs/entry | pureraft B/entry | etcd B/entry | etcd-batched entries/s | ratio |")
+		fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		for _, n := range nodes {
+			for _, b := range batches {
+				for _, s := range sizes {
+					p := bench.ThroughputParams{Nodes: n, Batch: b, Size: s, Entries: entries, Store: store}
+					m := measure(runs, p)
+					cpuRatio := m.cpuRate[0] / m.cpuRate[1]
+					fmt.Printf("| %d | %d | %d | %s | %s | %.2f× | %.2f× | %.3f | %.2f | %.0f | %.0f | %s | %.2f× |\n",
+						n, b, s, si(m.rate[0]), si(m.rate[1]), m.rate[0]/m.rate[1], cpuRatio, m.allocs[0], m.allocs[1],
+						m.bytes[0], m.bytes[1], si(m.rate[2]), m.rate[0]/m.rate[2])
+					headline[store] = append(headline[store], fmt.Sprintf("| %d | %d | %d | %.2f× | %.2f× | %.2f× | %.3f | %.2f | %.0f | %.0f |",
+						n, b, s, cpuRatio, m.rate[0]/m.rate[1], m.cpuRate[0]/m.cpuRate[2], m.allocs[0], m.allocs[1], m.bytes[0], m.bytes[1]))
 				}
-				pr, er, br := median(rate[0]), median(rate[1]), median(rate[2])
-				fmt.Printf("| %d | %d | %d | %s | %s | %.2f× | %.2f× | %.3f | %.2f | %.0f | %.0f | %s | %.2f× |\n",
-					n, b, s, si(pr), si(er), pr/er, median(cpuRate[0])/median(cpuRate[1]), median(allocs[0]), median(allocs[1]),
-					median(bytes[0]), median(bytes[1]), si(br), pr/br)
 			}
 		}
+		fmt.Println()
 	}
+	fmt.Printf("Headline block (paste verbatim into docs/performance.md and docs/comparison.md; bench's TestHeadlineAgrees checks the two copies agree):\n\n")
+	fmt.Println(headlineBegin)
+	fmt.Printf("Measured %s by `go run ./cmd/compare %s` in bench/ (median of %d runs, N=%d entries applied on every node, every node compacting every %d applied entries keeping %d; load average %s before and %s after the run; %s, %d cores). Ratios are pureraft ÷ etcd-io/raft v3.6.0 measured in the same run, the libraries alternating; both libraries use the store design named above each table.\n",
+		time.Now().UTC().Format("2006-01-02"), strings.Join(os.Args[1:], " "), runs, entries, bench.CompactEvery, bench.CompactRetain, loadBefore, loadAvg(), cpuModel(), runtime.NumCPU())
+	for _, store := range bench.Stores {
+		fmt.Printf("\n**Store design: %s.**\n\n", store.Describe())
+		fmt.Println("| nodes | B | S | ratio by CPU time | ratio by wall clock | by CPU time against etcd-batched | pureraft allocs/entry | etcd allocs/entry | pureraft B/entry | etcd B/entry |")
+		fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		for _, row := range headline[store] {
+			fmt.Println(row)
+		}
+	}
+	fmt.Println(headlineEnd)
 	fmt.Println()
+}
+
+// The markers around the headline block in the docs (bench's
+// TestHeadlineAgrees looks for them).
+const (
+	headlineBegin = "<!-- begin like-for-like headline: generated by bench/cmd/compare -->"
+	headlineEnd   = "<!-- end like-for-like headline -->"
+)
+
+// measured holds the medians of one throughput configuration, indexed as
+// throughputLibs.
+type measured struct{ rate, cpuRate, allocs, bytes [3]float64 }
+
+var throughputLibs = []bench.Library{bench.Pureraft, bench.Etcd, bench.EtcdBatched}
+
+// measure runs p runs times for every library, alternating their order.
+func measure(runs int, p bench.ThroughputParams) measured {
+	var rate, cpuRate, allocs, bytes [3][]float64
+	for r := range runs {
+		for k := range throughputLibs {
+			li := (k + r) % len(throughputLibs) // alternate the order
+			res, err := bench.RunThroughput(throughputLibs[li], p)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "%s %s: %v\n", throughputLibs[li], p, err)
+				os.Exit(1)
+			}
+			rate[li] = append(rate[li], res.EntriesPerSec())
+			cpuRate[li] = append(cpuRate[li], res.EntriesPerCPUSec())
+			allocs[li] = append(allocs[li], res.AllocsPerEntry())
+			bytes[li] = append(bytes[li], res.BytesPerEntry())
+		}
+	}
+	var m measured
+	for li := range throughputLibs {
+		m.rate[li], m.cpuRate[li], m.allocs[li], m.bytes[li] = median(rate[li]), median(cpuRate[li]), median(allocs[li]), median(bytes[li])
+	}
+	return m
+}
+
+// loadBefore is the load average when the command started.
+var loadBefore = loadAvg()
+
+// loadAvg returns the 1-, 5- and 15-minute load averages, where known.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], "/")
 }
 
 func idle(runs, ticks int, groups []int) {
