@@ -80,3 +80,17 @@ func TestForceNewClusterRefuses(t *testing.T) {
 		t.Errorf("node 0: %v, want ErrInvalidState", err)
 	}
 }
+
+// A recovered server keeps the read tokens it reserved (HardState's
+// ReadTokenLimit, thesis §6.4 via readtoken.go): recovery must not let it
+// reuse a token an answer in flight from the old cluster may carry.
+func TestForceNewClusterKeepsReadTokenLimit(t *testing.T) {
+	old := storedState(ids(3), HardState{Term: 4, Vote: 2, Commit: 1, ReadTokenLimit: 5 * readTokenBlock}, []Term{1, 2})
+	st, p, err := ForceNewCluster(old, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.HardState.ReadTokenLimit != old.HardState.ReadTokenLimit || p.HardState.ReadTokenLimit != old.HardState.ReadTokenLimit {
+		t.Errorf("read token limit after recovery: state %d, write %d, want %d", st.HardState.ReadTokenLimit, p.HardState.ReadTokenLimit, old.HardState.ReadTokenLimit)
+	}
+}

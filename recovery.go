@@ -58,7 +58,9 @@ func ForceNewCluster(old PersistentState, id NodeID) (st PersistentState, p Pers
 	// entry any old leader wrote.
 	term := max(old.HardState.Term, lastTerm) + 1
 	e := Entry{Index: last + 1, Term: term, Type: EntryConfig, Data: encodeMembership(Membership{Voters: []NodeID{id}})}
-	hs := HardState{Term: term, Vote: id, Commit: e.Index}
+	// The read tokens stay reserved: an answer to a read forwarded before
+	// the recovery may still be in flight (readtoken.go).
+	hs := HardState{Term: term, Vote: id, Commit: e.Index, ReadTokenLimit: old.HardState.ReadTokenLimit}
 	st = old
 	st.HardState = hs
 	st.Entries = append(slices.Clone(old.Entries), e)
