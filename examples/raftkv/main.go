@@ -37,6 +37,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -437,23 +438,25 @@ Try:
   curl -X POST http://%s/cluster/snapshot
   curl http://%s/metrics | grep raftkv_
 
-Press Ctrl-C to stop (leadership is handed over first; the data directory is removed).
+Press Ctrl-C to stop (the data directory is removed).
 `, dir, a1, a2, a3, a1, a2, a3, a1, a1, a2, a3, a1, a1, a1, a1)
 	<-ctx.Done()
 	log.Info("shutting down")
-	// The leader goes first each time, so every shutdown hands leadership
-	// to a node that is still running.
-	for len(servers) > 0 {
-		i := 0
-		for j, s := range servers {
-			if s.h.Status().Role == raft.RoleLeader {
-				i = j
-			}
+	// The whole cluster stops, so handing leadership over is pointless
+	// (and a hand-over to a node stopped a moment earlier would only time
+	// out, with a warning): the followers stop first, then the leader,
+	// which skips the hand-over.
+	for i, s := range servers {
+		if s.h.Status().Role == raft.RoleLeader {
+			servers = append(slices.Delete(servers, i, i+1), s)
+			break
 		}
-		if err := servers[i].Close(context.Background()); err != nil {
+	}
+	for _, s := range servers {
+		s.h.SkipHandOver()
+		if err := s.Close(context.Background()); err != nil {
 			log.Error("shutdown", "err", err)
 		}
-		servers = append(servers[:i], servers[i+1:]...)
 	}
 	os.RemoveAll(dir)
 	return 0

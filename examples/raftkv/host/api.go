@@ -393,7 +393,7 @@ func (h *Host) Close(ctx context.Context) error {
 	if !h.closing.CompareAndSwap(false, true) {
 		return nil
 	}
-	if h.Status().Role == raft.RoleLeader {
+	if h.Status().Role == raft.RoleLeader && !h.noHandOver.Load() {
 		h.handOver(ctx)
 	}
 	close(h.stopc)
@@ -409,6 +409,11 @@ func (h *Host) Close(ctx context.Context) error {
 	h.log.Info("stopped")
 	return err
 }
+
+// SkipHandOver makes Close stop without handing leadership over first: for
+// the last server of a cluster that is being stopped whole, which has no
+// one left to hand over to (the attempt would only time out).
+func (h *Host) SkipHandOver() { h.noHandOver.Store(true) }
 
 // handOver transfers leadership to the voter that answered recently, is
 // connected, and holds the most of the log, and waits (up to two election

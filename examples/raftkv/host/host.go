@@ -284,7 +284,9 @@ type Host struct {
 	loopDone chan struct{}
 	bgWG     sync.WaitGroup // storage and apply goroutines
 	closing  atomic.Bool
-	fatalMu  sync.Once
+	// noHandOver: Close skips the leadership hand-over (SkipHandOver).
+	noHandOver atomic.Bool
+	fatalMu    sync.Once
 
 	seq     atomic.Uint64
 	readSeq atomic.Uint64
