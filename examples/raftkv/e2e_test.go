@@ -316,6 +316,25 @@ func mustDo(t *testing.T, method, url string, body []byte, want int) reply {
 	return r
 }
 
+// doEventually repeats a request until it answers want, for up to ten
+// seconds: right after a start, a leader may be settling or a peer
+// connection still being made (a transfer to a node the leader has not
+// reached yet is abandoned).
+func doEventually(t *testing.T, method, url string, body []byte, want int) reply {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := do(method, url, body, nil)
+		if err == nil && r.code == want {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s %s: %v HTTP %d %s, want %d", method, url, err, r.code, r.body, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // retryPut writes until the cluster accepts it (a leader may be settling).
 func retryPut(t *testing.T, p *proc, key, value string) {
 	t.Helper()

@@ -184,7 +184,7 @@ func TestTLSClientAuthorization(t *testing.T) {
 		}
 	}
 	mustDo(t, "POST", urlOf(follower.api)+"/cluster/snapshot", nil, 200)
-	mustDo(t, "POST", urlOf(follower.api)+"/cluster/transfer", []byte(`{}`), 200)
+	doEventually(t, "POST", urlOf(follower.api)+"/cluster/transfer", []byte(`{}`), 200)
 }
 
 // servedSerial is the serial of the certificate addr presents.
