@@ -14,9 +14,15 @@ import (
 // restart: none of that may let an answer to an earlier read complete a
 // later one. See readtoken.go.
 
-// heldReadAnswers makes tn hold back every MsgReadIndexResp addressed to
-// follower instead of delivering it, and returns the ones held so far.
-func heldReadAnswers(tn *testNet, follower NodeID) func() []Message {
+// heldReadAnswer has follower forward read id to the leader of a fresh
+// 3-node cluster (node 1, with one entry committed) and holds the leader's
+// answer back instead of delivering it. It returns the cluster, with every
+// later answer to follower still held back, and the answer.
+func heldReadAnswer(t *testing.T, follower NodeID, id uint64) (*testNet, Message) {
+	t.Helper()
+	tn := elect3(t)
+	tn.propose(1, "a")
+	tn.deliverAll()
 	var held []Message
 	tn.drop = func(m Message) bool {
 		if m.Type == MsgReadIndexResp && m.To == follower {
@@ -25,7 +31,14 @@ func heldReadAnswers(tn *testNet, follower NodeID) func() []Message {
 		}
 		return false
 	}
-	return func() []Message { return held }
+	if err := tn.nodes[follower].ReadIndex(id); err != nil {
+		t.Fatal(err)
+	}
+	tn.deliverAll()
+	if len(held) != 1 {
+		t.Fatalf("%d answers held, want 1", len(held))
+	}
+	return tn, held[0]
 }
 
 // commitWithout commits a new entry at leader while follower receives no
@@ -109,18 +122,7 @@ func TestFollowerReadDuplicateAnswerIsNotFresh(t *testing.T) {
 // while the leader's answer is still in flight. The caller reuses ID 1 after
 // a write committed; the late answer must not complete the new read.
 func TestFollowerReadLateAnswerAfterTimeoutIsNotFresh(t *testing.T) {
-	tn := elect3(t)
-	tn.propose(1, "a")
-	tn.deliverAll()
-	held := heldReadAnswers(tn, 2)
-	if err := tn.nodes[2].ReadIndex(1); err != nil {
-		t.Fatal(err)
-	}
-	tn.deliverAll()
-	if len(held()) != 1 {
-		t.Fatalf("%d answers held, want 1", len(held()))
-	}
-	late := held()[0]
+	tn, late := heldReadAnswer(t, 2, 1)
 
 	written := commitWithout(t, tn, 1, 2)
 	tn.tickAll(2 * tn.cfg(2).ElectionTicks)
@@ -146,18 +148,7 @@ func TestFollowerReadLateAnswerAfterTimeoutIsNotFresh(t *testing.T) {
 // and must not complete the new read: the follower's in-memory state is all
 // gone, so what tells the two reads apart has to have been persisted.
 func TestFollowerReadAnswerFromBeforeRestartIsNotFresh(t *testing.T) {
-	tn := elect3(t)
-	tn.propose(1, "a")
-	tn.deliverAll()
-	held := heldReadAnswers(tn, 2)
-	if err := tn.nodes[2].ReadIndex(1); err != nil {
-		t.Fatal(err)
-	}
-	tn.deliverAll()
-	if len(held()) != 1 {
-		t.Fatalf("%d answers held, want 1", len(held()))
-	}
-	late := held()[0]
+	tn, late := heldReadAnswer(t, 2, 1)
 	tn.drop = nil
 
 	tn.crash(2)

@@ -592,7 +592,21 @@ func (s *Sim) changeMembership() {
 		return
 	}
 	autoLeave := r.Intn(4) != 0
-	s.memberResult(l, fmt.Sprint(ch), func() error {
+	s.proposeChange(l, f, fmt.Sprint(ch), ch, joint, autoLeave)
+}
+
+// hostNewMembers does the host's part for the servers a change just
+// proposed adds, and tells the checker which entry proposed which role. A
+// witness runs without a state machine (a server outside the cluster so
+// far, or a former member keeping its storage). A former witness becoming
+// a data member is one each of whose witness entries was overwritten (see
+// changeMembership): it was never sent a log without payloads, keeps its
+
+// proposeChange has leader l propose ch, through a joint configuration if
+// joint, and notes the configuration it appends for the rule checks, the
+// host's bookkeeping and the servers it adds.
+func (s *Sim) proposeChange(l *simNode, f featureCore, what string, ch []raft.MembershipChange, joint, autoLeave bool) {
+	s.memberResult(l, what, func() error {
 		var idx raft.Index
 		var term raft.Term
 		var err error
@@ -602,20 +616,15 @@ func (s *Sim) changeMembership() {
 			idx, term, err = f.ProposeMembershipChange(ch...)
 		}
 		if err == nil {
-			s.ruleProposed(entryKey{idx, term}, f.Membership())
-			s.hostNewMembers(ch, entryKey{idx, term})
-			s.noteConfig(entryKey{idx, term}, f.Membership())
+			key := entryKey{idx, term}
+			s.ruleProposed(key, f.Membership())
+			s.hostNewMembers(ch, key)
+			s.noteConfig(key, f.Membership())
 		}
 		return err
 	})
 }
 
-// hostNewMembers does the host's part for the servers a change just
-// proposed adds, and tells the checker which entry proposed which role. A
-// witness runs without a state machine (a server outside the cluster so
-// far, or a former member keeping its storage). A former witness becoming
-// a data member is one each of whose witness entries was overwritten (see
-// changeMembership): it was never sent a log without payloads, keeps its
 // storage, and its state machine is rebuilt from it (a restart).
 func (s *Sim) hostNewMembers(ch []raft.MembershipChange, key entryKey) {
 	for _, c := range ch {

@@ -302,22 +302,7 @@ func (s *Sim) removeLeader() {
 		joint = true
 	}
 	autoLeave := r.Intn(4) != 0
-	s.memberResult(l, fmt.Sprint("self-removal ", ch), func() error {
-		var idx raft.Index
-		var term raft.Term
-		var err error
-		if joint {
-			idx, term, err = f.ProposeJointMembershipChange(autoLeave, ch...)
-		} else {
-			idx, term, err = f.ProposeMembershipChange(ch...)
-		}
-		if err == nil {
-			s.ruleProposed(entryKey{idx, term}, f.Membership())
-			s.noteConfig(entryKey{idx, term}, f.Membership())
-			s.hostNewMembers(ch, entryKey{idx, term})
-		}
-		return err
-	})
+	s.proposeChange(l, f, fmt.Sprint("self-removal ", ch), ch, joint, autoLeave)
 }
 
 // changeFault: right after leader l proposed a membership change, with

@@ -6,10 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null 2>&1; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-fi
+. scripts/chromium.sh
 
 out=$(mktemp -d)
 go build -o "$out/raftsim" ./cmd/raftsim
@@ -25,9 +22,7 @@ for _ in $(seq 1 120); do
 done
 [ -n "$url" ] || { cat "$out/server.log"; echo "FAIL: the playground did not start in time"; exit 1; }
 
-chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-  --disable-background-networking --disable-component-update --disable-sync \
-  --user-data-dir="$out/profile" --virtual-time-budget=60000 \
+chromium "${chromium_flags[@]}" --user-data-dir="$out/profile" --virtual-time-budget=60000 \
   --dump-dom "${url}#autotest" 2>/dev/null >"$out/dom.html"
 result=$(grep -o 'id="autotest">[^<]*' "$out/dom.html" | sed 's/.*>//')
 echo "playground in Chromium: ${result:-no result}"

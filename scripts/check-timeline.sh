@@ -9,10 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null 2>&1; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-fi
+. scripts/chromium.sh
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -20,9 +17,7 @@ go run ./cmd/raftsim -scenario leader-crash -nodes 3 -ticks 300 -seed 7 -out "$o
 html=$(sed -n 's/^HTML timeline: \(.*\) (open it in a browser)$/\1/p' "$out/summary.txt")
 [ -n "$html" ] && [ -f "$html" ] || { echo "no timeline written"; cat "$out/summary.txt"; exit 1; }
 
-flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
-  --disable-background-networking --disable-component-update --disable-sync
-  --user-data-dir="$out/profile" --virtual-time-budget=5000)
+flags=("${chromium_flags[@]}" --user-data-dir="$out/profile" --virtual-time-budget=5000)
 chromium "${flags[@]}" --dump-dom "file://$html#start=0&win=50" 2>/dev/null >"$out/dom.html"
 
 lanes=$(grep -o '>node [0-9]*</text>' "$out/dom.html" | sort -u | wc -l)
