@@ -1,6 +1,9 @@
 package raft
 
-import "log/slog"
+import (
+	"log/slog"
+	"math"
+)
 
 // This file holds leader election (§5.2), pre-vote (thesis §9.6) and
 // check-quorum (thesis §6.2), and the role transitions.
@@ -16,7 +19,11 @@ func (n *Node) resetElectionTimer() {
 // tickElection: a follower or candidate that hears from no leader for its
 // randomised timeout starts an election (§5.2).
 func (n *Node) tickElection() {
-	n.electionElapsed++
+	if n.electionElapsed < math.MaxInt32 {
+		// A node that never campaigns counts on without bound: saturate,
+		// or the 32-bit counter would wrap to "a leader heard just now".
+		n.electionElapsed++
+	}
 	if n.electionElapsed >= n.randomizedTimeout && n.promotable() {
 		n.startElection()
 	}
@@ -145,7 +152,12 @@ func (n *Node) recordVote(id NodeID, granted bool) {
 	c := n.camp
 	for i := range c.votes {
 		if c.votes[i].id == id {
-			return // the first answer counts; duplicates change nothing
+			// Duplicates change nothing, but a grant counts even after a
+			// rejection: a grant binds its voter for the term (§5.2), and
+			// the rejection may answer a stale request of this candidate's
+			// earlier term, sent at this term (step.go, stepTerm).
+			c.votes[i].granted = c.votes[i].granted || granted
+			return
 		}
 	}
 	c.votes = append(c.votes, vote{id: id, granted: granted})

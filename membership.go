@@ -106,7 +106,9 @@ func (n *Node) CaughtUp(id NodeID, maxLag uint64) bool {
 		return true
 	}
 	pr := n.progressOf(id)
-	return pr != nil && uint64(n.log.lastIndex()-pr.Match) <= maxLag
+	// Match 0: the member never acknowledged anything, so nothing says
+	// it is up (or even exists), however short the leader's log is.
+	return pr != nil && pr.Match > 0 && uint64(n.log.lastIndex()-pr.Match) <= maxLag
 }
 
 // LeaveJoint proposes leaving a joint configuration for its new half.
@@ -122,19 +124,31 @@ func (n *Node) LeaveJoint() (Index, Term, error) {
 }
 
 func (n *Node) proposeChange(changes []MembershipChange, forceJoint, autoLeave bool) (Index, Term, error) {
-	if err := n.checkCanChangeMembership(); err != nil {
-		return 0, 0, err
-	}
-	if n.members().IsJoint() {
-		return 0, 0, ErrJointNotLeft
-	}
-	next, err := n.members().apply(changes)
+	next, err := n.nextConfig(changes, forceJoint, autoLeave)
 	if err != nil {
 		return 0, 0, err
 	}
+	idx, term := n.appendConfig(next)
+	return idx, term, nil
+}
+
+// nextConfig validates changes against the latest configuration and
+// returns the configuration they lead to: joint when forceJoint or when
+// more than one voter changes.
+func (n *Node) nextConfig(changes []MembershipChange, forceJoint, autoLeave bool) (Membership, error) {
+	if err := n.checkCanChangeMembership(); err != nil {
+		return Membership{}, err
+	}
+	if n.members().IsJoint() {
+		return Membership{}, ErrJointNotLeft
+	}
+	next, err := n.members().apply(changes)
+	if err != nil {
+		return Membership{}, err
+	}
 	if forceJoint || votersChanged(n.members().Voters, next.Voters) > 1 {
 		if demotesVoter(*n.members(), next) {
-			return 0, 0, ErrDemoteInJoint
+			return Membership{}, ErrDemoteInJoint
 		}
 		next.OutgoingVoters = slices.Clone(n.members().Voters)
 		next.AutoLeave = autoLeave
@@ -147,8 +161,7 @@ func (n *Node) proposeChange(changes []MembershipChange, forceJoint, autoLeave b
 			}
 		}
 	}
-	idx, term := n.appendConfig(next)
-	return idx, term, nil
+	return next, nil
 }
 
 // checkCanChangeMembership: only a leader changes membership, and only one

@@ -26,6 +26,11 @@ var (
 	// heard from recently would not form a quorum (thesis §4.4), so the
 	// cluster could not commit the change's successors, or even the change.
 	ErrQuorumNotConnected = fmt.Errorf("%w: the voters connected to the leader would not form a quorum after the change", ErrMembershipChangeRefused)
+	// ErrConnectivityUnknown: the leader cannot tell which voters are
+	// connected — check-quorum is off, so the record of who answered is
+	// never cleared, or the group is quiescent, so it is frozen. Enable
+	// check-quorum, or Wake the group and retry after an election timeout.
+	ErrConnectivityUnknown = fmt.Errorf("%w: the leader does not know which voters are connected (check-quorum off, or the group is quiescent: wake it and retry after an election timeout)", ErrMembershipChangeRefused)
 )
 
 // CheckMembershipChange reports, on the leader, whether changes are safe to
@@ -44,14 +49,8 @@ var (
 // It proposes nothing and changes nothing. On a follower it returns a
 // *NotLeaderError.
 func (n *Node) CheckMembershipChange(maxLag uint64, changes ...MembershipChange) error {
-	if err := n.checkCanChangeMembership(); err != nil {
-		return err
-	}
-	if n.members().IsJoint() {
-		return ErrJointNotLeft
-	}
 	cur := n.members()
-	next, err := cur.apply(changes)
+	next, err := n.nextConfig(changes, false, true)
 	if err != nil {
 		return err
 	}
@@ -70,8 +69,8 @@ func (n *Node) CheckMembershipChange(maxLag uint64, changes ...MembershipChange)
 			return fmt.Errorf("%w: node %d holds the log to %d of %d (at most %d behind allowed)", ErrNotCaughtUp, c.Node, match, n.log.lastIndex(), maxLag)
 		}
 	}
-	if votersChanged(cur.Voters, next.Voters) > 1 {
-		next.OutgoingVoters = slices.Clone(cur.Voters)
+	if n.cfg.DisableCheckQuorum || n.quiescent {
+		return ErrConnectivityUnknown
 	}
 	connected := func(id NodeID) (bool, bool) { return n.connected(id), true }
 	if jointVote(&next, connected) != voteWon {

@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"math"
 	"slices"
 	"testing"
 
@@ -655,5 +656,77 @@ func TestCheckQuorumJointNeedsOutgoingHalf(t *testing.T) {
 	tn.tickAll(3 * 10)
 	if st := n.Status(); st.Role == RoleLeader {
 		t.Errorf("leader kept leading with no majority of the outgoing half {1,2,3} for three election timeouts: %+v", st)
+	}
+}
+
+// §5.2, Figure 2 with §5.1: a grant binds its voter for the term, so it
+// counts whatever the voter answered before. Without pre-vote a candidate
+// that campaigns twice (terms t and t+1) can receive, from one voter, the
+// rejection of its stale term-t request — answered at term t+1, so the
+// candidate learns the current term (the liveness fix of issue 18) —
+// before that voter's grant of its term-t+1 request. Counting only the
+// first answer would drop the grant and leave a candidate that holds a
+// majority without leadership (found by a second review).
+func TestElectionGrantCountsAfterStaleRejection(t *testing.T) {
+	tn := newTestNet(t, 3, testCfg(classic))
+	tn.crash(3)
+	take := func() []Message { q := tn.queue; tn.queue = nil; return q }
+	to2 := func(ms []Message) Message {
+		for _, m := range ms {
+			if m.To == 2 && m.Type == MsgVote {
+				return m
+			}
+		}
+		t.Fatalf("no vote request to node 2 in %v", ms)
+		return Message{}
+	}
+	if err := tn.nodes[1].Campaign(); err != nil {
+		t.Fatal(err)
+	}
+	for tn.drain(1) {
+	}
+	first := to2(take())
+	if err := tn.nodes[1].Campaign(); err != nil {
+		t.Fatal(err)
+	}
+	for tn.drain(1) {
+	}
+	second := to2(take())
+	if second.Term != first.Term+1 {
+		t.Fatalf("second campaign at term %d, want %d", second.Term, first.Term+1)
+	}
+	step(t, tn.nodes[2], second)
+	for tn.drain(2) {
+	}
+	grant := take()
+	step(t, tn.nodes[2], first)
+	for tn.drain(2) {
+	}
+	rejection := take()
+	if len(grant) != 1 || grant[0].Reject || len(rejection) != 1 || !rejection[0].Reject || rejection[0].Term != second.Term {
+		t.Fatalf("node 2 answered %v then %v, want a grant then a rejection at term %d", grant, rejection, second.Term)
+	}
+	step(t, tn.nodes[1], rejection[0])
+	step(t, tn.nodes[1], grant[0])
+	for tn.drain(1) {
+	}
+	if st := tn.nodes[1].Status(); st.Role != RoleLeader {
+		t.Fatalf("node 1 holds its own and node 2's grant of term %d but is %v", second.Term, st.Role)
+	}
+}
+
+// The election counter of a node that never campaigns (a learner, a
+// witness, a removed voter) keeps counting while no leader is heard; it
+// must saturate, not wrap: a wrapped, negative count would read as a
+// leader heard a moment ago, and the node would refuse votes (check-quorum
+// stickiness, thesis §6.2) for another 2^31 ticks (found by a second
+// review; the counter is 32 bits wide to keep the Node small).
+func TestElectionCounterSaturates(t *testing.T) {
+	tn := witnessNet(t)
+	w := tn.nodes[3]
+	w.electionElapsed = math.MaxInt32 - 2
+	tn.tick(3, 5)
+	if got := w.Status().ElectionElapsed; got != math.MaxInt32 {
+		t.Fatalf("election counter is %d after counting past its limit, want it held at %d", got, math.MaxInt32)
 	}
 }

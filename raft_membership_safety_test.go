@@ -71,15 +71,20 @@ func TestCheckMembershipChangeKeepsAConnectedQuorum(t *testing.T) {
 		t.Fatalf("adding a learner: %v", err)
 	}
 	// Two voters changed at once: both halves of the joint configuration
-	// need a connected quorum. {1,2,3} -> {1,3,5,6}, with 5 and 6 down: the
-	// new half has only the leader connected.
+	// need a connected quorum. {1,2,3} -> {1,3,5,6}, with 5 and 6 caught
+	// up, then cut off: the new half has only the leader connected.
 	tn.join(5, nil)
 	tn.join(6, nil)
+	tn.startEmpty(5)
+	tn.startEmpty(6)
 	mustChange(tn, 1, change(AddLearner, 5))
 	tn.deliverAll()
 	mustChange(tn, 1, change(AddLearner, 6))
 	tn.deliverAll()
-	tn.tickAll(2*10 + 1) // a new member counts as active for its first round
+	tickUntil(tn, 20, "learners caught up", func() bool { return leader.CaughtUp(5, 0) && leader.CaughtUp(6, 0) })
+	tn.isolate(5)
+	tn.isolate(6)
+	tn.tickAll(2*10 + 1) // a whole check-quorum round without them
 	if err := leader.CheckMembershipChange(100, change(RemoveMember, 2), change(AddVoter, 5), change(AddVoter, 6)); !errors.Is(err, ErrQuorumNotConnected) {
 		t.Fatalf("joint change to a disconnected new half: %v, want ErrQuorumNotConnected", err)
 	}
@@ -95,5 +100,61 @@ func TestCheckMembershipChangeKeepsAConnectedQuorum(t *testing.T) {
 	}
 	if err := leader.CheckMembershipChange(0, change(RemoveMember, 3)); err != nil {
 		t.Fatalf("just after a check-quorum round began: %v", err)
+	}
+}
+
+// Thesis §4.2.1: "caught up" needs evidence. A learner added to a young
+// cluster whose log is shorter than the allowed lag, and that never
+// answered, must not be promoted: counted as a voter, it would leave a
+// one-voter cluster without a quorum (found by a second review).
+func TestCheckMembershipChangeRefusesLearnerNeverHeardFrom(t *testing.T) {
+	tn := newTestNet(t, 1, nil)
+	tn.campaign(1)
+	tn.propose(1, "a")
+	tn.deliverAll()
+	tn.join(2, nil) // never started
+	mustChange(tn, 1, change(AddLearner, 2))
+	tn.deliverAll()
+	if err := tn.nodes[1].CheckMembershipChange(1000, change(AddVoter, 2)); !errors.Is(err, ErrNotCaughtUp) {
+		t.Fatalf("promoting a learner that never answered: %v, want ErrNotCaughtUp", err)
+	}
+}
+
+// A leader knows which voters are connected only from check-quorum's
+// record of who answered. With check-quorum off that record is never
+// cleared, and a quiescent leader's is frozen; the check cannot tell a
+// dead voter from a live one, so it refuses rather than guess, saying why
+// (found by a second review).
+func TestCheckMembershipChangeRefusesWithoutConnectivity(t *testing.T) {
+	tn := elect3(t, noCheckQuorum)
+	if err := tn.nodes[1].CheckMembershipChange(0, change(RemoveMember, 3)); !errors.Is(err, ErrConnectivityUnknown) {
+		t.Fatalf("with check-quorum off: %v, want ErrConnectivityUnknown", err)
+	}
+	q := quietNet(t, 3)
+	l := q.leader()
+	if !q.nodes[l].Status().Quiescent {
+		t.Fatal("the group did not go quiet")
+	}
+	if err := q.nodes[l].CheckMembershipChange(0, change(AddLearner, 9)); !errors.Is(err, ErrConnectivityUnknown) {
+		t.Fatalf("on a quiescent leader: %v, want ErrConnectivityUnknown", err)
+	}
+}
+
+// CheckMembershipChange runs the validity checks ProposeMembershipChange
+// makes: demoting a voter to learner together with another change needs
+// a joint configuration, which ProposeMembershipChange refuses
+// (ErrDemoteInJoint), so the check must refuse it too.
+func TestCheckMembershipChangeMatchesProposeValidity(t *testing.T) {
+	tn := elect3(t)
+	tn.join(4, nil)
+	tn.startEmpty(4)
+	mustChange(tn, 1, change(AddLearner, 4))
+	tn.deliverAll()
+	tickUntil(tn, 10, "learner caught up", func() bool { return tn.nodes[1].CaughtUp(4, 0) })
+	chs := []MembershipChange{change(AddLearner, 3), change(AddVoter, 4)}
+	checkErr := tn.nodes[1].CheckMembershipChange(0, chs...)
+	_, _, proposeErr := tn.nodes[1].ProposeMembershipChange(chs...)
+	if (checkErr == nil) != (proposeErr == nil) {
+		t.Fatalf("CheckMembershipChange: %v; ProposeMembershipChange: %v", checkErr, proposeErr)
 	}
 }

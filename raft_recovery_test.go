@@ -79,6 +79,10 @@ func TestForceNewClusterRefuses(t *testing.T) {
 	if _, _, err := ForceNewCluster(w, None); !errors.Is(err, ErrInvalidState) {
 		t.Errorf("node 0: %v, want ErrInvalidState", err)
 	}
+	// A mistyped ID would found a cluster whose only voter does not exist.
+	if _, _, err := ForceNewCluster(w, 9); !errors.Is(err, ErrInvalidState) {
+		t.Errorf("a node outside the configuration: %v, want ErrInvalidState", err)
+	}
 }
 
 // A recovered server keeps the read tokens it reserved (HardState's

@@ -51,11 +51,17 @@ func ForceNewCluster(old PersistentState, id NodeID) (st PersistentState, p Pers
 	if len(m.Voters) == 0 {
 		return PersistentState{}, Persist{}, fmt.Errorf("%w: the stored state holds no configuration (an empty server has nothing to recover)", ErrInvalidState)
 	}
+	if !m.IsMember(id) {
+		return PersistentState{}, Persist{}, fmt.Errorf("%w: node %d is not a member of the stored configuration %v (a mistyped ID would found a cluster whose only voter does not exist)", ErrInvalidState, id, m.Voters)
+	}
 	if m.IsWitness(id) {
 		return PersistentState{}, Persist{}, fmt.Errorf("%w: node %d is a witness: it holds no payloads to recover from", ErrInvalidState, id)
 	}
-	// A new term: the new entry must not share an index and term with an
-	// entry any old leader wrote.
+	// A new term, above every term this server knows of, so that the new
+	// entry shares no index and term with an entry this server or a leader
+	// it heard from wrote. Servers it never heard from may have used that
+	// term too: that is why the lost servers must never return with their
+	// data.
 	term := max(old.HardState.Term, lastTerm) + 1
 	e := Entry{Index: last + 1, Term: term, Type: EntryConfig, Data: encodeMembership(Membership{Voters: []NodeID{id}})}
 	// The read tokens stay reserved: an answer to a read forwarded before
