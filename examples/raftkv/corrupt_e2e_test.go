@@ -37,7 +37,7 @@ func writeKeys(t *testing.T, p *proc, name string, n int) {
 // a loop until stopped, and fails the test if any read returns 200 with
 // a value other than the one written. It returns a stop function that
 // reports how many reads answered 200.
-func readWatch(t *testing.T, p *proc, name string, n int) func() int {
+func readWatch(t *testing.T, p *proc, name string, n int) (stopAndCount func() int, answered func() int) {
 	var stop atomic.Bool
 	var ok atomic.Int64
 	var wg sync.WaitGroup
@@ -61,9 +61,22 @@ func readWatch(t *testing.T, p *proc, name string, n int) func() int {
 		}
 	}()
 	return func() int {
-		stop.Store(true)
-		wg.Wait()
-		return int(ok.Load())
+			stop.Store(true)
+			wg.Wait()
+			return int(ok.Load())
+		}, func() int {
+			return int(ok.Load())
+		}
+}
+
+// awaitAnswers waits, up to ten seconds, until the watcher has had a read
+// answered: the member serves reads again. A single read can take a
+// moment after a restart, longer than the test's own checks.
+func awaitAnswers(t *testing.T, answered func() int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for answered() == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -136,7 +149,7 @@ func TestFlippedValueInStoreNeverServed(t *testing.T) {
 		t.Fatal("value not found in kv.db")
 	}
 	c.start(f.id)
-	stop := readWatch(t, f, "v", 20)
+	stop, _ := readWatch(t, f, "v", 20)
 	waitAlarm(t, f)
 	for _, cons := range []string{"stale", "lease", "linearizable"} {
 		if _, code, err := getValue(f, "v-3", cons); err != nil || code != 503 {
@@ -188,7 +201,7 @@ func testDivergedStoreRaisesAlarm(t *testing.T, extra ...string) {
 		t.Fatal(err)
 	}
 	c.start(f.id)
-	stop := readWatch(t, f, "d", 20)
+	stop, _ := readWatch(t, f, "d", 20)
 	waitAlarm(t, f)
 	if n := stop(); n != 0 {
 		t.Fatalf("the diverged member answered %d reads before its check", n)
@@ -237,7 +250,7 @@ func TestCorruptSnapshotDetectedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.start(f.id)
-	stop := readWatch(t, f, "s", 120)
+	stop, answered := readWatch(t, f, "s", 120)
 	deadline = time.Now().Add(15 * time.Second)
 	for {
 		if _, err := os.Stat(latest + ".corrupt"); err == nil {
@@ -257,6 +270,7 @@ func TestCorruptSnapshotDetectedAtStart(t *testing.T) {
 		t.Fatalf("raftkv_snapshot_files_corrupt_total = %v", v)
 	}
 	waitValue(t, f, "s-0", value("s-0"), "linearizable")
+	awaitAnswers(t, answered)
 	if stop() == 0 {
 		t.Fatal("the member answered no reads")
 	}
@@ -291,12 +305,13 @@ func TestFlippedWALRecordNeverServed(t *testing.T) {
 		t.Fatal("value not found in the WAL")
 	}
 	c.start(f.id)
-	stop := readWatch(t, f, "w", 40)
+	stop, answered := readWatch(t, f, "w", 40)
 	writeKeys(t, lead, "x", 5)
 	waitValue(t, f, "x-4", value("x-4"), "linearizable")
 	if v := metric(t, f, "raftkv_wal_torn_bytes_total"); v == 0 {
 		t.Fatal("the flipped record was not detected")
 	}
+	awaitAnswers(t, answered)
 	if stop() == 0 {
 		t.Fatal("the member answered no reads")
 	}
@@ -346,7 +361,7 @@ func TestPeriodicCheckCatchesRot(t *testing.T) {
 	}
 	// No read touches the value: only the periodic check can find it.
 	waitAlarm(t, f)
-	stop := readWatch(t, f, "p", 10)
+	stop, _ := readWatch(t, f, "p", 10)
 	if got := stop(); got != 0 {
 		t.Fatalf("the alarmed member answered %d reads", got)
 	}

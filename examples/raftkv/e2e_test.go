@@ -338,8 +338,16 @@ func doEventually(t *testing.T, method, url string, body []byte, want int) reply
 // retryPut writes until the cluster accepts it (a leader may be settling).
 func retryPut(t *testing.T, p *proc, key, value string) {
 	t.Helper()
+	retryPutAny(t, []*proc{p}, key, value)
+}
+
+// retryPutAny writes through each of ps in turn until one accepts it: the
+// write needs the cluster, not any one member's API.
+func retryPutAny(t *testing.T, ps []*proc, key, value string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for {
+	for i := 0; ; i++ {
+		p := ps[i%len(ps)]
 		r, err := do("PUT", urlOf(p.api)+"/kv/"+key+"?request_id=put-"+key, []byte(value), nil)
 		if err == nil && r.code == 200 {
 			return

@@ -278,6 +278,7 @@ func TestLostQuorumRecovery(t *testing.T) {
 	}
 	// The survivor can be lost now: the rebuilt cluster has a quorum without it.
 	c.kill(1)
-	retryPut(t, c.procs[4], "without", "survivor")
+	retryPutAny(t, []*proc{c.procs[4], c.procs[5]}, "without", "survivor")
 	waitValue(t, c.procs[5], "without", "survivor", "linearizable")
+	waitValue(t, c.procs[4], "without", "survivor", "linearizable")
 }
