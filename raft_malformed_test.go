@@ -68,6 +68,30 @@ func sameNode(t *testing.T, want, got *Node) {
 	}
 }
 
+// wantRefusedUnchanged steps m into a node built by build and requires an
+// error wrapping ErrInvalidMessage and a node identical to a twin that
+// never saw m.
+func wantRefusedUnchanged(t *testing.T, build func(*testing.T) *Node, m Message) {
+	t.Helper()
+	n, twin := build(t), build(t)
+	if err := n.Step(m); !errors.Is(err, ErrInvalidMessage) {
+		t.Errorf("Step(%v) = %v, want an error wrapping ErrInvalidMessage", m, err)
+		return
+	}
+	sameNode(t, twin, n)
+}
+
+// bootstrapped3 is node 1 of a fresh three-voter cluster, bootstrapped and
+// persisted.
+func bootstrapped3(t *testing.T) *Node {
+	n, err := Bootstrap(defaultTestConfig(1), ids(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncRun(t, n)
+	return n
+}
+
 // Step refuses every class of malformed message with an error wrapping
 // ErrInvalidMessage (or ErrUnknownPeer for a response from a non-member)
 // and leaves the node exactly as it was.
@@ -409,13 +433,8 @@ func TestStepRefusesSnapshotContradictingCommittedEntries(t *testing.T) {
 		syncRun(t, n)
 		return n
 	}
-	n, twin := build(t), build(t)
-	m := Message{Type: MsgSnap, From: 3, To: 1, Term: 3,
-		Snapshot: &SnapshotMeta{Index: 5, Term: 1, Membership: Membership{Voters: ids(3)}}}
-	if err := n.Step(m); !errors.Is(err, ErrInvalidMessage) {
-		t.Fatalf("Step(%v) = %v, want an error wrapping ErrInvalidMessage", m, err)
-	}
-	sameNode(t, twin, n)
+	wantRefusedUnchanged(t, build, Message{Type: MsgSnap, From: 3, To: 1, Term: 3,
+		Snapshot: &SnapshotMeta{Index: 5, Term: 1, Membership: Membership{Voters: ids(3)}}})
 }
 
 // §5.1: every entry carries the term of the leader that created it, never
@@ -424,20 +443,7 @@ func TestStepRefusesSnapshotContradictingCommittedEntries(t *testing.T) {
 // leave a log NewNode refuses on restart. Step must refuse it and change
 // nothing.
 func TestStepRefusesEntriesOfTermZero(t *testing.T) {
-	build := func(t *testing.T) *Node {
-		n, err := Bootstrap(defaultTestConfig(1), ids(3))
-		if err != nil {
-			t.Fatal(err)
-		}
-		syncRun(t, n)
-		return n
-	}
-	n, twin := build(t), build(t)
-	m := Message{Type: MsgApp, From: 2, To: 1, Term: 1, Index: 0, LogTerm: 0, Entries: mkEntries(1, 0, 1)}
-	if err := n.Step(m); !errors.Is(err, ErrInvalidMessage) {
-		t.Fatalf("Step(%v) = %v, want an error wrapping ErrInvalidMessage", m, err)
-	}
-	sameNode(t, twin, n)
+	wantRefusedUnchanged(t, bootstrapped3, Message{Type: MsgApp, From: 2, To: 1, Term: 1, Index: 0, LogTerm: 0, Entries: mkEntries(1, 0, 1)})
 }
 
 // Log indexes only grow by one per entry (§5.3), so no real log comes near
@@ -447,24 +453,11 @@ func TestStepRefusesEntriesOfTermZero(t *testing.T) {
 // of 0 under a commit index of 2^64-1. Step must refuse indexes no log
 // reaches, in snapshots and appends alike, and change nothing.
 func TestStepRefusesIndexesThatWouldWrap(t *testing.T) {
-	build := func(t *testing.T) *Node {
-		n, err := Bootstrap(defaultTestConfig(1), ids(3))
-		if err != nil {
-			t.Fatal(err)
-		}
-		syncRun(t, n)
-		return n
-	}
 	const top = Index(math.MaxUint64)
 	for _, m := range []Message{
 		{Type: MsgSnap, From: 2, To: 1, Term: 1, Snapshot: &SnapshotMeta{Index: top, Term: 1, Membership: Membership{Voters: ids(3)}}},
 		{Type: MsgApp, From: 2, To: 1, Term: 1, Index: top - 1, LogTerm: 1, Entries: []Entry{{Index: top, Term: 1}}},
 	} {
-		n, twin := build(t), build(t)
-		if err := n.Step(m); !errors.Is(err, ErrInvalidMessage) {
-			t.Errorf("Step(%v) = %v, want an error wrapping ErrInvalidMessage", m, err)
-			continue
-		}
-		sameNode(t, twin, n)
+		wantRefusedUnchanged(t, bootstrapped3, m)
 	}
 }
