@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/pureraft/raft"
-	"github.com/pureraft/raft/examples/raftkv/pki"
+	"github.com/pureraft/raft/host/pki"
 )
 
 // runCerts is `raftkv certs`: a CA, member certificates and client

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/pureraft/raft"
-	"github.com/pureraft/raft/examples/raftkv/host"
+	"github.com/pureraft/raft/host"
 	"github.com/pureraft/raft/examples/raftkv/kv"
-	"github.com/pureraft/raft/examples/raftkv/pki"
+	"github.com/pureraft/raft/host/pki"
 )
 
 // securityFlags are the TLS and authorization flags of a server.

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/pureraft/raft/examples/raftkv/pki"
+	"github.com/pureraft/raft/host/pki"
 )
 
 // Authorization of the client API.

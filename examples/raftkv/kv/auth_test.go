@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pureraft/raft/examples/raftkv/pki"
+	"github.com/pureraft/raft/host/pki"
 )
 
 // A bad auth file is refused with the line and the reason; nothing is

@@ -18,7 +18,7 @@ import (
 	"hash/crc32"
 	"hash/fnv"
 
-	"github.com/pureraft/raft/examples/raftkv/host"
+	"github.com/pureraft/raft/host"
 	bolt "go.etcd.io/bbolt"
 )
 

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/pureraft/raft/examples/raftkv/host"
+	"github.com/pureraft/raft/host"
 )
 
 // flipInFile flips one bit in every copy of needle in the file at path

@@ -11,7 +11,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/pureraft/raft/examples/raftkv/host"
+	"github.com/pureraft/raft/host"
 	bolt "go.etcd.io/bbolt"
 )
 

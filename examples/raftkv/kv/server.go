@@ -20,7 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/pureraft/raft"
-	"github.com/pureraft/raft/examples/raftkv/host"
+	"github.com/pureraft/raft/host"
 )
 
 // Limits of the client API.

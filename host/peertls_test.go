@@ -13,7 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/pureraft/raft"
-	"github.com/pureraft/raft/examples/raftkv/pki"
+	"github.com/pureraft/raft/host/pki"
 )
 
 // Peer authentication. The core's Step trusts Message.From and Term
