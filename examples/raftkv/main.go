@@ -46,8 +46,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/pureraft/raft"
-	"github.com/pureraft/raft/host"
 	"github.com/pureraft/raft/examples/raftkv/kv"
+	"github.com/pureraft/raft/host"
 )
 
 func main() {
