@@ -100,6 +100,13 @@ type Config struct {
 	// never called per message or per entry. Nil, the default, is silent
 	// and costs nothing.
 	Logger *slog.Logger
+
+	// Ticker, when set, drives the node's clock: Ticker.Tick ticks every
+	// node built with it, touching only those with something to do on
+	// that tick, which is what makes idle ticks cheap on a host of many
+	// groups (ticker.go). Do not call Node.Tick on such a node. Nil, the
+	// default: the caller calls Node.Tick.
+	Ticker *Ticker
 }
 
 // Defaults applied to zero-valued Config fields.
@@ -218,12 +225,22 @@ type nodeConfig struct {
 	// Logger is shared, not copied: nodes logging to the same Logger
 	// share a nodeConfig too.
 	Logger *slog.Logger
+	// Ticker is not used as a key of sharedConfigs: nodes of a Ticker
+	// share their configurations through it (resolve).
+	Ticker *Ticker
 }
 
 // resolve returns the shared nodeConfig for c, a validated Config.
 func (c Config) resolve() *nodeConfig {
 	d := c.withDefaults()
-	return sharedConfigs.get(nodeConfig{
+	cache := &sharedConfigs
+	if d.Ticker != nil {
+		// The nodes of a Ticker share configurations through it, so that
+		// the process-wide cache never keeps a Ticker (and its nodes)
+		// alive.
+		cache = &d.Ticker.configs
+	}
+	return cache.get(nodeConfig{
 		ElectionTicks:             d.ElectionTicks,
 		HeartbeatTicks:            d.HeartbeatTicks,
 		MaxMsgBytes:               d.MaxMsgBytes,
@@ -240,6 +257,7 @@ func (c Config) resolve() *nodeConfig {
 		DisableProposalForwarding: d.DisableProposalForwarding,
 		EnableLeaseReads:          d.EnableLeaseReads,
 		Logger:                    d.Logger,
+		Ticker:                    d.Ticker,
 	})
 }
 

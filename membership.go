@@ -81,6 +81,10 @@ var (
 // the latest configuration in the log; a refusal wraps
 // ErrMembershipChangeRefused and says why.
 func (n *Node) ProposeMembershipChange(changes ...MembershipChange) (Index, Term, error) {
+	if t := n.cfg.Ticker; t != nil {
+		t.catchUp(n)
+		defer t.reschedule(n)
+	}
 	return n.proposeChange(changes, false, true)
 }
 
@@ -89,6 +93,10 @@ func (n *Node) ProposeMembershipChange(changes ...MembershipChange) (Index, Term
 // LeaveJoint is called (useful to check the new servers before committing
 // to them).
 func (n *Node) ProposeJointMembershipChange(autoLeave bool, changes ...MembershipChange) (Index, Term, error) {
+	if t := n.cfg.Ticker; t != nil {
+		t.catchUp(n)
+		defer t.reschedule(n)
+	}
 	return n.proposeChange(changes, true, autoLeave)
 }
 
@@ -99,6 +107,7 @@ func (n *Node) ProposeJointMembershipChange(autoLeave bool, changes ...Membershi
 // quorum until it does). It is false on a node that is not leader and for
 // an id the leader does not track; the leader itself is always caught up.
 func (n *Node) CaughtUp(id NodeID, maxLag uint64) bool {
+	n.tickerSync()
 	if n.role != RoleLeader {
 		return false
 	}
@@ -113,6 +122,10 @@ func (n *Node) CaughtUp(id NodeID, maxLag uint64) bool {
 
 // LeaveJoint proposes leaving a joint configuration for its new half.
 func (n *Node) LeaveJoint() (Index, Term, error) {
+	if t := n.cfg.Ticker; t != nil {
+		t.catchUp(n)
+		defer t.reschedule(n)
+	}
 	if err := n.checkCanChangeMembership(); err != nil {
 		return 0, 0, err
 	}

@@ -49,6 +49,7 @@ var (
 // It proposes nothing and changes nothing. On a follower it returns a
 // *NotLeaderError.
 func (n *Node) CheckMembershipChange(maxLag uint64, changes ...MembershipChange) error {
+	n.tickerSync()
 	cur := n.members()
 	next, err := n.nextConfig(changes, false, true)
 	if err != nil {

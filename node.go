@@ -51,6 +51,9 @@ type Node struct {
 	// needFlush (a leader's): followers must hear of new entries or a new
 	// commit index at the next flush. Here because it fits in padding.
 	needFlush bool
+	// tickerSlot is this node's place in its Ticker (Config.Ticker), or
+	// noSlot once removed from it. Here because it fits in padding.
+	tickerSlot uint32
 	// ticks counts every Tick since the node was built: the clock of
 	// leases and read deadlines.
 	ticks uint64
@@ -214,6 +217,9 @@ func NewNode(cfg Config, st PersistentState) (*Node, error) {
 	n.restoreReadTokens(st.HardState.ReadTokenLimit)
 	n.persist.lastHardState = n.hardState()
 	n.resetElectionTimer()
+	if cfg.Ticker != nil {
+		cfg.Ticker.add(n)
+	}
 	return n, nil
 }
 
@@ -311,7 +317,20 @@ func (n *Node) ID() NodeID { return n.id }
 
 // Tick advances the node's logical clock by one tick. Elections and
 // heartbeats are measured in ticks; the caller decides how long one is.
+//
+// A node built with Config.Ticker is ticked by its Ticker only: calling
+// Tick on it would count one tick twice, and panics (a programming error,
+// like unlocking an unlocked mutex), until Ticker.Remove lets go of it.
 func (n *Node) Tick() {
+	if n.cfg.Ticker != nil && n.tickerSlot != noSlot {
+		panic("raft: Node.Tick called on a node that a Ticker drives; call Ticker.Tick instead")
+	}
+	n.tick()
+}
+
+// tick is one tick of the node's clock. ticksUntilDue and quietTicks
+// (ticker.go) know which ticks only count: keep them in step with it.
+func (n *Node) tick() {
 	n.ticks++
 	if n.ticks%trimPeriodTicks == 0 {
 		n.trimBuffers()
@@ -340,6 +359,10 @@ func (n *Node) Tick() {
 // should put a request ID in data. Otherwise it returns a *NotLeaderError.
 // A leader refuses with ErrEntryTooLarge or ErrUncommittedLimit.
 func (n *Node) Propose(data []byte) (Index, Term, error) {
+	if t := n.cfg.Ticker; t != nil {
+		t.catchUp(n)
+		defer t.reschedule(n)
+	}
 	if size := uint64(len(data)); size > n.cfg.MaxEntryBytes {
 		return 0, 0, fmt.Errorf("%w (%d > %d)", ErrEntryTooLarge, size, n.cfg.MaxEntryBytes)
 	}
@@ -365,6 +388,10 @@ func (n *Node) Propose(data []byte) (Index, Term, error) {
 // leader or of starting (hand leadership over with TransferLeadership
 // instead).
 func (n *Node) Campaign() error {
+	if t := n.cfg.Ticker; t != nil {
+		t.catchUp(n)
+		defer t.reschedule(n)
+	}
 	switch {
 	case n.role == RoleLeader:
 		return fmt.Errorf("raft: node %d is already leader of term %d", n.id, n.term)
@@ -390,6 +417,10 @@ func (n *Node) Campaign() error {
 // at most one persist action first, then sends, then applies. The returned
 // slice is reused by the next call; the slices inside the actions are not.
 func (n *Node) Actions() []Action {
+	if t := n.cfg.Ticker; t != nil {
+		t.catchUp(n)
+		defer t.reschedule(n)
+	}
 	n.actions = n.actions[:0]
 	if n.role == RoleLeader && n.ldr.reads.newRound {
 		n.broadcastHeartbeat() // a read round, sent now rather than at the next tick

@@ -106,6 +106,10 @@ func (n *Node) emitPersist() {
 // Acknowledging an ID twice, or an ID older than one already acknowledged,
 // is harmless. An ID never emitted is an error and changes nothing.
 func (n *Node) AckPersist(id uint64) error {
+	if t := n.cfg.Ticker; t != nil {
+		t.catchUp(n)
+		defer t.reschedule(n)
+	}
 	p := &n.persist
 	if id > p.seq {
 		return fmt.Errorf("%w: ID %d, last emitted %d", ErrBadAck, id, p.seq)

@@ -17,7 +17,13 @@ import "log/slog"
 // heartbeats at once, a follower restarts its election timer and pings its
 // leader so the whole group wakes. It does nothing on a node that is not
 // quiescent.
-func (n *Node) Wake() { n.wake() }
+func (n *Node) Wake() {
+	if t := n.cfg.Ticker; t != nil {
+		t.catchUp(n)
+		defer t.reschedule(n)
+	}
+	n.wake()
+}
 
 // Quiescent reports whether the node is quiescent.
 func (n *Node) Quiescent() bool { return n.quiescent }

@@ -133,6 +133,10 @@ type roundTick struct {
 // *NotLeaderError when no leader is known, and with ErrWitnessRead on a
 // witness.
 func (n *Node) ReadIndex(id uint64) error {
+	if t := n.cfg.Ticker; t != nil {
+		t.catchUp(n)
+		defer t.reschedule(n)
+	}
 	if n.members().IsWitness(n.id) {
 		return ErrWitnessRead
 	}
@@ -158,6 +162,10 @@ func (n *Node) ReadIndex(id uint64) error {
 // check-quorum and are only as safe as Config.MaxClockDriftTicks is honest;
 // see docs/reads.md.
 func (n *Node) LeaseRead(id uint64) error {
+	if t := n.cfg.Ticker; t != nil {
+		t.catchUp(n)
+		defer t.reschedule(n)
+	}
 	if n.role == RoleLeader && n.leaseHeld() && n.committedInTerm() {
 		q := n.readq()
 		q.ready = append(q.ready, ReadResult{ID: id, Index: n.log.committed})

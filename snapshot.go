@@ -21,6 +21,10 @@ import (
 // started) below the first configuration entry it received, is an error
 // and changes nothing.
 func (n *Node) Compact(index Index, retain uint64) (SnapshotMeta, error) {
+	if t := n.cfg.Ticker; t != nil {
+		t.catchUp(n)
+		defer t.reschedule(n)
+	}
 	switch {
 	case n.pendingApply != nil:
 		return SnapshotMeta{}, fmt.Errorf("raft: cannot compact while a received snapshot awaits application")
@@ -68,6 +72,10 @@ func (n *Node) snapshotMeta() *SnapshotMeta {
 // the next heartbeat after a failure, when it sends the snapshot again. A
 // transfer never reported times out after Config.SnapshotTimeoutTicks.
 func (n *Node) ReportSnapshot(to NodeID, err error) {
+	if t := n.cfg.Ticker; t != nil {
+		t.catchUp(n)
+		defer t.reschedule(n)
+	}
 	pr := n.progressOf(to)
 	if pr == nil || pr.State != ProgressSnapshot {
 		return

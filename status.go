@@ -43,6 +43,7 @@ type Status struct {
 
 // Status returns the node's current status.
 func (n *Node) Status() Status {
+	n.tickerSync()
 	return Status{
 		ID:              n.id,
 		Role:            n.role,
@@ -65,6 +66,7 @@ func (n *Node) Status() Status {
 // Progress returns the leader's replication progress for member id; ok is
 // false on a non-leader or for an unknown id.
 func (n *Node) Progress(id NodeID) (p Progress, ok bool) {
+	n.tickerSync()
 	if pr := n.progressOf(id); pr != nil {
 		return pr.Progress, true
 	}
@@ -74,6 +76,7 @@ func (n *Node) Progress(id NodeID) (p Progress, ok bool) {
 // ForEachProgress calls f with the leader's progress for every other
 // member, in membership order. It does nothing on a non-leader.
 func (n *Node) ForEachProgress(f func(NodeID, Progress)) {
+	n.tickerSync()
 	if n.ldr == nil {
 		return
 	}

@@ -9,6 +9,10 @@ import "fmt"
 // exactly as it was. Messages from older terms are answered or ignored as
 // the protocol says, and return nil.
 func (n *Node) Step(m Message) error {
+	if t := n.cfg.Ticker; t != nil {
+		t.catchUp(n)
+		defer t.reschedule(n)
+	}
 	if err := m.validate(); err != nil {
 		return err
 	}

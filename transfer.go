@@ -24,6 +24,10 @@ var ErrTransferRefused = errors.New("raft: leadership transfer refused")
 // abandoned if to has not taken over within an election timeout; Status
 // shows it while under way.
 func (n *Node) TransferLeadership(to NodeID) error {
+	if t := n.cfg.Ticker; t != nil {
+		t.catchUp(n)
+		defer t.reschedule(n)
+	}
 	switch {
 	case n.role != RoleLeader:
 		return &NotLeaderError{Leader: n.lead}
@@ -51,6 +55,10 @@ func (n *Node) TransferLeadership(to NodeID) error {
 // voter is removed once the configuration is left, and would step down
 // (thesis §4.2.2).
 func (n *Node) TransferToBestVoter() (NodeID, error) {
+	if t := n.cfg.Ticker; t != nil {
+		t.catchUp(n)
+		defer t.reschedule(n)
+	}
 	if n.role != RoleLeader {
 		return None, &NotLeaderError{Leader: n.lead}
 	}

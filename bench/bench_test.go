@@ -8,7 +8,7 @@ import (
 var libraries = []Library{Pureraft, Etcd, EtcdBatched}
 
 // idleLibraries are the libraries (and variants) of the idle harness.
-var idleLibraries = []Library{Pureraft, Etcd, PureraftQuiescent}
+var idleLibraries = []Library{Pureraft, Etcd, PureraftQuiescent, PureraftTicker, PureraftTickerQuiescent}
 
 // TestThroughputHarness checks that every library replicates a small
 // workload to every node through the harness (no timing is asserted).
@@ -46,13 +46,13 @@ func TestIdleHarness(t *testing.T) {
 // what it claims: after warm-up every group is quiescent, a Tick produces
 // no work, and the heartbeat pass sends nothing.
 func TestQuiescentIdleGroups(t *testing.T) {
-	h, err := newPureIdle(20, true)
+	h, err := newPureIdle(20, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range warmTicks {
+		h.tickAll()
 		for i := range h.nodes {
-			h.tick(i)
 			if err := h.heartbeat(i); err != nil {
 				t.Fatal(err)
 			}
@@ -114,52 +114,51 @@ func benchThroughput(b *testing.B, lib Library, p ThroughputParams) {
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
-// BenchmarkIdleTick measures one Tick of one idle group among 10,000.
+// BenchmarkIdleTick measures ticking idle groups, as ns per group per
+// tick (ns/op is one pass over every group): G groups are ticked once per
+// op, with one heartbeat round per pass, untimed, to keep them healthy.
 func BenchmarkIdleTick(b *testing.B) {
 	for _, lib := range idleLibraries {
-		b.Run("lib="+string(lib), func(b *testing.B) {
-			const groups = 10000
-			h, err := newIdleHost(lib, groups)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if lib == PureraftQuiescent {
-				// Let the groups go quiet first: the leader heartbeats
-				// for QuiesceAfterTicks ticks before it quiesces them.
-				for range QuiesceAfterTicks + 1 {
+		for _, groups := range []int{10000, 100000} {
+			b.Run(fmt.Sprintf("lib=%s/G=%d", lib, groups), func(b *testing.B) {
+				h, err := newIdleHost(lib, groups)
+				if err != nil {
+					b.Fatal(err)
+				}
+				beat := func() {
 					for k := range groups {
-						h.tick(k)
 						if err := h.heartbeat(k); err != nil {
 							b.Fatal(err)
 						}
 					}
 				}
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				g := i % groups
-				if g == 0 && i > 0 {
-					// Keep the groups healthy: one heartbeat round per
-					// tick round, untimed.
-					b.StopTimer()
-					for k := range groups {
-						if err := h.heartbeat(k); err != nil {
-							b.Fatal(err)
-						}
+				if lib == PureraftQuiescent || lib == PureraftTickerQuiescent {
+					// Let the groups go quiet first: the leader
+					// heartbeats for QuiesceAfterTicks ticks before it
+					// quiesces them.
+					for range QuiesceAfterTicks + 1 {
+						h.tickAll()
+						beat()
 					}
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					h.tickAll()
+					b.StopTimer()
+					beat()
 					b.StartTimer()
 				}
-				h.tick(g)
-			}
-		})
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(groups), "ns/group-tick")
+			})
+		}
 	}
 }
 
 // BenchmarkIdleHeartbeat measures one idle group among 10,000 stepping a
 // heartbeat and handling the resulting work.
 func BenchmarkIdleHeartbeat(b *testing.B) {
-	for _, lib := range []Library{Pureraft, Etcd} {
+	for _, lib := range []Library{Pureraft, Etcd, PureraftTicker} {
 		b.Run("lib="+string(lib), func(b *testing.B) {
 			const groups = 10000
 			h, err := newIdleHost(lib, groups)

@@ -217,7 +217,11 @@ func newEtcdIdle(groups int) (*etcdIdle, error) {
 	return h, nil
 }
 
-func (h *etcdIdle) tick(i int) { h.nodes[i].Tick() }
+func (h *etcdIdle) tickAll() {
+	for _, n := range h.nodes {
+		n.Tick()
+	}
+}
 
 func (h *etcdIdle) heartbeat(i int) error {
 	m := pb.Message{Type: pb.MsgHeartbeat, From: 2, To: 1, Term: 1, Commit: h.commit}

@@ -25,6 +25,14 @@ const (
 	// simulated leader sends MsgQuiesce and then nothing at all, so each
 	// Tick is a counter (plus the buffer trim every 64 ticks).
 	PureraftQuiescent Library = "pureraft-quiescent"
+	// PureraftTicker is pureraft in the idle harness only, its groups'
+	// clocks driven by one raft.Ticker (Config.Ticker) instead of a
+	// Node.Tick call per group: a tick touches only the groups with
+	// something to do on it (ticker.go in the core).
+	PureraftTicker Library = "pureraft-ticker"
+	// PureraftTickerQuiescent is PureraftTicker with quiescence, as
+	// PureraftQuiescent.
+	PureraftTickerQuiescent Library = "pureraft-ticker-quiescent"
 )
 
 // QuiesceAfterTicks is the idle ticks after which a pureraft leader with
@@ -227,7 +235,9 @@ type IdleResult struct {
 // G groups in which the measured node is a follower of a simulated leader
 // that sends nothing but heartbeats.
 type idleHost interface {
-	tick(i int)
+	// tickAll ticks every group once, the way a host of that library
+	// would: a loop calling each group's Tick, or one Ticker.Tick.
+	tickAll()
 	// heartbeat steps a heartbeat from the leader into group i and handles
 	// the resulting work (the response is discarded: the leader is
 	// simulated and needs nothing back).
@@ -238,9 +248,13 @@ type idleHost interface {
 func newIdleHost(lib Library, groups int) (idleHost, error) {
 	switch lib {
 	case Pureraft:
-		return newPureIdle(groups, false)
+		return newPureIdle(groups, false, false)
 	case PureraftQuiescent:
-		return newPureIdle(groups, true)
+		return newPureIdle(groups, true, false)
+	case PureraftTicker:
+		return newPureIdle(groups, false, true)
+	case PureraftTickerQuiescent:
+		return newPureIdle(groups, true, true)
 	case Etcd, EtcdBatched:
 		return newEtcdIdle(groups)
 	}
@@ -266,8 +280,8 @@ func RunIdle(lib Library, p IdleParams) (IdleResult, error) {
 	// releases idle buffer capacity every 64 ticks, so run past two such
 	// periods (etcd has no equivalent; its figure is the same either way).
 	for range warmTicks {
+		h.tickAll()
 		for i := range p.Groups {
-			h.tick(i)
 			if err := h.heartbeat(i); err != nil {
 				return res, err
 			}
@@ -281,9 +295,7 @@ func RunIdle(lib Library, p IdleParams) (IdleResult, error) {
 	mallocs := after.Mallocs
 	for range p.Ticks {
 		t0, c0 := time.Now(), cpuTime()
-		for i := range p.Groups {
-			h.tick(i)
-		}
+		h.tickAll()
 		t1 := time.Now()
 		tickCPU += cpuTime() - c0
 		for i := range p.Groups {

@@ -167,13 +167,20 @@ type pureIdle struct {
 	commit  raft.Index
 	quiesce bool
 	passes  int // tick passes over all groups so far
+	// ticker, if set, drives every group's clock (one Ticker.Tick per
+	// pass), as a host using a Ticker does.
+	ticker *raft.Ticker
 }
 
-func newPureIdle(groups int, quiesce bool) (*pureIdle, error) {
+func newPureIdle(groups int, quiesce, ticker bool) (*pureIdle, error) {
 	h := &pureIdle{nodes: make([]*raft.Node, groups), commit: 1, quiesce: quiesce}
 	cfg := pureConfig(1)
 	if quiesce {
 		cfg.QuiesceAfterTicks = QuiesceAfterTicks
+	}
+	if ticker {
+		h.ticker = raft.NewTicker()
+		cfg.Ticker = h.ticker
 	}
 	voters := []raft.NodeID{1, 2, 3}
 	for i := range h.nodes {
@@ -201,11 +208,15 @@ func newPureIdle(groups int, quiesce bool) (*pureIdle, error) {
 	return h, nil
 }
 
-func (h *pureIdle) tick(i int) {
-	if i == 0 {
-		h.passes++
+func (h *pureIdle) tickAll() {
+	h.passes++
+	if h.ticker != nil {
+		h.ticker.Tick()
+		return
 	}
-	h.nodes[i].Tick()
+	for _, n := range h.nodes {
+		n.Tick()
+	}
 }
 
 func (h *pureIdle) heartbeat(i int) error {

@@ -213,8 +213,11 @@ type Stats struct {
 // simNode is one server: its core (nil while crashed), disk and state
 // machine.
 type simNode struct {
-	id      raft.NodeID
-	core    Core
+	id   raft.NodeID
+	core Core
+	// ticker drives core's clock when Scenario.Raft.Ticker is on; nil
+	// otherwise (core.Tick is called).
+	ticker  *raft.Ticker
 	disk    *simDisk
 	rep     *replica
 	period  Time
@@ -292,6 +295,7 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 		n := &simNode{id: id, disk: &simDisk{}, rep: newReplica(s.work.NewStateMachine()), period: max(1, period)}
 		var node *raft.Node
 		var err error
+		cfg := s.nodeConfig(id, 0)
 		switch {
 		case k <= sc.Nodes && sc.Features.Witness:
 			// Node Nodes is a witness from the start: every initial
@@ -299,22 +303,22 @@ func New(sc Scenario, seed uint64, opts Options) (*Sim, error) {
 			// stores itself (Bootstrap takes voters only).
 			m := raft.Membership{Voters: ids, Witnesses: []raft.NodeID{raft.NodeID(sc.Nodes)}}
 			n.disk.snap = raft.SnapshotMeta{Membership: m.Clone()}
-			node, err = raft.NewNode(s.nodeConfig(id, 0), n.disk.State(0))
+			node, err = raft.NewNode(cfg, n.disk.State(0))
 			if k == sc.Nodes {
 				n.witness, n.rep.witness = true, true
 				s.chk.setWitness(id, true, entryKey{})
 				s.Stats.Witnesses++
 			}
 		case k <= sc.Nodes:
-			node, err = raft.Bootstrap(s.nodeConfig(id, 0), ids)
+			node, err = raft.Bootstrap(cfg, ids)
 		default:
 			// A spare: outside the configuration, empty until added.
-			node, err = raft.NewNode(s.nodeConfig(id, 0), raft.PersistentState{})
+			node, err = raft.NewNode(cfg, raft.PersistentState{})
 		}
 		if err != nil {
 			return nil, fmt.Errorf("raftsim: bootstrap node %d: %w", id, err)
 		}
-		n.core = s.wrap(id, node)
+		n.core, n.ticker = s.wrap(id, node), cfg.Ticker
 		s.nodes = append(s.nodes, n)
 		s.push(event{at: Time(skew.Range(0, int64(n.period)-1)), kind: evTick, node: id})
 	}
@@ -352,7 +356,13 @@ func (s *Sim) initialVoters() []raft.NodeID {
 }
 
 func (s *Sim) nodeConfig(id raft.NodeID, epoch uint32) raft.Config {
-	return s.sc.raftConfig(id, mix64(s.seed^uint64(id)<<40^uint64(epoch)))
+	c := s.sc.raftConfig(id, mix64(s.seed^uint64(id)<<40^uint64(epoch)))
+	if s.sc.Raft.Ticker {
+		// Each incarnation gets a Ticker of its own: nodes tick at
+		// their own (skewed) pace here, so they cannot share one.
+		c.Ticker = raft.NewTicker()
+	}
+	return c
 }
 
 func (s *Sim) wrap(id raft.NodeID, n *raft.Node) Core {
@@ -424,7 +434,11 @@ func (s *Sim) handle(ev *event) {
 			return
 		}
 		s.rules().ticking = true
-		n.core.Tick()
+		if n.ticker != nil {
+			n.ticker.Tick()
+		} else {
+			n.core.Tick()
+		}
 		s.Stats.NodeTicks++
 		s.record(TraceEvent{Kind: TrTick, Node: n.id})
 		s.drain(n)
@@ -817,21 +831,22 @@ func (s *Sim) restart(n *simNode) {
 	st.Applied = commit
 	var node *raft.Node
 	var err error
+	cfg := s.nodeConfig(n.id, n.epoch)
 	if int(n.id) <= s.sc.Nodes && n.disk.Writes == 0 && len(n.disk.snap.Membership.Voters) == 0 {
 		// An initial server whose bootstrap write never reached its disk
 		// has never run, as far as anyone can tell (nothing it sent
 		// promised anything before that write): its host bootstraps it
 		// again. (With Features.Witness the host wrote the initial
 		// configuration itself, so it is there.)
-		node, err = raft.Bootstrap(s.nodeConfig(n.id, n.epoch), s.initialVoters())
+		node, err = raft.Bootstrap(cfg, s.initialVoters())
 	} else {
-		node, err = raft.NewNode(s.nodeConfig(n.id, n.epoch), st)
+		node, err = raft.NewNode(cfg, st)
 	}
 	if err != nil {
 		s.chk.fail(Protocol, n.id, "node %d cannot restart from its own durable state: %v", n.id, err)
 		return
 	}
-	n.core, n.rep = s.wrap(n.id, node), rep
+	n.core, n.rep, n.ticker = s.wrap(n.id, node), rep, cfg.Ticker
 	s.ruleRestarted(n)
 	s.Stats.Restarts++
 	s.record(TraceEvent{Kind: TrRestart, Node: n.id, Term: st.HardState.Term, Commit: commit, Index: n.disk.LastIndex()})

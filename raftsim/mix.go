@@ -9,7 +9,8 @@ package raftsim
 
 // Mix returns s with the cluster size, the pre-vote and check-quorum
 // switches, and the fault, membership, witness, quiescence, lease-read,
-// transfer and compaction rates drawn from seed. Every drawn field has a
+// transfer and compaction rates, and whether a raft.Ticker drives the
+// clocks, drawn from seed. Every drawn field has a
 // flag, so [Scenario.ReplayCommand] of the result replays it exactly.
 func (s Scenario) Mix(seed uint64) Scenario {
 	r := NewRand(seed).Stream("mix")
@@ -40,5 +41,8 @@ func (s Scenario) Mix(seed uint64) Scenario {
 		ft.Idle = pick(0.01, 0.02, 0.05)
 	}
 	s.Workload.Reads = ReadMode(r.Intn(int(ReadMixed) + 1))
+	// Drawn last so that the draws above, and so every mixed seed's
+	// scenario before the Ticker existed, stay as they were.
+	s.Raft.Ticker = r.Chance(0.5)
 	return s
 }

@@ -167,6 +167,10 @@ type RaftOptions struct {
 	// QuiesceAfterTicks is raft.Config.QuiesceAfterTicks: an idle group
 	// goes quiet after that many ticks (0: never).
 	QuiesceAfterTicks int
+	// Ticker drives each node's clock through a raft.Ticker of its own
+	// (raft.Config.Ticker), which touches a node only on the ticks where
+	// it has something to do, instead of calling Node.Tick.
+	Ticker bool
 }
 
 // NetworkOptions describe the links. Every directed link gets a base
@@ -760,6 +764,7 @@ var scenarioFlags = []scenarioFlag{
 	floatFlag("change-fault", "probability that a crash or partition follows a membership change at once", func(s *Scenario) *float64 { return &s.Features.ChangeFault }),
 	boolFlag("witness", "bootstrap the last node as a witness", func(s *Scenario) *bool { return &s.Features.Witness }),
 	intFlag("quiesce", "raft QuiesceAfterTicks (0: never quiesce)", func(s *Scenario) *int { return &s.Raft.QuiesceAfterTicks }),
+	boolFlag("ticker", "tick each node through a raft.Ticker instead of Node.Tick", func(s *Scenario) *bool { return &s.Raft.Ticker }),
 	floatFlag("idle", "per-tick probability that the workload pauses", func(s *Scenario) *float64 { return &s.Features.Idle }),
 	intFlag("idle-min", "shortest workload pause in ticks", func(s *Scenario) *int { return &s.Features.IdleMin }),
 	intFlag("idle-max", "longest workload pause in ticks", func(s *Scenario) *int { return &s.Features.IdleMax }),

@@ -40,7 +40,7 @@ type Mutant struct {
 var areas = []string{
 	"election", "prevote", "term", "replication", "commit", "persist",
 	"membership", "learner", "witness", "joint", "snapshot", "readindex", "lease",
-	"followerread", "transfer", "quiesce", "flowcontrol", "codec",
+	"followerread", "transfer", "quiesce", "flowcontrol", "codec", "ticker",
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)

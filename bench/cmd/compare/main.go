@@ -147,8 +147,8 @@ func loadAvg() string {
 }
 
 func idle(runs, ticks int, groups []int) {
-	libs := []bench.Library{bench.Pureraft, bench.Etcd, bench.PureraftQuiescent}
-	type figures struct{ heap, tick, tickCPU, beat, allocs [3][]float64 }
+	libs := []bench.Library{bench.Pureraft, bench.Etcd, bench.PureraftQuiescent, bench.PureraftTicker, bench.PureraftTickerQuiescent}
+	type figures struct{ heap, tick, tickCPU, beat, allocs [5][]float64 }
 	results := make([]figures, len(groups))
 	for gi, g := range groups {
 		f := &results[gi]
@@ -182,7 +182,7 @@ func idle(runs, ticks int, groups []int) {
 	}
 	fmt.Println()
 
-	fmt.Printf("Idle groups with quiescence (pureraft only; measured in the same runs as the table above, the three alternating): every group has QuiesceAfterTicks = %d; after that many heartbeats the simulated leader sends MsgQuiesce and then nothing, so the measured ticks run on quiescent followers. Ratios are against the table above (higher is better for quiescence).\n\n", bench.QuiesceAfterTicks)
+	fmt.Printf("Idle groups with quiescence (pureraft only; measured in the same runs as the table above, the five variants alternating): every group has QuiesceAfterTicks = %d; after that many heartbeats the simulated leader sends MsgQuiesce and then nothing, so the measured ticks run on quiescent followers. Ratios are against the table above (higher is better for quiescence).\n\n", bench.QuiesceAfterTicks)
 	fmt.Println("| G | quiescent heap/group | vs pureraft | vs etcd | quiescent ns/tick | vs pureraft | vs etcd | quiescent CPU ns/tick | vs pureraft CPU | vs etcd CPU |")
 	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for gi, g := range groups {
@@ -191,6 +191,19 @@ func idle(runs, ticks int, groups []int) {
 		fmt.Printf("| %d | %.0f B | %.1f× | %.1f× | %.1f | %.1f× | %.1f× | %.1f | %.1f× | %.1f× |\n",
 			g, qh, median(f.heap[0])/qh, median(f.heap[1])/qh, qt, median(f.tick[0])/qt, median(f.tick[1])/qt,
 			qc, median(f.tickCPU[0])/qc, median(f.tickCPU[1])/qc)
+	}
+	fmt.Println()
+
+	fmt.Println("Idle groups ticked by a raft.Ticker (pureraft only; same runs): one Ticker.Tick per tick for all G groups instead of a Node.Tick call per group; it touches only the groups with something to do on that tick (ticker.go). Ratios are against the per-group Node.Tick loop of the tables above, without and with quiescence (higher is better for the Ticker).")
+	fmt.Println()
+	fmt.Println("| G | Ticker heap/group | Ticker CPU ns/tick | vs Node.Tick CPU | vs etcd CPU | Ticker+quiescence heap/group | Ticker+quiescence CPU ns/tick | vs quiescent Node.Tick CPU |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for gi, g := range groups {
+		f := &results[gi]
+		tc, qc := median(f.tickCPU[3]), median(f.tickCPU[4])
+		fmt.Printf("| %d | %.0f B | %.1f | %.1f× | %.1f× | %.0f B | %.1f | %.1f× |\n",
+			g, median(f.heap[3]), tc, median(f.tickCPU[0])/tc, median(f.tickCPU[1])/tc,
+			median(f.heap[4]), qc, median(f.tickCPU[2])/qc)
 	}
 	fmt.Println()
 }
