@@ -13,6 +13,12 @@ import (
 	"github.com/pureraft/raft"
 )
 
+// tb is what the checks need of *testing.T and *rapid.T.
+type tb interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
 // modelGroup is one group's state as replay must rebuild it.
 type modelGroup struct {
 	hs      raft.HardState
@@ -92,7 +98,7 @@ func gents(gid GroupID, from, to raft.Index, term raft.Term) []raft.Entry {
 }
 
 // checkGroup compares what the WAL recovered for gid with the model.
-func checkGroup(t *testing.T, ctx string, gid GroupID, got *WALState, m *modelGroup) {
+func checkGroup(t tb, ctx string, gid GroupID, got *WALState, m *modelGroup) {
 	t.Helper()
 	want := m.want()
 	if got == nil {
@@ -125,7 +131,7 @@ func entryList(es []raft.Entry) string {
 
 // checkAll compares every live model group with what was recovered, and
 // checks that nothing else was.
-func checkAll(t *testing.T, ctx string, rec *WALRecovery, model map[GroupID]*modelGroup) {
+func checkAll(t tb, ctx string, rec *WALRecovery, model map[GroupID]*modelGroup) {
 	t.Helper()
 	live := 0
 	for gid, m := range model {
@@ -174,7 +180,7 @@ func gp(gid GroupID, p raft.Persist) GroupPersist {
 }
 
 // walCheckInvariants checks the bookkeeping wal_release.go documents.
-func walCheckInvariants(t *testing.T, w *WAL) {
+func walCheckInvariants(t tb, w *WAL) {
 	t.Helper()
 	pins := map[uint64]map[GroupID]uint8{}
 	for gid, g := range w.groups {

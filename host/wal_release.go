@@ -50,14 +50,13 @@ func (w *WAL) noteHardState(gid GroupID, g *walGroup, hs raft.HardState) {
 }
 
 // noteSnapshot records a snapshot record; an installed snapshot replaces
-// every entry of the group in older segments (those in the current one may
-// follow it and stay).
+// every entry of the group written before it (the entries after it are
+// noted after it).
 func (w *WAL) noteSnapshot(gid GroupID, g *walGroup, meta raft.SnapshotMeta, install bool) {
 	g.snap, g.hasSnap = meta, true
 	g.snapSeq = w.movePin(gid, g.snapSeq)
 	if install {
-		cur := w.cur().seq
-		w.dropEntries(gid, g, func(seq uint64) bool { return seq != cur })
+		w.dropEntries(gid, g)
 	}
 }
 
@@ -66,7 +65,7 @@ func (w *WAL) noteRemoved(gid GroupID, g *walGroup) {
 	w.unpin(gid, g.hsSeq)
 	w.unpin(gid, g.snapSeq)
 	g.hsSeq, g.snapSeq = 0, 0
-	w.dropEntries(gid, g, func(uint64) bool { return true })
+	w.dropEntries(gid, g)
 	s := w.cur()
 	s.tombs = append(s.tombs, gid)
 }
@@ -93,18 +92,12 @@ func (w *WAL) unpin(gid GroupID, seq uint64) {
 	}
 }
 
-// dropEntries forgets that the group needs entries in the segments drop
-// selects.
-func (w *WAL) dropEntries(gid GroupID, g *walGroup, drop func(seq uint64) bool) {
-	kept := g.entSegs[:0]
+// dropEntries forgets that the group needs any entry written so far.
+func (w *WAL) dropEntries(gid GroupID, g *walGroup) {
 	for _, seq := range g.entSegs {
-		if drop(seq) {
-			delete(w.seg(seq).needs, gid)
-		} else {
-			kept = append(kept, seq)
-		}
+		delete(w.seg(seq).needs, gid)
 	}
-	g.entSegs = kept
+	g.entSegs = g.entSegs[:0]
 }
 
 // dropBelowFirst forgets the group's oldest segments whose entries all lie
