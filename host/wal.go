@@ -162,6 +162,8 @@ type WAL struct {
 	size    int64
 	buf     []byte
 	groups  map[GroupID]*walGroup
+	// written counts the bytes of records written since open.
+	written int64
 
 	// FsyncHook, if set, is called with the duration of every fsync.
 	FsyncHook func(time.Duration)

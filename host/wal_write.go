@@ -165,6 +165,7 @@ func (w *WAL) flush(sync bool) error {
 			return err
 		}
 		w.size += int64(len(w.buf))
+		w.written += int64(len(w.buf))
 		w.buf = w.buf[:0]
 	}
 	if sync {
