@@ -50,9 +50,12 @@ import (
 // however many groups there are; instead, when the oldest segments are
 // otherwise free, the latest hard state and snapshot records they hold are
 // written again at the end of the log (one fsync for all of them) before the
-// files go. Only groups idle since that segment are rewritten, once per trip
-// of the log's tail past them. A removal record needs no such care: every
-// segment before it goes first.
+// files go. Only groups idle since that segment are rewritten, each at most
+// once per release and once per deleted segment — never more often than a
+// per-segment header would, and far less often when the groups keep a long
+// log. A removal record needs no such care: every segment before it goes
+// first. A group that never compacts keeps the oldest segment, and so every
+// later one; Blocking names such groups.
 //
 // Version 1 (before many groups) had no header and no group field; its
 // segments are read as group 1, and the first write after opening them

@@ -414,3 +414,60 @@ func TestWALOversizedRecordRefusesTheBatch(t *testing.T) {
 	_, rec := openGroups(t, dir, 1<<20)
 	checkAll(t, "reopen", rec, model)
 }
+
+// Idle groups' latest records are written again only when the segment
+// holding them is deleted — at most once per release and once per segment,
+// never at a segment start — and the groups that hold the oldest segment
+// are named.
+func TestWALCarryRewritesIdleGroupsOnlyWithTheirSegment(t *testing.T) {
+	dir := t.TempDir()
+	const seg = 2048
+	w, _ := openGroups(t, dir, seg)
+	model := map[GroupID]*modelGroup{}
+	var idle []GroupPersist
+	for g := GroupID(2); g <= 41; g++ {
+		idle = append(idle, gp(g, raft.Persist{Snapshot: snapAt(3, 1), HasHardState: true, HardState: raft.HardState{Term: 1, Commit: 3}}))
+	}
+	saveGroups(t, w, model, idle...)
+	saveGroups(t, w, model, gp(1, raft.Persist{Snapshot: snapAt(0, 0)}))
+	next := raft.Index(1)
+	carries := 0
+	for round := 0; round < 60; round++ {
+		saveGroups(t, w, model, gp(1, raft.Persist{Entries: gents(1, next, next+19, 1)}))
+		next += 20
+		// Group 1 compacts and keeps a tail of 150 entries, a few
+		// segments: the start of the log it needs moves in small steps.
+		pinned := w.groups[2].hsSeq
+		before := w.written
+		at := next - 1
+		if err := w.SaveGroupSnapshot(1, *snapAt(at, 1)); err != nil {
+			t.Fatal(err)
+		}
+		model[1].snap = *snapAt(at, 1)
+		if _, err := w.ReleaseGroup(1, max(at+1, 151)-150); err != nil {
+			t.Fatal(err)
+		}
+		walCheckInvariants(t, w)
+		if got := w.Blocking(); w.Segments() > 1 && !slices.Equal(got, []GroupID{1}) {
+			t.Fatalf("round %d: blocking groups %v, want [1]", round, got)
+		}
+		own := int64(len(rawRecord(recSnapCompact, 1, snapAt(at, 1).AppendBinary)))
+		carried := w.written-before > own
+		if deleted := w.seg(pinned) == nil; carried != deleted {
+			t.Fatalf("round %d: carried %v, the idle groups' segment %d deleted %v", round, carried, pinned, deleted)
+		}
+		if carried {
+			carries++
+			if got := w.written - before - own; got < 40*2*recHeaderSize {
+				t.Fatalf("round %d: carried only %d bytes for 40 idle groups", round, got)
+			}
+		}
+	}
+	t.Logf("idle groups carried in %d of 60 releases", carries)
+	if carries == 0 || carries > 60/4 {
+		t.Fatalf("idle groups carried in %d of 60 releases", carries)
+	}
+	w.Close()
+	_, rec := openGroups(t, dir, seg)
+	checkAll(t, "reopen", rec, model)
+}

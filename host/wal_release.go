@@ -214,3 +214,19 @@ func (w *WAL) forget(n int) {
 	}
 	w.segs = slices.Delete(w.segs, 0, n)
 }
+
+// Blocking returns, in order, the groups that need an entry in the oldest
+// segment: until they compact past it (SaveGroupSnapshot and ReleaseGroup),
+// no segment is deleted. A host can snapshot these first when the WAL
+// grows.
+func (w *WAL) Blocking() []GroupID {
+	if len(w.segs) < 2 {
+		return nil
+	}
+	var out []GroupID
+	for gid := range w.segs[0].needs {
+		out = append(out, gid)
+	}
+	slices.Sort(out)
+	return out
+}
