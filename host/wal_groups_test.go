@@ -471,3 +471,52 @@ func TestWALCarryRewritesIdleGroupsOnlyWithTheirSegment(t *testing.T) {
 	_, rec := openGroups(t, dir, seg)
 	checkAll(t, "reopen", rec, model)
 }
+
+// Compacting many groups at once costs one fsync — their compaction
+// points, the idle groups' carried records and all — and deletes what no
+// group needs any more; a bad compaction in the batch refuses it whole.
+func TestWALCompactGroupsOneFsync(t *testing.T) {
+	dir := t.TempDir()
+	const seg = 1024
+	w, _ := openGroups(t, dir, seg)
+	model := map[GroupID]*modelGroup{}
+	saveGroups(t, w, model, gp(99, raft.Persist{Snapshot: snapAt(7, 1), HasHardState: true, HardState: raft.HardState{Term: 1, Commit: 7}}))
+	for i := raft.Index(1); i <= 30; i++ {
+		var batch []GroupPersist
+		for g := GroupID(1); g <= 8; g++ {
+			batch = append(batch, gp(g, raft.Persist{Entries: gents(g, i, i, 1)}))
+		}
+		saveGroups(t, w, model, batch...)
+	}
+	segs := w.Segments()
+	var compactions []GroupCompaction
+	for g := GroupID(1); g <= 8; g++ {
+		compactions = append(compactions, GroupCompaction{Group: g, Snapshot: *snapAt(29, 1), First: 30})
+	}
+	syncs := 0
+	w.FsyncHook = func(time.Duration) { syncs++ }
+	size := w.size
+	for _, bad := range []GroupCompaction{
+		{Group: 3, Snapshot: *snapAt(29, 1), First: 31},
+		{Group: 0, Snapshot: *snapAt(29, 1), First: 30},
+		{Group: 99, Snapshot: *snapAt(6, 1), First: 7},
+	} {
+		if _, err := w.CompactGroups(append(slices.Clone(compactions), bad)); err == nil || w.size != size || syncs != 0 {
+			t.Fatalf("bad compaction %+v: %v, %d bytes, %d fsyncs", bad, err, w.size-size, syncs)
+		}
+	}
+	n, err := w.CompactGroups(compactions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if syncs != 1 || n < segs-2 {
+		t.Fatalf("compacting 8 groups: %d fsyncs, %d of %d segments deleted", syncs, n, segs)
+	}
+	for g := GroupID(1); g <= 8; g++ {
+		model[g].snap, model[g].hasSnap = *snapAt(29, 1), true
+	}
+	walCheckInvariants(t, w)
+	w.Close()
+	_, rec := openGroups(t, dir, seg)
+	checkAll(t, "reopen", rec, model)
+}

@@ -89,35 +89,53 @@ func (r *walRun) save() {
 	}
 }
 
-// compact saves a snapshot of a group somewhere in its log and releases
-// entries up to it, minus a retained tail.
-func (r *walRun) compact() {
-	gid, ok := r.liveGroup("compact group", true)
-	if !ok {
-		return
-	}
+// compaction draws a compaction of gid somewhere in its log, releasing
+// entries up to it minus a retained tail, and applies it to the model.
+func (r *walRun) compaction(gid GroupID) GroupCompaction {
 	m := r.model[gid]
 	at := raft.Index(rapid.IntRange(int(m.snap.Index), int(m.last())).Draw(r.rt, "at"))
 	if m.last() > m.snap.Index && rapid.Bool().Draw(r.rt, "keep one") {
 		at = m.last() - 1 // one entry left after the snapshot: the release edge
 	}
-	meta := snapAt(at, r.term)
-	if err := r.w.SaveGroupSnapshot(gid, *meta); err != nil {
-		r.rt.Fatalf("SaveGroupSnapshot(%d, %d): %v", gid, at, err)
-	}
-	m.snap, m.hasSnap = *meta, true
 	// Mostly right after the snapshot, as a host that retains no tail
 	// does: the edge where the next entry is still needed.
 	first := at + 1
 	if rapid.Bool().Draw(r.rt, "retain") {
 		first = raft.Index(rapid.IntRange(1, int(at)+1).Draw(r.rt, "first"))
 	}
-	if _, err := r.w.ReleaseGroup(gid, first); err != nil {
-		r.rt.Fatalf("ReleaseGroup(%d, %d): %v", gid, first, err)
+	m.snap, m.hasSnap = *snapAt(at, r.term), true
+	return GroupCompaction{Group: gid, Snapshot: m.snap, First: first}
+}
+
+// compact compacts one group (SaveGroupSnapshot, ReleaseGroup) or several
+// (CompactGroups).
+func (r *walRun) compact() {
+	cur := r.w.cur().seq
+	var batch []GroupCompaction
+	for n := rapid.IntRange(1, 3).Draw(r.rt, "compactions"); len(batch) < n; {
+		gid, ok := r.liveGroup("compact group", true)
+		if !ok {
+			return
+		}
+		batch = append(batch, r.compaction(gid))
 	}
-	// What is left starts with a segment some group needs (or the
-	// current one): nothing is kept for nobody.
-	if s := r.w.segs[0]; len(r.w.segs) > 1 && len(s.needs) == 0 {
+	if len(batch) > 1 || rapid.Bool().Draw(r.rt, "batched") {
+		if _, err := r.w.CompactGroups(batch); err != nil {
+			r.rt.Fatalf("CompactGroups(%+v): %v", batch, err)
+		}
+	} else {
+		c := batch[0]
+		if err := r.w.SaveGroupSnapshot(c.Group, c.Snapshot); err != nil {
+			r.rt.Fatalf("SaveGroupSnapshot(%d, %d): %v", c.Group, c.Snapshot.Index, err)
+		}
+		if _, err := r.w.ReleaseGroup(c.Group, c.First); err != nil {
+			r.rt.Fatalf("ReleaseGroup(%d, %d): %v", c.Group, c.First, err)
+		}
+	}
+	// What is left starts with a segment some group needs, or the one
+	// that was current when the release began (the carried records may
+	// have rolled the log over to a new one): nothing is kept for nobody.
+	if s := r.w.segs[0]; len(r.w.segs) > 1 && len(s.needs) == 0 && s.seq < cur {
 		r.rt.Fatalf("segment %d kept though no group needs an entry in it", s.seq)
 	}
 }

@@ -140,17 +140,21 @@ func (w *WAL) ReleaseGroup(gid GroupID, first raft.Index) (int, error) {
 
 // release deletes the oldest segments (never the current one) in which no
 // group needs an entry. The latest hard state and snapshot records they
-// hold are first written again, durably, at the end of the log.
+// hold are first written again at the end of the log, and made durable with
+// whatever records the caller left in w.buf: one fsync.
 func (w *WAL) release() (int, error) {
 	k := 0
 	for k < len(w.segs)-1 && len(w.segs[k].needs) == 0 {
 		k++
 	}
+	w.carry(w.segs[:k])
+	if len(w.buf) > 0 {
+		if err := w.flush(true); err != nil {
+			return 0, err
+		}
+	}
 	if k == 0 {
 		return 0, nil
-	}
-	if err := w.carry(w.segs[:k]); err != nil {
-		return 0, err
 	}
 	for n, s := range w.segs[:k] {
 		if err := os.Remove(s.path); err != nil {
@@ -162,9 +166,9 @@ func (w *WAL) release() (int, error) {
 	return k, syncDir(w.dir)
 }
 
-// carry writes again the latest hard state and snapshot records held in
-// segs, and makes them durable.
-func (w *WAL) carry(segs []*segment) error {
+// carry appends again the latest hard state and snapshot records held in
+// segs. They were encoded once already: failing now is a broken invariant.
+func (w *WAL) carry(segs []*segment) {
 	var gids []GroupID
 	for _, s := range segs {
 		for gid := range s.pins {
@@ -172,7 +176,7 @@ func (w *WAL) carry(segs []*segment) error {
 		}
 	}
 	if len(gids) == 0 {
-		return nil
+		return
 	}
 	slices.Sort(gids)
 	gids = slices.Compact(gids) // both records of a group may be in the range
@@ -181,27 +185,17 @@ func (w *WAL) carry(segs []*segment) error {
 		g := w.groups[gid]
 		if g.snapSeq != 0 && g.snapSeq <= end {
 			if err := w.appendRecord(recSnapCompact, gid, g.snap.AppendBinary); err != nil {
-				w.buf = w.buf[:0]
-				return err
+				panic(fmt.Sprintf("wal: carrying group %d's snapshot record: %v", gid, err))
 			}
-		}
-		if g.hsSeq != 0 && g.hsSeq <= end {
-			if err := w.appendRecord(recHardState, gid, g.hs.AppendBinary); err != nil {
-				w.buf = w.buf[:0]
-				return err
-			}
-		}
-	}
-	for _, gid := range gids {
-		g := w.groups[gid]
-		if g.snapSeq != 0 && g.snapSeq <= end {
 			g.snapSeq = w.movePin(gid, g.snapSeq)
 		}
 		if g.hsSeq != 0 && g.hsSeq <= end {
+			if err := w.appendRecord(recHardState, gid, g.hs.AppendBinary); err != nil {
+				panic(fmt.Sprintf("wal: carrying group %d's hard state: %v", gid, err))
+			}
 			g.hsSeq = w.movePin(gid, g.hsSeq)
 		}
 	}
-	return w.flush(true)
 }
 
 // forget drops the first n segments from the WAL's view, and with them the

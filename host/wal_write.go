@@ -153,10 +153,8 @@ func (w *WAL) RemoveGroup(gid GroupID) (int, error) {
 		return 0, err
 	}
 	w.noteRemoved(gid, g)
-	if err := w.flush(true); err != nil {
-		return 0, err
-	}
-	return w.release()
+	return w.release() // its fsync makes the removal durable
+
 }
 
 func (w *WAL) flush(sync bool) error {
