@@ -35,7 +35,7 @@ func uncleanBootDir(t *testing.T) string {
 func TestSuspectMachineStaysSuspectUntilRebuilt(t *testing.T) {
 	dir := uncleanBootDir(t)
 	// The WAL names a snapshot whose file cannot be read: the rebuild fails.
-	w, _, err := OpenWAL(filepath.Join(dir, "wal"), 1<<20)
+	w, _, err := OpenWAL(filepath.Join(groupDir(dir, 1), "wal"), 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestSuspectMachineStaysSuspectUntilRebuilt(t *testing.T) {
 	}
 	defer ln.Close()
 	_, err = Open(Config{
-		ID: 1, Dir: dir, Listener: ln, Machine: &counter{},
+		ID: 1, Dir: dir, Listener: ln, NewMachine: one(&counter{}),
 		Peers:  Peers{1: {Raft: ln.Addr().String()}},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -84,12 +84,12 @@ func (b *brokenApplied) Applied() (uint64, error) {
 // machine what it applied, which may fail (or lie) precisely then.
 func TestSuspectMachineRebuiltWithoutReadingIt(t *testing.T) {
 	dir := uncleanBootDir(t)
-	w, _, err := OpenWAL(filepath.Join(dir, "wal"), 1<<20)
+	w, _, err := OpenWAL(filepath.Join(groupDir(dir, 1), "wal"), 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	meta := raft.SnapshotMeta{Index: 5, Term: 1, Membership: raft.Membership{Voters: []raft.NodeID{1}}}
-	snaps := &snapStore{dir: filepath.Join(dir, "snap")}
+	snaps := &snapStore{dir: filepath.Join(groupDir(dir, 1), "snap")}
 	if _, err := snaps.write(5, Peers{}, counterSnap{n: 42, applied: 5}); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestSuspectMachineRebuiltWithoutReadingIt(t *testing.T) {
 	}
 	m := &brokenApplied{}
 	h, err := Open(Config{
-		ID: 1, Dir: dir, Listener: ln, Machine: m,
+		ID: 1, Dir: dir, Listener: ln, NewMachine: one(m),
 		Peers:  Peers{1: {Raft: ln.Addr().String()}},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

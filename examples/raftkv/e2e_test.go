@@ -397,8 +397,9 @@ func metric(t *testing.T, p *proc, name string) float64 {
 	sc := bufio.NewScanner(bytes.NewReader(r.body))
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.HasPrefix(line, name+" ") {
-			v, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, name)), 64)
+		// A per-group gauge carries a group label; raftkv runs one group.
+		if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
+			v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 			return v
 		}
 	}
@@ -656,7 +657,7 @@ func TestCorruptTailRepaired(t *testing.T) {
 	}
 	waitValue(t, f, "c-199", "c-199", "stale")
 	c.kill(f.id)
-	segs, _ := filepath.Glob(filepath.Join(f.dir, "wal", "*.wal"))
+	segs, _ := filepath.Glob(filepath.Join(groupDir(f.dir), "wal", "*.wal"))
 	slices.Sort(segs)
 	seg := segs[len(segs)-1]
 	data, err := os.ReadFile(seg)
@@ -699,3 +700,7 @@ func TestCorruptTailRepaired(t *testing.T) {
 	retryPut(t, f, "after", "repair")
 	waitValue(t, lead, "after", "repair", "linearizable")
 }
+
+// groupDir is where a node keeps group 1's files (the WAL, snapshots,
+// kv.db): raftkv runs one group on the host module's layout.
+func groupDir(dataDir string) string { return filepath.Join(dataDir, "groups", "1") }

@@ -46,8 +46,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/pureraft/raft"
-	"github.com/pureraft/raft/host"
 	"github.com/pureraft/raft/examples/raftkv/kv"
+	"github.com/pureraft/raft/host"
 )
 
 func main() {
@@ -94,37 +94,35 @@ func startNode(o nodeOptions) (*server, error) {
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return nil, err
 	}
-	dbPath := filepath.Join(o.dir, "kv.db")
-	m, err := kv.OpenMachine(dbPath)
-	if err != nil {
-		// The machine is derived state: put the broken file aside and
-		// start empty; the host restores the latest snapshot and the log
-		// replays the rest.
-		o.log.Warn("cannot open the store; rebuilding it from the snapshot and the log", "err", err)
-		if rerr := os.Rename(dbPath, dbPath+".broken"); rerr != nil {
-			return nil, err
-		}
-		if m, err = kv.OpenMachine(dbPath); err != nil {
-			return nil, err
-		}
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	log := o.log.With("node", uint64(o.id))
 	if o.sec == nil {
 		o.sec = &security{}
 	}
+	var m *kv.Machine // group 1's (raftkv runs one group)
 	h, err := host.Open(host.Config{
-		ID: o.id, Dir: o.dir, Listener: o.raftLn, PeerTLS: o.sec.peerTLS(), Peers: o.peers, Join: o.join, Machine: m,
+		ID: o.id, Dir: o.dir, Listener: o.raftLn, PeerTLS: o.sec.peerTLS(), Peers: o.peers, Join: o.join,
+		NewMachine: func(g host.GroupID, dir string) (host.Machine, error) {
+			km, err := openMachine(filepath.Join(dir, "kv.db"), o.log)
+			if err == nil && g == 1 {
+				m = km
+			}
+			return km, err
+		},
 		NoBootstrap: !o.bootstrap, ForceNewCluster: o.forceNewCluster, CorruptCheckInterval: o.checkInterval,
 		TickInterval: o.tick, ElectionTicks: o.electionTicks, SnapshotEntries: o.snapshotEntries, SnapshotRetain: o.snapshotRetain,
 		SegmentBytes: o.segmentBytes, Logger: o.log, Registry: reg,
 	})
 	if err != nil {
-		m.Close()
 		return nil, err
 	}
-	handler, httpLn := o.sec.serveHTTP(kv.NewServer(h, m, reg, log), o.httpLn)
+	g, ok := h.Group(1)
+	if !ok {
+		h.Close(context.Background())
+		return nil, fmt.Errorf("the data directory holds no group 1")
+	}
+	handler, httpLn := o.sec.serveHTTP(kv.NewServer(g, m, reg, log), o.httpLn)
 	if o.bodyTimeout == 0 {
 		o.bodyTimeout = 30 * time.Second
 	}
@@ -143,6 +141,21 @@ func startNode(o nodeOptions) (*server, error) {
 		}
 	}()
 	return &server{h: h, http: srv, log: log}, nil
+}
+
+// openMachine opens the store at dbPath. The machine is derived state: a
+// file that cannot be opened is put aside and the store starts empty; the
+// host restores the latest snapshot and the log replays the rest.
+func openMachine(dbPath string, log *slog.Logger) (*kv.Machine, error) {
+	m, err := kv.OpenMachine(dbPath)
+	if err == nil {
+		return m, nil
+	}
+	log.Warn("cannot open the store; rebuilding it from the snapshot and the log", "err", err)
+	if rerr := os.Rename(dbPath, dbPath+".broken"); rerr != nil {
+		return nil, err
+	}
+	return kv.OpenMachine(dbPath)
 }
 
 // Close shuts the node down: leadership first, then clients, then the host.
@@ -415,7 +428,7 @@ func runDemo(ctx context.Context, log *slog.Logger, opts nodeOptions) int {
 	}
 	// Wait for the first election, so the printed commands work at once.
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if servers[0].h.Status().Leader != raft.None {
+		if servers[0].g1().Status().Leader != raft.None {
 			break
 		}
 	}
@@ -447,7 +460,7 @@ Press Ctrl-C to stop (the data directory is removed).
 	// out, with a warning): the followers stop first, then the leader,
 	// which skips the hand-over.
 	for i, s := range servers {
-		if s.h.Status().Role == raft.RoleLeader {
+		if s.g1().Status().Role == raft.RoleLeader {
 			servers = append(slices.Delete(servers, i, i+1), s)
 			break
 		}
@@ -460,4 +473,10 @@ Press Ctrl-C to stop (the data directory is removed).
 	}
 	os.RemoveAll(dir)
 	return 0
+}
+
+// g1 is the server's group (raftkv runs one, group 1).
+func (s *server) g1() *host.Group {
+	g, _ := s.h.Group(1)
+	return g
 }

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/pureraft/raft"
-	"github.com/pureraft/raft/host"
 	"github.com/pureraft/raft/examples/raftkv/kv"
+	"github.com/pureraft/raft/host"
 	"github.com/pureraft/raft/host/pki"
 )
 

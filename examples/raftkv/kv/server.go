@@ -52,7 +52,7 @@ const (
 // them to the leader); cluster changes on a follower are forwarded to the
 // leader over HTTP.
 type Server struct {
-	h        *host.Host
+	g        *host.Group
 	m        *Machine
 	log      *slog.Logger
 	mux      *http.ServeMux
@@ -63,9 +63,9 @@ type Server struct {
 	fwdTransport http.RoundTripper
 }
 
-// NewServer builds the API for host h running machine m.
-func NewServer(h *host.Host, m *Machine, gatherer prometheus.Gatherer, log *slog.Logger) *Server {
-	s := &Server{h: h, m: m, log: log, mux: http.NewServeMux(), gatherer: gatherer, client: &http.Client{Timeout: 30 * time.Second}}
+// NewServer builds the API for group g running machine m.
+func NewServer(g *host.Group, m *Machine, gatherer prometheus.Gatherer, log *slog.Logger) *Server {
+	s := &Server{g: g, m: m, log: log, mux: http.NewServeMux(), gatherer: gatherer, client: &http.Client{Timeout: 30 * time.Second}}
 	s.mux.HandleFunc("GET /cluster/status", s.status)
 	s.mux.HandleFunc("POST /cluster/learners", s.admin(s.addLearner))
 	s.mux.HandleFunc("POST /cluster/promote", s.admin(s.promote))
@@ -243,7 +243,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, key string) {
 				return
 			}
 		}
-		out, err := s.h.Read(ctx, c, EncodeQuery(Query{Type: QueryList, Key: []byte(prefix), Limit: limit}))
+		out, err := s.g.Read(ctx, c, EncodeQuery(Query{Type: QueryList, Key: []byte(prefix), Limit: limit}))
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -263,7 +263,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, key string) {
 		fail(w, 400, err.Error())
 		return
 	}
-	out, err := s.h.Read(ctx, c, EncodeQuery(Query{Type: QueryGet, Key: []byte(key)}))
+	out, err := s.g.Read(ctx, c, EncodeQuery(Query{Type: QueryGet, Key: []byte(key)}))
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -306,7 +306,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, op Op) {
 		fail(w, 400, "request ID longer than 256 bytes")
 		return
 	}
-	res, err := s.h.Propose(ctx, EncodeOp(op))
+	res, err := s.g.Propose(ctx, EncodeOp(op))
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -402,21 +402,21 @@ func ids(in []raft.NodeID) []uint64 {
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	st := s.h.Status()
-	mem, err := s.h.Membership(ctx)
+	st := s.g.Status()
+	mem, err := s.g.Membership(ctx)
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
 	resp := statusResponse{
 		ID: uint64(st.ID), Role: st.Role.String(), Term: uint64(st.Term), Leader: uint64(st.Leader),
-		Commit: uint64(st.Commit), Applied: s.h.Applied(), FirstIndex: uint64(st.FirstIndex), LastIndex: uint64(st.LastIndex),
-		SnapshotIndex: s.h.SnapshotIndex(), LeaseHeld: st.LeaseHeld,
-		Voters: ids(mem.Voters), Learners: ids(mem.Learners), Peers: s.h.Peers(), Alarm: s.h.Alarm(),
+		Commit: uint64(st.Commit), Applied: s.g.Applied(), FirstIndex: uint64(st.FirstIndex), LastIndex: uint64(st.LastIndex),
+		SnapshotIndex: s.g.SnapshotIndex(), LeaseHeld: st.LeaseHeld,
+		Voters: ids(mem.Voters), Learners: ids(mem.Learners), Peers: s.g.Host().Peers(), Alarm: s.g.Alarm(),
 	}
 	if st.Role == raft.RoleLeader {
 		resp.Progress = map[string]map[string]uint64{}
-		for id, p := range s.h.Progress(ctx) {
+		for id, p := range s.g.Progress(ctx) {
 			resp.Progress[strconv.FormatUint(uint64(id), 10)] = map[string]uint64{"match": uint64(p.Match), "next": uint64(p.Next)}
 		}
 	}
@@ -471,7 +471,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, addr string, bo
 	p.Transport = s.fwdTransport
 	r.Body = io.NopCloser(bytesReader(body))
 	r.ContentLength = int64(len(body))
-	r.Header.Set("X-Forwarded-By", strconv.FormatUint(uint64(s.h.ID()), 10))
+	r.Header.Set("X-Forwarded-By", strconv.FormatUint(uint64(s.g.Host().ID()), 10))
 	p.ServeHTTP(w, r)
 }
 
@@ -479,7 +479,7 @@ func (s *Server) addLearner(ctx context.Context, req adminRequest) (any, error) 
 	if req.ID == 0 || req.Raft == "" {
 		return nil, badRequest("need id and raft address")
 	}
-	err := s.h.AddLearner(ctx, raft.NodeID(req.ID), host.PeerAddr{Raft: req.Raft, HTTP: req.HTTP})
+	err := s.g.AddLearner(ctx, raft.NodeID(req.ID), host.PeerAddr{Raft: req.Raft, HTTP: req.HTTP})
 	if errors.Is(err, host.ErrAlreadyVoter) {
 		err = fmt.Errorf(`%w (to replace a wiped voter: POST /cluster/remove {"id":%d}, then start the server with a new --id, an empty --data and --join)`, err, req.ID)
 	}
@@ -490,25 +490,25 @@ func (s *Server) promote(ctx context.Context, req adminRequest) (any, error) {
 	if req.ID == 0 {
 		return nil, badRequest("need id")
 	}
-	return map[string]any{"promoted": req.ID}, s.h.Promote(ctx, raft.NodeID(req.ID))
+	return map[string]any{"promoted": req.ID}, s.g.Promote(ctx, raft.NodeID(req.ID))
 }
 
 func (s *Server) remove(ctx context.Context, req adminRequest) (any, error) {
 	if req.ID == 0 {
 		return nil, badRequest("need id")
 	}
-	return map[string]any{"removed": req.ID}, s.h.Remove(ctx, raft.NodeID(req.ID))
+	return map[string]any{"removed": req.ID}, s.g.Remove(ctx, raft.NodeID(req.ID))
 }
 
 func (s *Server) transfer(ctx context.Context, req adminRequest) (any, error) {
-	to, err := s.h.TransferLeadership(ctx, raft.NodeID(req.To))
+	to, err := s.g.TransferLeadership(ctx, raft.NodeID(req.To))
 	return map[string]any{"leader": uint64(to)}, err
 }
 
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
-	idx, err := s.h.TakeSnapshot(ctx)
+	idx, err := s.g.TakeSnapshot(ctx)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -522,7 +522,7 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 func (s *Server) check(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	idx, err := s.h.CheckState(ctx)
+	idx, err := s.g.CheckState(ctx)
 	if err != nil {
 		writeErr(w, err)
 		return

@@ -1,0 +1,124 @@
+package host
+
+// Recovering a group at start-up: its WAL, its latest snapshot, its
+// machine, and the node built from them.
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/pureraft/raft"
+)
+
+// recover reads the WAL, brings the machine in line with the snapshot and
+// builds the node. With no stored state it bootstraps with voters, or
+// (join, or no voters) starts empty to be added to an existing group.
+func (g *Group) recover(voters []raft.NodeID, join bool) error {
+	suspect := g.h.suspect
+	wal, st, err := openGroupWAL(filepath.Join(g.dir, "wal"), g.cfg.SegmentBytes,
+		func(d time.Duration) { g.metrics.fsync.Observe(d.Seconds()) })
+	if err != nil {
+		return err
+	}
+	g.wal = wal
+	if st.TornBytes > 0 {
+		g.log.Warn("WAL tail was torn or corrupt: cut it; peers will repair the log", "bytes", st.TornBytes)
+		g.metrics.tornBytes.Add(float64(st.TornBytes))
+	}
+	snapIndex := uint64(st.Snapshot.Index)
+	snapOK := g.verifySnapshots(snapIndex)
+	var applied uint64
+	switch {
+	case suspect && snapIndex > 0:
+		// The machine's files are not trusted, not even to say what they
+		// applied (reading them may fail or mislead): rebuild them.
+		g.log.Warn("unclean shutdown before a reboot: rebuilding the machine from the snapshot", "snapshot", snapIndex)
+	case suspect:
+		g.log.Warn("unclean shutdown before a reboot: rebuilding the machine from the log")
+		if err := g.m.Restore(nil, 0); err != nil {
+			return err
+		}
+	default:
+		if applied, err = g.m.Applied(); err != nil {
+			return fmt.Errorf("machine: %w", err)
+		}
+	}
+	if snapIndex > 0 && applied < snapIndex {
+		if !snapOK {
+			return fmt.Errorf("%w: the machine needs snapshot %d to rebuild and its file is corrupt or missing: "+
+				"this member cannot recover locally; remove it from the cluster, wipe its data directory and join it again", ErrStateCorrupt, snapIndex)
+		}
+		if err := g.restoreFromFile(snapIndex); err != nil {
+			return err
+		}
+		applied = snapIndex
+	}
+	g.lastSnapIndex = snapIndex
+	if !snapOK {
+		// The machine holds the snapshot's state or more: a new file is
+		// taken as soon as the group runs, for followers that need one.
+		g.lastSnapIndex, g.resnapshot = 0, true
+	}
+	last := snapIndex
+	if k := len(st.Entries); k > 0 {
+		last = uint64(st.Entries[k-1].Index)
+	}
+	g.skipThrough = applied
+	if st.TornBytes > 0 {
+		g.repairTarget = max(applied, last+1)
+	}
+	if applied > last {
+		// The machine holds entries the log lost (a cut tail): they were
+		// committed, so the leader will send the same ones again; skip
+		// them when they are applied.
+		g.log.Warn("machine is ahead of the log; the log will be repaired from the leader", "applied", applied, "last", last)
+		applied = last
+	}
+	g.applied = applied
+	hs := st.HardState
+	if uint64(hs.Commit) > last {
+		hs.Commit = raft.Index(last)
+	}
+	fresh := !st.HasSnapshot && hs.IsZero() && len(st.Entries) == 0
+	g.fresh = fresh
+	// Only a member with state of its own has anything to check before it
+	// serves reads; a machine that cannot hash cannot be checked.
+	_, hashes := g.m.(Hasher)
+	g.verified.Store(fresh || !hashes || g.cfg.ForceNewCluster)
+	cfg := g.nodeConfig()
+	ps := raft.PersistentState{HardState: hs, Snapshot: st.Snapshot, Entries: st.Entries, Applied: raft.Index(applied)}
+	switch {
+	case g.cfg.ForceNewCluster && !fresh:
+		g.node, err = g.forceNewCluster(cfg, ps)
+	case !fresh:
+		g.node, err = raft.NewNode(cfg, ps)
+		g.log.Info("restarted", "term", hs.Term, "commit", hs.Commit, "snapshot", snapIndex, "last", last, "applied", applied)
+	case join || len(voters) == 0:
+		g.node, err = raft.NewNode(cfg, raft.PersistentState{})
+		g.log.Info("joining: waiting for the leader")
+	default:
+		g.node, err = raft.Bootstrap(cfg, voters)
+		g.log.Info("bootstrapping a new group", "voters", voters)
+	}
+	return err
+}
+
+// restoreFromFile resets the machine to the snapshot file at index.
+func (g *Group) restoreFromFile(index uint64) error {
+	r, err := g.snaps.open(index)
+	if err != nil {
+		return fmt.Errorf("snapshot %d: %w", index, err)
+	}
+	defer r.Close()
+	// The address book first: once the machine records the snapshot as
+	// applied, no restart restores it again, so a crash between the two
+	// must not lose the addresses it carries.
+	if err := g.h.mergePeers(r.Peers); err != nil {
+		return err
+	}
+	if err := g.m.Restore(r.Data, index); err != nil {
+		return fmt.Errorf("restore snapshot %d: %w", index, err)
+	}
+	return nil
+}
