@@ -244,8 +244,10 @@ func (g *Group) Promote(ctx context.Context, id raft.NodeID) error {
 	return g.changeMembership(ctx, raft.MembershipChange{Type: raft.AddVoter, Node: id})
 }
 
-// Remove removes node id from the cluster and retires its ID: no server
-// joins under it again (ErrRemovedID).
+// Remove removes node id from the group. If id is then a replica of no
+// other group this host holds, its ID is retired as well: no server joins
+// under it again (ErrRemovedID), and its certificate no longer opens the
+// peer port. A host that still serves other groups keeps its ID.
 //
 // If the removal went through but retiring the ID failed (the client saw
 // an error), removing it again retires it.
@@ -261,6 +263,9 @@ func (g *Group) Remove(ctx context.Context, id raft.NodeID) error {
 	}
 	if err != nil {
 		return err
+	}
+	if g.h.replicaElsewhere(ctx, id, g.gid) {
+		return nil
 	}
 	return g.retire(ctx, id)
 }

@@ -94,6 +94,12 @@ func (g *Group) recover(voters []raft.NodeID, join bool) error {
 	case !fresh:
 		g.node, err = raft.NewNode(cfg, ps)
 		g.log.Info("restarted", "term", hs.Term, "commit", hs.Commit, "snapshot", snapIndex, "last", last, "applied", applied)
+	case len(voters) == 0 && !join && len(loadMembers(g.dir)) > 0:
+		// Created by CreateGroup, and the process died before its first
+		// write was durable: bootstrap again with the same voters.
+		voters = loadMembers(g.dir)
+		g.node, err = raft.Bootstrap(cfg, voters)
+		g.log.Info("bootstrapping a new group", "voters", voters)
 	case join || len(voters) == 0:
 		g.node, err = raft.NewNode(cfg, raft.PersistentState{})
 		g.log.Info("joining: waiting for the leader")

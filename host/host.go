@@ -368,6 +368,7 @@ func Open(cfg Config) (*Host, error) {
 			h.peers[id] = a
 		}
 	}
+	clearRemoved(cfg.Dir)
 	found, err := listGroups(cfg.Dir)
 	if err != nil {
 		return nil, err
