@@ -346,3 +346,25 @@ func TestMetricsPerGroup(t *testing.T) {
 		t.Fatalf("applied-index labels %v, raftkv_groups %v; want group=3, group=5 and 2", labels, groups)
 	}
 }
+
+// A data directory of the one-group layout (wal/ at the top) is refused
+// with a clear error and left as it is, rather than started as an empty
+// host beside its old log.
+func TestOldLayoutRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(dir+"/wal", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, err = Open(Config{ID: 1, Dir: dir, Listener: ln, Peers: Peers{1: {Raft: ln.Addr().String()}}, NewMachine: one(&counter{})})
+	if !errors.Is(err, ErrOldLayout) {
+		t.Fatalf("Open of an old layout: %v, want ErrOldLayout", err)
+	}
+	if _, err := os.Stat(dir + "/groups"); !os.IsNotExist(err) {
+		t.Fatalf("Open changed the old directory (groups/ created): %v", err)
+	}
+}

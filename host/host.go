@@ -216,6 +216,8 @@ var (
 	// ErrNoState: the data directory holds no state and Config.NoBootstrap
 	// forbids founding a new cluster.
 	ErrNoState = errors.New("the data directory holds no raft state")
+	// ErrOldLayout: Dir holds the one-group layout of before issue 17.
+	ErrOldLayout = errors.New("the data directory has the old one-group layout")
 	// ErrNoGroup: this host holds no group of that ID.
 	ErrNoGroup = errors.New("no such group on this host")
 	// ErrGroupExists: CreateGroup of a group this host already holds.
@@ -354,6 +356,12 @@ func Open(cfg Config) (*Host, error) {
 		storeDone: make(chan struct{}),
 	}
 	h.metrics = newMetrics(cfg.Registry, h)
+	if _, err := os.Stat(filepath.Join(cfg.Dir, "wal")); err == nil {
+		// Started as empty, such a member would bootstrap or join a
+		// cluster afresh while its old log sits beside it.
+		return nil, fmt.Errorf("%w: %s holds the one-group layout of the host before issue 17 (wal/ and snap/ at the top): "+
+			"move wal, snap, alarm.json and the machine's files into %s", ErrOldLayout, cfg.Dir, groupDir(cfg.Dir, 1))
+	}
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "groups"), 0o755); err != nil {
 		return nil, err
 	}
