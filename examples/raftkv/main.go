@@ -25,6 +25,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -37,7 +38,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -67,6 +67,7 @@ func main() {
 
 type nodeOptions struct {
 	id              raft.NodeID
+	groups          int // Raft groups founded (or joined) by an empty data directory
 	raftLn, httpLn  net.Listener
 	peers           host.Peers
 	dir             string
@@ -100,15 +101,14 @@ func startNode(o nodeOptions) (*server, error) {
 	if o.sec == nil {
 		o.sec = &security{}
 	}
-	var m *kv.Machine // group 1's (raftkv runs one group)
+	groups := make([]host.GroupID, max(o.groups, 1))
+	for i := range groups {
+		groups[i] = host.GroupID(i + 1)
+	}
 	h, err := host.Open(host.Config{
-		ID: o.id, Dir: o.dir, Listener: o.raftLn, PeerTLS: o.sec.peerTLS(), Peers: o.peers, Join: o.join,
+		ID: o.id, Dir: o.dir, Listener: o.raftLn, PeerTLS: o.sec.peerTLS(), Peers: o.peers, Join: o.join, Groups: groups,
 		NewMachine: func(g host.GroupID, dir string) (host.Machine, error) {
-			km, err := openMachine(filepath.Join(dir, "kv.db"), o.log)
-			if err == nil && g == 1 {
-				m = km
-			}
-			return km, err
+			return openMachine(filepath.Join(dir, "kv.db"), o.log)
 		},
 		NoBootstrap: !o.bootstrap, ForceNewCluster: o.forceNewCluster, CorruptCheckInterval: o.checkInterval,
 		TickInterval: o.tick, ElectionTicks: o.electionTicks, SnapshotEntries: o.snapshotEntries, SnapshotRetain: o.snapshotRetain,
@@ -117,12 +117,7 @@ func startNode(o nodeOptions) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, ok := h.Group(1)
-	if !ok {
-		h.Close(context.Background())
-		return nil, fmt.Errorf("the data directory holds no group 1")
-	}
-	handler, httpLn := o.sec.serveHTTP(kv.NewServer(g, m, reg, log), o.httpLn)
+	handler, httpLn := o.sec.serveHTTP(kv.NewServer(h, reg, log), o.httpLn)
 	if o.bodyTimeout == 0 {
 		o.bodyTimeout = 30 * time.Second
 	}
@@ -217,6 +212,7 @@ func runServer(args []string) int {
 	snapEntries := fs.Uint64("snapshot-entries", 10000, "snapshot and compact after this many applied entries")
 	snapRetain := fs.Uint64("snapshot-retain", 1000, "log entries kept behind a snapshot for slow followers")
 	segBytes := fs.Int64("segment-bytes", 64<<20, "WAL segment size")
+	groups := fs.Int("groups", 0, "Raft groups the keys are spread over, fixed when the cluster is founded; a joining node passes the cluster's number (default 1, and 4 for the demo cluster)")
 	raftFD := fs.Int("raft-fd", 0, "use the inherited listening socket with this file descriptor for --listen (supervisors, tests)")
 	httpFD := fs.Int("http-fd", 0, "use the inherited listening socket with this file descriptor for --http")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -242,7 +238,7 @@ func runServer(args []string) int {
 			log.Error("the demo cluster (no --id) runs on loopback without TLS; give --id to use TLS flags")
 			return 2
 		}
-		return runDemo(ctx, log, nodeOptions{bootstrap: true, bodyTimeout: *bodyTimeout, checkInterval: *checkInterval, tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log})
+		return runDemo(ctx, log, nodeOptions{groups: cmp.Or(*groups, 4), bootstrap: true, bodyTimeout: *bodyTimeout, checkInterval: *checkInterval, tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log})
 	}
 	peers, err := parsePeers(*peersFlag)
 	if err != nil {
@@ -284,7 +280,7 @@ func runServer(args []string) int {
 		return 1
 	}
 	s, err := startNode(nodeOptions{
-		id: raft.NodeID(*id), raftLn: raftLn, httpLn: httpLn, peers: peers, dir: *dataDir, join: *join != "",
+		id: raft.NodeID(*id), groups: *groups, raftLn: raftLn, httpLn: httpLn, peers: peers, dir: *dataDir, join: *join != "",
 		bootstrap: *initialState == "new", forceNewCluster: *forceNew, bodyTimeout: *bodyTimeout, checkInterval: *checkInterval,
 		tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log,
 		sec: sec,
@@ -426,15 +422,13 @@ func runDemo(ctx context.Context, log *slog.Logger, opts nodeOptions) int {
 		}
 		servers = append(servers, s)
 	}
-	// Wait for the first election, so the printed commands work at once.
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if servers[0].g1().Status().Leader != raft.None {
-			break
-		}
+	// Wait for every group's first election, so the printed commands work
+	// at once.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !servers[0].allLed(); time.Sleep(20 * time.Millisecond) {
 	}
 	a1, a2, a3 := peers[1].HTTP, peers[2].HTTP, peers[3].HTTP
 	fmt.Printf(`
-raftkv: a 3-node cluster is running in this process (data in %s).
+raftkv: a 3-node cluster is running in this process, keys spread over %d Raft groups (data in %s).
 
   node 1: http://%s   node 2: http://%s   node 3: http://%s
 
@@ -452,19 +446,12 @@ Try:
   curl http://%s/metrics | grep raftkv_
 
 Press Ctrl-C to stop (the data directory is removed).
-`, dir, a1, a2, a3, a1, a2, a3, a1, a1, a2, a3, a1, a1, a1, a1)
+`, len(servers[0].h.Groups()), dir, a1, a2, a3, a1, a2, a3, a1, a1, a2, a3, a1, a1, a1, a1)
 	<-ctx.Done()
 	log.Info("shutting down")
 	// The whole cluster stops, so handing leadership over is pointless
 	// (and a hand-over to a node stopped a moment earlier would only time
-	// out, with a warning): the followers stop first, then the leader,
-	// which skips the hand-over.
-	for i, s := range servers {
-		if s.g1().Status().Role == raft.RoleLeader {
-			servers = append(slices.Delete(servers, i, i+1), s)
-			break
-		}
-	}
+	// out, with a warning): every node skips it.
 	for _, s := range servers {
 		s.h.SkipHandOver()
 		if err := s.Close(context.Background()); err != nil {
@@ -475,8 +462,12 @@ Press Ctrl-C to stop (the data directory is removed).
 	return 0
 }
 
-// g1 is the server's group (raftkv runs one, group 1).
-func (s *server) g1() *host.Group {
-	g, _ := s.h.Group(1)
-	return g
+// allLed reports whether every group knows a leader.
+func (s *server) allLed() bool {
+	for _, id := range s.h.Groups() {
+		if g, ok := s.h.Group(id); !ok || g.Status().Leader == raft.None {
+			return false
+		}
+	}
+	return true
 }
