@@ -279,9 +279,36 @@ func (g *Group) leaderOnly() error {
 }
 
 func (g *Group) changeMembership(ctx context.Context, ch raft.MembershipChange) error {
+	err := g.proposeChange(ctx, ch)
+	if errors.Is(err, raft.ErrConnectivityUnknown) {
+		// An idle group is quiescent, and its leader cannot tell which
+		// voters are connected: proposeChange woke it; after an election
+		// timeout of heartbeats and check-quorum it knows (the core's
+		// advice).
+		select {
+		case <-time.After(time.Duration(g.cfg.ElectionTicks+g.cfg.HeartbeatTicks) * g.cfg.TickInterval):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		err = g.proposeChange(ctx, ch)
+	}
+	return err
+}
+
+// proposeChange checks and proposes a membership change and waits for it
+// to commit. A quiescent node is woken and the change refused with
+// raft.ErrConnectivityUnknown: right after waking, the leader's record of
+// who answered is an assumption (everyone was told to be silent), not
+// evidence; an election timeout later it is.
+func (g *Group) proposeChange(ctx context.Context, ch raft.MembershipChange) error {
 	var perr error
 	wait := make(chan waitResult, 1)
 	err := g.do(ctx, func() {
+		if g.node.Quiescent() {
+			g.node.Wake()
+			perr = raft.ErrConnectivityUnknown
+			return
+		}
 		if err := g.safeChange(ch); err != nil {
 			perr = g.clientErr(err)
 			return

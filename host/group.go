@@ -41,6 +41,9 @@ type Group struct {
 	// tickc carries ticks from the host's tick goroutine; wakec asks a
 	// quiescent node to wake (a peer went away).
 	tickc, wakec chan struct{}
+	// pendingTicks: ticks counted for this group and not yet given to its
+	// node (tick.go).
+	pendingTicks atomic.Uint64
 	// applyQuit stops the apply goroutine (applyc is never closed: an API
 	// call may still be sending to it).
 	applyQuit chan struct{}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -235,7 +236,7 @@ func TestCreateAndRemoveGroupsAtRunTime(t *testing.T) {
 func TestIdleGroupsQuiesceAndWakeWhenLeaderLost(t *testing.T) {
 	c := newCluster(t, 3, func(cfg *Config) {
 		cfg.Groups = []GroupID{1, 2, 3, 4}
-		cfg.QuiesceAfterTicks = 10
+		cfg.QuiesceAfterTicks = 2 * cfg.ElectionTicks
 		cfg.CorruptCheckInterval = 0
 	})
 	for _, gid := range []GroupID{1, 2, 3, 4} {
@@ -366,5 +367,91 @@ func TestOldLayoutRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(dir + "/groups"); !os.IsNotExist(err) {
 		t.Fatalf("Open changed the old directory (groups/ created): %v", err)
+	}
+}
+
+// A node's ticks are its clock, and a leader's lease is counted in them
+// (thesis §6.4.1): no other leader can be elected before the lease runs
+// out. A quiescent group's goroutine is woken for ticks only rarely, but
+// every tick must still reach its node before it next decides anything:
+// a leader that woke from a long quiescence with its clock behind would
+// believe in a lease that ran out long ago — while its followers, woken
+// by a lost connection, may have elected another leader. Here the
+// leader's group stays quiet for over three election timeouts of host
+// ticks; at the moment it wakes, its lease must have expired.
+func TestQuiescentLeaderLeaseExpiresWithRealTicks(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config) {
+		cfg.QuiesceAfterTicks = 2 * cfg.ElectionTicks
+		cfg.CorruptCheckInterval = 0
+	})
+	lead := c.leader()
+	add(t, lead, 1)
+	g := g1(lead)
+	waitFor(t, "the group to go quiescent", func() bool { return g.Status().Quiescent })
+	start := lead.ticks.Load()
+	waitFor(t, "three election timeouts of ticks", func() bool {
+		return lead.ticks.Load() > start+uint64(3*lead.cfg.ElectionTicks)
+	})
+	var held, quiet bool
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := g.do(ctx, func() {
+		quiet = g.node.Quiescent()
+		g.node.Wake() // the heartbeats it sends are not answered yet
+		held = g.node.Status().LeaseHeld
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !quiet {
+		t.Skip("the group woke up by itself before the check (a stray message): nothing to check")
+	}
+	if held {
+		t.Fatal("a leader that was quiescent for three election timeouts still holds its lease on waking: its clock fell behind")
+	}
+}
+
+// An idle group is quiescent, and a quiescent leader cannot tell which
+// voters are connected, so the core refuses a membership change that
+// depends on it (ErrConnectivityUnknown) until it has been awake for an
+// election timeout. The host wakes the group and retries once that has
+// passed: removing a member of an idle group succeeds.
+func TestMembershipChangeOnQuiescentGroup(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config) {
+		cfg.QuiesceAfterTicks = 2 * cfg.ElectionTicks
+		cfg.CorruptCheckInterval = 0
+	})
+	lead := c.leader()
+	add(t, lead, 1)
+	waitFor(t, "the group to go quiescent", func() bool { return g1(lead).Status().Quiescent })
+	var victim raft.NodeID
+	for id := range c.hosts {
+		if id != lead.ID() {
+			victim = id
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g1(lead).Remove(ctx, victim); err != nil {
+		t.Fatalf("removing node %d from an idle group: %v", victim, err)
+	}
+}
+
+// QuiesceAfterTicks shorter than two election timeouts is refused at Open
+// with a clear error: a membership change on a quiet group wakes it and
+// waits an election timeout, and the group would go quiet again first.
+func TestQuiesceTooShortRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := t.TempDir()
+	_, err = Open(Config{ID: 1, Dir: dir, Listener: ln, Peers: Peers{1: {Raft: ln.Addr().String()}}, NewMachine: one(&counter{}),
+		ElectionTicks: 20, QuiesceAfterTicks: 39})
+	if err == nil || !strings.Contains(err.Error(), "QuiesceAfterTicks") {
+		t.Fatalf("Open with QuiesceAfterTicks 39 of ElectionTicks 20: %v, want a refusal naming QuiesceAfterTicks", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("a refused Open wrote %d files", len(ents))
 	}
 }

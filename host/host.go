@@ -143,6 +143,9 @@ type Config struct {
 	// QuiesceAfterTicks lets an idle group go quiet after that many ticks
 	// (raft.Config.QuiesceAfterTicks): no heartbeats and almost no work
 	// until it is used again. Default 2 election timeouts; negative: never.
+	// It must be at least 2 election timeouts: a membership change on a
+	// quiet group wakes it and waits an election timeout for evidence of
+	// who is connected, and the group must not go quiet again meanwhile.
 	QuiesceAfterTicks int
 	// BalanceInterval: how often the host moves leadership of groups it
 	// leads to replicas on hosts that lead fewer (BalanceLeadership).
@@ -314,6 +317,8 @@ type Host struct {
 	tr      *transport
 	metrics *metrics
 	storec  chan storeOp
+	// ticks counts the tick goroutine's ticks.
+	ticks atomic.Uint64
 
 	peersMu sync.RWMutex
 	peers   Peers
@@ -345,6 +350,10 @@ func Open(cfg Config) (*Host, error) {
 	}
 	if cfg.NewMachine == nil {
 		return nil, errors.New("host: Config.NewMachine is required")
+	}
+	if cfg.QuiesceAfterTicks > 0 && cfg.QuiesceAfterTicks < 2*cfg.ElectionTicks {
+		return nil, fmt.Errorf("host: QuiesceAfterTicks is %d, less than 2 election timeouts (%d ticks): "+
+			"a membership change on a quiet group could never see who is connected", cfg.QuiesceAfterTicks, 2*cfg.ElectionTicks)
 	}
 	h := &Host{
 		cfg:       cfg,

@@ -27,43 +27,80 @@ func (g *Group) run() {
 // handleOne handles one input; block says whether to wait for one. It
 // returns false when there was nothing (or the host stops).
 func (g *Group) handleOne(block bool) bool {
+	var in loopInput
 	if block {
 		select {
 		case <-g.stopc:
 			return false
-		case p := <-g.propc:
-			g.propose(p)
-		case r := <-g.readc:
-			g.read(r)
-		case msgs := <-g.recvc:
-			g.step(msgs)
+		case in.p = <-g.propc:
+			in.kind = inPropose
+		case in.r = <-g.readc:
+			in.kind = inRead
+		case in.msgs = <-g.recvc:
+			in.kind = inStep
 		case <-g.ackSig:
-			g.ack()
-		case f := <-g.opc:
-			f()
+			in.kind = inAck
+		case in.f = <-g.opc:
+			in.kind = inOp
 		case <-g.tickc:
-			g.node.Tick()
+			in.kind = inTick
 		case <-g.wakec:
-			g.node.Wake()
+			in.kind = inWake
 		}
-		return true
+	} else {
+		select {
+		case in.p = <-g.propc:
+			in.kind = inPropose
+		case in.r = <-g.readc:
+			in.kind = inRead
+		case in.msgs = <-g.recvc:
+			in.kind = inStep
+		case <-g.ackSig:
+			in.kind = inAck
+		case in.f = <-g.opc:
+			in.kind = inOp
+		default:
+			return false
+		}
 	}
-	select {
-	case p := <-g.propc:
-		g.propose(p)
-	case r := <-g.readc:
-		g.read(r)
-	case msgs := <-g.recvc:
-		g.step(msgs)
-	case <-g.ackSig:
+	// The node's clock first: a read or a message is judged at the time
+	// it is handled, not at the time of the last tick delivered (tick.go).
+	g.catchUpTicks()
+	switch in.kind {
+	case inPropose:
+		g.propose(in.p)
+	case inRead:
+		g.read(in.r)
+	case inStep:
+		g.step(in.msgs)
+	case inAck:
 		g.ack()
-	case f := <-g.opc:
-		f()
-	default:
-		return false
+	case inOp:
+		in.f()
+	case inWake:
+		g.node.Wake()
 	}
 	return true
 }
+
+// loopInput is one input the node loop took.
+type loopInput struct {
+	kind int
+	p    proposal
+	r    readReq
+	msgs []raft.Message
+	f    func()
+}
+
+const (
+	inPropose = iota
+	inRead
+	inStep
+	inAck
+	inOp
+	inTick
+	inWake
+)
 
 func (g *Group) ack() {
 	if err := g.node.AckPersist(g.durable.Load()); err != nil {

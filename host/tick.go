@@ -4,17 +4,22 @@ package host
 
 import "time"
 
-// quietTickEvery: a quiescent group gets one tick in this many. Its node
-// does nothing on a tick but count it (and trim buffers now and then), so
-// most ticks would only wake its goroutine for nothing; anything that
-// matters to it (a message, a proposal, a read, a peer lost) reaches it
-// through its other inputs and wakes it.
+// quietTickEvery: a quiescent group's goroutine is woken for ticks only
+// once in this many. Its node does nothing on a tick but count it (and
+// trim buffers now and then), so most wake-ups would be for nothing.
 const quietTickEvery = 64
 
-// tickLoop ticks every group once per TickInterval, and quiescent groups
-// once per quietTickEvery intervals. A tick is dropped, not queued, when a
-// group's loop has not taken the previous one yet: a busy group falls
-// behind in time rather than piling up ticks.
+// tickLoop counts a tick for every group each TickInterval, and wakes each
+// group's loop to take its ticks: every time for an active group, one
+// time in quietTickEvery for a quiescent one.
+//
+// The count is never dropped, only delivered late: a group's loop takes
+// every tick it is owed (catchUpTicks) before it handles any input. A
+// node's ticks are its clock, and its leader lease is measured in them
+// (raft reads.go: no other leader before leaseStart + the lease length);
+// a leader whose clock fell behind real time would believe in a lease
+// that has run out — for instance one that woke from quiescence while
+// its followers, woken by a lost connection, elected another leader.
 func (h *Host) tickLoop() {
 	defer h.wg.Done()
 	t := time.NewTicker(h.cfg.TickInterval)
@@ -25,7 +30,9 @@ func (h *Host) tickLoop() {
 			return
 		case <-t.C:
 		}
+		h.ticks.Add(1)
 		for _, g := range h.allGroups() {
+			g.pendingTicks.Add(1)
 			if g.gauges.quiescent.Load() && n%quietTickEvery != 0 {
 				continue
 			}
@@ -34,5 +41,14 @@ func (h *Host) tickLoop() {
 			default:
 			}
 		}
+	}
+}
+
+// catchUpTicks gives the node every tick it is owed. It runs on the node
+// loop before each input, so whatever the node decides, it decides at the
+// right time.
+func (g *Group) catchUpTicks() {
+	for n := g.pendingTicks.Swap(0); n > 0; n-- {
+		g.node.Tick()
 	}
 }
