@@ -7,6 +7,7 @@ replace github.com/pureraft/raft => ../
 require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/pureraft/raft v0.0.0-00010101000000-000000000000
+	pgregory.net/rapid v1.3.0
 )
 
 require (

@@ -1,5 +1,5 @@
 package host
 
-// GroupID names one Raft group among the many a host runs. Every replica
-// of a group uses the same GroupID on every host.
+// GroupID names one Raft group among the many a host runs. Zero is never a
+// group: on disk it marks a missing or damaged ID.
 type GroupID uint64
