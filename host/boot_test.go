@@ -20,6 +20,10 @@ import (
 func uncleanBootDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
+	// Group 1 exists (its directory; its log is planted by each test).
+	if err := os.MkdirAll(groupDir(dir, 1), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	b, _ := json.Marshal(bootState{BootID: "a boot before the crash", Clean: false})
 	if err := os.WriteFile(filepath.Join(dir, "boot.json"), b, 0o644); err != nil {
 		t.Fatal(err)
@@ -35,7 +39,7 @@ func uncleanBootDir(t *testing.T) string {
 func TestSuspectMachineStaysSuspectUntilRebuilt(t *testing.T) {
 	dir := uncleanBootDir(t)
 	// The WAL names a snapshot whose file cannot be read: the rebuild fails.
-	w, _, err := OpenWAL(filepath.Join(groupDir(dir, 1), "wal"), 1<<20)
+	w, _, err := OpenWAL(filepath.Join(dir, "wal"), 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +88,7 @@ func (b *brokenApplied) Applied() (uint64, error) {
 // machine what it applied, which may fail (or lie) precisely then.
 func TestSuspectMachineRebuiltWithoutReadingIt(t *testing.T) {
 	dir := uncleanBootDir(t)
-	w, _, err := OpenWAL(filepath.Join(groupDir(dir, 1), "wal"), 1<<20)
+	w, _, err := OpenWAL(filepath.Join(dir, "wal"), 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

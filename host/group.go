@@ -4,7 +4,6 @@ package host
 // snapshots, waiting clients, corruption checks and reconfiguration.
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -27,7 +26,6 @@ type Group struct {
 	cfg     Config
 	log     *slog.Logger
 	node    *raft.Node
-	wal     groupWAL
 	snaps   *snapStore
 	m       Machine
 	metrics *metrics
@@ -114,10 +112,11 @@ func groupDir(dir string, gid GroupID) string {
 	return filepath.Join(dir, "groups", fmt.Sprint(uint64(gid)))
 }
 
-// openGroup recovers (or creates) group gid: its WAL, latest snapshot,
-// machine and node. With no stored state the group bootstraps with voters,
-// or, with no voters and join, waits to be added. It starts nothing.
-func (h *Host) openGroup(gid GroupID, voters []raft.NodeID, join bool) (*Group, error) {
+// openGroup recovers (or creates) group gid from its state in the WAL (st;
+// nil: none), its latest snapshot and its machine, and builds its node.
+// With no stored state the group bootstraps with voters, or, with no
+// voters and join, waits to be added. It starts nothing.
+func (h *Host) openGroup(gid GroupID, voters []raft.NodeID, join bool, st *WALState, torn bool) (*Group, error) {
 	if gid == 0 {
 		return nil, fmt.Errorf("%w: group ID 0 is reserved", ErrNoGroup)
 	}
@@ -156,7 +155,7 @@ func (h *Host) openGroup(gid GroupID, voters []raft.NodeID, join bool) (*Group, 
 	}
 	g.m = m
 	g.loadAlarm()
-	if err := g.recover(voters, join); err != nil {
+	if err := g.recover(voters, join, st, torn); err != nil {
 		g.abort()
 		return nil, err
 	}
@@ -165,9 +164,6 @@ func (h *Host) openGroup(gid GroupID, voters []raft.NodeID, join bool) (*Group, 
 
 // abort releases what openGroup opened, for a group that never started.
 func (g *Group) abort() {
-	if g.wal != nil {
-		g.wal.Close()
-	}
 	if g.m != nil {
 		g.m.Close()
 	}
@@ -218,11 +214,9 @@ func (g *Group) stopBackground() {
 	g.bgWG.Wait()
 }
 
-// closeFiles closes the machine and the WAL, once the storage goroutine
-// has written everything of this group.
-func (g *Group) closeFiles() error {
-	return errors.Join(g.m.Close(), g.wal.Close())
-}
+// closeFiles closes the machine, once the storage goroutine has written
+// everything of this group.
+func (g *Group) closeFiles() error { return g.m.Close() }
 
 // ID returns the group's ID.
 func (g *Group) ID() GroupID { return g.gid }

@@ -5,27 +5,21 @@ package host
 
 import (
 	"fmt"
-	"path/filepath"
-	"time"
 
 	"github.com/pureraft/raft"
 )
 
-// recover reads the WAL, brings the machine in line with the snapshot and
-// builds the node. With no stored state it bootstraps with voters, or
-// (join, or no voters) starts empty to be added to an existing group.
-func (g *Group) recover(voters []raft.NodeID, join bool) error {
+// recover brings the machine in line with the group's state from the WAL
+// (st; nil: none) and its snapshot, and builds the node. With no stored
+// state it bootstraps with voters, or (join, or no voters) starts empty to
+// be added to an existing group. torn: the WAL's tail was cut at open, so
+// this group may have lost records it had acknowledged.
+func (g *Group) recover(voters []raft.NodeID, join bool, st *WALState, torn bool) error {
 	suspect := g.h.suspect
-	wal, st, err := openGroupWAL(filepath.Join(g.dir, "wal"), g.cfg.SegmentBytes,
-		func(d time.Duration) { g.metrics.fsync.Observe(d.Seconds()) })
-	if err != nil {
-		return err
+	if st == nil {
+		st = &WALState{}
 	}
-	g.wal = wal
-	if st.TornBytes > 0 {
-		g.log.Warn("WAL tail was torn or corrupt: cut it; peers will repair the log", "bytes", st.TornBytes)
-		g.metrics.tornBytes.Add(float64(st.TornBytes))
-	}
+	var err error
 	snapIndex := uint64(st.Snapshot.Index)
 	snapOK := g.verifySnapshots(snapIndex)
 	var applied uint64
@@ -65,7 +59,7 @@ func (g *Group) recover(voters []raft.NodeID, join bool) error {
 		last = uint64(st.Entries[k-1].Index)
 	}
 	g.skipThrough = applied
-	if st.TornBytes > 0 {
+	if torn {
 		g.repairTarget = max(applied, last+1)
 	}
 	if applied > last {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -454,4 +455,37 @@ func TestQuiesceTooShortRefused(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Fatalf("a refused Open wrote %d files", len(ents))
 	}
+}
+
+// Every group's log is in the one shared WAL (Dir/wal). A removal cut
+// short by a crash after the group's directory was renamed aside is
+// finished at the next start: the group's records are removed from the
+// WAL, not revived as a group; and its ID is refused by CreateGroup while
+// the WAL holds the removal.
+func TestInterruptedRemovalFinishedAtStart(t *testing.T) {
+	c := newCluster(t, 1, func(cfg *Config) { cfg.Groups = []GroupID{1, 2} })
+	gadd(t, grp(t, c.hosts[1], 2), 9)
+	if _, err := os.Stat(filepath.Join(groupDir(c.hosts[1].cfg.Dir, 2), "wal")); !os.IsNotExist(err) {
+		t.Fatalf("group 2 has a WAL of its own: %v", err)
+	}
+	dir := c.hosts[1].cfg.Dir
+	c.stop(1)
+	// The crash: RemoveGroup had renamed the directory aside, and got no
+	// further.
+	if err := os.Rename(groupDir(dir, 2), groupDir(dir, 2)+".removed"); err != nil {
+		t.Fatal(err)
+	}
+	h := c.start(1, false)
+	if got := h.Groups(); !slices.Equal(got, []GroupID{1}) {
+		t.Fatalf("groups after an interrupted removal: %v, want [1]", got)
+	}
+	if _, err := os.Stat(groupDir(dir, 2) + ".removed"); !os.IsNotExist(err) {
+		t.Fatalf("the renamed directory is still there: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := h.CreateGroup(ctx, 2, 1); !errors.Is(err, ErrGroupRemoved) {
+		t.Fatalf("re-creating removed group 2: %v, want ErrGroupRemoved", err)
+	}
+	add(t, h, 1)
 }

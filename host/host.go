@@ -287,16 +287,6 @@ type readReq struct {
 	lease bool
 }
 
-type storeOp struct {
-	g       *Group
-	persist *raft.Persist
-	compact *raft.SnapshotMeta
-	first   raft.Index
-	// done, with neither persist nor compact: a barrier, closed once
-	// everything the group queued before it is written.
-	done chan struct{}
-}
-
 type applyOp struct {
 	apply    raft.Apply
 	snapshot chan snapDone // take a snapshot now
@@ -317,6 +307,9 @@ type Host struct {
 	tr      *transport
 	metrics *metrics
 	storec  chan storeOp
+	// wal is the one log of every group (wal*.go); once Open returns only
+	// the storage goroutine uses it.
+	wal *WAL
 	// ticks counts the tick goroutine's ticks.
 	ticks atomic.Uint64
 
@@ -365,11 +358,11 @@ func Open(cfg Config) (*Host, error) {
 		storeDone: make(chan struct{}),
 	}
 	h.metrics = newMetrics(cfg.Registry, h)
-	if _, err := os.Stat(filepath.Join(cfg.Dir, "wal")); err == nil {
+	if oldLayout(cfg.Dir) {
 		// Started as empty, such a member would bootstrap or join a
 		// cluster afresh while its old log sits beside it.
-		return nil, fmt.Errorf("%w: %s holds the one-group layout of the host before issue 17 (wal/ and snap/ at the top): "+
-			"move wal, snap, alarm.json and the machine's files into %s", ErrOldLayout, cfg.Dir, groupDir(cfg.Dir, 1))
+		return nil, fmt.Errorf("%w: %s holds the one-group layout of the host before issue 17 (wal/ and snap/ at the top, no groups/): "+
+			"move snap, alarm.json and the machine's files into %s (the WAL reads its old format as group 1)", ErrOldLayout, cfg.Dir, groupDir(cfg.Dir, 1))
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "groups"), 0o755); err != nil {
 		return nil, err
@@ -390,16 +383,28 @@ func Open(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.fresh = len(found) == 0
-	go h.storeLoop()
+	wal, rec, err := OpenWALGroups(filepath.Join(cfg.Dir, "wal"), cfg.SegmentBytes)
+	if err != nil {
+		return nil, err
+	}
+	h.wal = wal
+	wal.FsyncHook = func(d time.Duration) { h.metrics.fsync.Observe(d.Seconds()) }
 	fail := func(err error) (*Host, error) {
 		for _, g := range h.groups {
 			g.abort()
 		}
-		close(h.storec)
-		<-h.storeDone
+		h.wal.Close()
 		return nil, err
 	}
+	if err := h.finishRemovals(found, rec); err != nil {
+		return fail(err)
+	}
+	torn := rec.TornBytes > 0
+	if torn {
+		h.log.Warn("WAL tail was torn or corrupt: cut it; peers will repair the groups' logs", "bytes", rec.TornBytes, "segment", rec.TornSegment)
+		h.metrics.tornBytes.Add(float64(rec.TornBytes))
+	}
+	h.fresh = len(found) == 0
 	if h.fresh {
 		if cfg.NoBootstrap && !cfg.Join {
 			return fail(ErrNoState)
@@ -417,7 +422,7 @@ func Open(cfg Config) (*Host, error) {
 		slices.Sort(voters)
 	}
 	for _, gid := range found {
-		g, err := h.openGroup(gid, voters, cfg.Join)
+		g, err := h.openGroup(gid, voters, cfg.Join, rec.Groups[gid], torn)
 		if err != nil {
 			return fail(fmt.Errorf("group %d: %w", gid, err))
 		}
@@ -430,6 +435,8 @@ func Open(cfg Config) (*Host, error) {
 			return fail(err)
 		}
 	}
+	// From here on the WAL belongs to the storage goroutine.
+	go h.storeLoop()
 	h.tr = newTransport(h.id, cfg.Listener, h.decodeLimits(), h.log, h.metrics)
 	h.tr.addr = func(id raft.NodeID) string {
 		h.peersMu.RLock()
@@ -568,6 +575,7 @@ func (h *Host) Close(ctx context.Context) error {
 	for _, g := range groups {
 		errs = append(errs, g.closeFiles())
 	}
+	errs = append(errs, h.wal.Close())
 	err := errors.Join(errs...)
 	if err == nil {
 		err = markClean(h.cfg.Dir)

@@ -13,6 +13,7 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,6 +50,14 @@ func (h *Host) CreateGroup(ctx context.Context, g GroupID, members ...raft.NodeI
 	if _, ok := h.Group(g); ok {
 		return nil, fmt.Errorf("%w: group %d", ErrGroupExists, g)
 	}
+	// The WAL refuses writes to a group it holds a removal record of: a
+	// removed group's ID is not used again (other hosts may still hold
+	// the old group).
+	var werr error
+	h.onStorage(func(w *WAL) { werr = w.writable(g) })
+	if werr != nil {
+		return nil, fmt.Errorf("host: create group %d: %w", g, werr)
+	}
 	members = slices.Clone(members)
 	slices.Sort(members)
 	members = slices.Compact(members)
@@ -72,7 +81,7 @@ func (h *Host) CreateGroup(ctx context.Context, g GroupID, members ...raft.NodeI
 			return nil, err
 		}
 	}
-	grp, err := h.openGroup(g, members, len(members) == 0)
+	grp, err := h.openGroup(g, members, len(members) == 0, nil, false)
 	if err != nil {
 		return nil, fmt.Errorf("group %d: %w", g, err)
 	}
@@ -120,16 +129,15 @@ func (h *Host) RemoveGroup(ctx context.Context, g GroupID) error {
 	}
 	grp.stopLoop()
 	grp.stopBackground()
-	// Whatever the loop handed to the storage goroutine is written before
-	// the files close.
-	done := make(chan struct{})
-	h.storec <- storeOp{g: grp, done: done}
-	<-done
 	if err := grp.closeFiles(); err != nil {
-		h.log.Warn("closing a removed group's files", "group", uint64(g), "err", err)
+		h.log.Warn("closing a removed group's machine", "group", uint64(g), "err", err)
 	}
-	// Renamed first, then deleted: a crash half-way through deleting
-	// leaves a directory that Open skips and clears, never a half group.
+	// The directory is renamed aside first (durably), then the removal
+	// recorded in the WAL, then the directory deleted. A crash after the
+	// rename leaves a directory Open deletes and WAL records Open removes
+	// (finishRemovals); a crash after the WAL record, only the directory.
+	// Never a group directory whose log is gone, which Open would take
+	// for a new group.
 	dir := groupDir(h.cfg.Dir, g)
 	gone := dir + ".removed"
 	if err := os.Rename(dir, gone); err != nil {
@@ -138,10 +146,37 @@ func (h *Host) RemoveGroup(ctx context.Context, g GroupID) error {
 	if err := syncDir(filepath.Dir(dir)); err != nil {
 		return fmt.Errorf("remove group %d: %w", g, err)
 	}
+	var werr error
+	h.onStorage(func(w *WAL) {
+		if _, err := w.RemoveGroup(g); err != nil && !errors.Is(err, ErrUnknownGroup) {
+			werr = err // ErrUnknownGroup: it never wrote anything
+		}
+	})
+	if werr != nil {
+		return fmt.Errorf("remove group %d: %w", g, werr)
+	}
 	if err := os.RemoveAll(gone); err != nil {
 		return fmt.Errorf("remove group %d: %w", g, err)
 	}
 	h.log.Info("removed group", "group", uint64(g))
+	return nil
+}
+
+// finishRemovals completes removals a crash interrupted: a group the WAL
+// holds records of but whose directory is gone was being removed
+// (RemoveGroup renames the directory aside before it records the removal).
+// It runs in Open, before the storage goroutine starts.
+func (h *Host) finishRemovals(found []GroupID, rec *WALRecovery) error {
+	for gid := range rec.Groups {
+		if slices.Contains(found, gid) {
+			continue
+		}
+		if _, err := h.wal.RemoveGroup(gid); err != nil {
+			return fmt.Errorf("finishing the removal of group %d: %w", gid, err)
+		}
+		delete(rec.Groups, gid)
+		h.log.Info("finished removing a group", "group", uint64(gid))
+	}
 	return nil
 }
 

@@ -17,7 +17,8 @@ func (g *Group) forceNewCluster(cfg raft.Config, old raft.PersistentState) (*raf
 	if err != nil {
 		return nil, fmt.Errorf("force new cluster: %w", err)
 	}
-	if err := g.wal.Save([]*raft.Persist{&p}); err != nil {
+	// Open runs this before the storage goroutine starts: the WAL is ours.
+	if err := g.h.wal.SaveGroups([]GroupPersist{{Group: g.gid, Persist: &p}}); err != nil {
 		return nil, fmt.Errorf("force new cluster: %w", err)
 	}
 	// Every other server the address book knows is out of the cluster now:

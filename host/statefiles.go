@@ -116,3 +116,11 @@ func listGroups(dir string) ([]GroupID, error) {
 	slices.Sort(out)
 	return out, nil
 }
+
+// oldLayout reports whether dir holds the one-group layout of before
+// issue 17: a WAL at the top and no groups directory.
+func oldLayout(dir string) bool {
+	_, werr := os.Stat(filepath.Join(dir, "wal"))
+	_, gerr := os.Stat(filepath.Join(dir, "groups"))
+	return werr == nil && os.IsNotExist(gerr)
+}

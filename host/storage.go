@@ -1,75 +1,64 @@
 package host
 
-// The storage goroutine: every group's persist actions, many per fsync.
+// The storage goroutine: every group's persist actions in one shared WAL
+// (wal*.go), many persists of many groups per write and per fsync.
 //
-// Until the shared multi-group WAL lands, each group keeps its own WAL
-// (Dir/groups/<id>/wal) behind groupWAL, all written by this one
-// goroutine: a batch takes every persist queued by any group, writes each
-// touched group's part with one write and one fsync, and then acknowledges
-// each group. Switching to one shared WAL (one fsync per batch for all
-// groups) changes this file and openGroupWAL only.
+// A batch takes every persist queued so far by any group, writes them with
+// one SaveGroups (one write, at most one fsync for all groups), then tells
+// each touched group the last of its persists that is durable. Compactions
+// and other WAL calls (a group's removal, checks) run here too, in queue
+// order after what was queued before them: the WAL is used by this
+// goroutine only, once the host runs.
 
 import (
+	"errors"
 	"fmt"
-	"time"
 
 	"github.com/pureraft/raft"
 )
 
-// groupWAL is what a group needs of its log storage.
-type groupWAL interface {
-	// Save writes persist actions in order and makes them durable if any
-	// asks for it.
-	Save(ps []*raft.Persist) error
-	// SaveSnapshot records a compaction point (a local snapshot).
-	SaveSnapshot(meta raft.SnapshotMeta) error
-	// Release deletes what lies wholly below first; it returns how many
-	// segments it deleted.
-	Release(first raft.Index) (int, error)
-	Close() error
+type storeOp struct {
+	g       *Group
+	persist *raft.Persist
+	compact *raft.SnapshotMeta
+	first   raft.Index
+	// fn, with neither persist nor compact: run fn on the WAL once
+	// everything queued before it is written, then close done.
+	fn   func(*WAL)
+	done chan struct{}
 }
 
-// openGroupWAL opens one group's log and returns what it holds; fsync
-// is told each fsync's duration.
-func openGroupWAL(dir string, segBytes int64, fsync func(time.Duration)) (groupWAL, *WALState, error) {
-	w, st, err := OpenWAL(dir, segBytes)
-	if err != nil {
-		return nil, nil, err
-	}
-	w.FsyncHook = fsync
-	return w, st, nil
+// onStorage runs fn on the storage goroutine, after everything queued
+// before it is written, and waits for it.
+func (h *Host) onStorage(fn func(*WAL)) {
+	done := make(chan struct{})
+	h.storec <- storeOp{fn: fn, done: done}
+	<-done
 }
 
 func (h *Host) storeLoop() {
 	defer close(h.storeDone)
-	batches := map[*Group][]*raft.Persist{}
-	var order []*Group
-	flushGroup := func(g *Group) bool {
-		batch := batches[g]
+	var batch []GroupPersist
+	last := map[*Group]uint64{} // each touched group's last persist ID in batch
+	flush := func() bool {
 		if len(batch) == 0 {
 			return true
 		}
-		if err := g.wal.Save(batch); err != nil {
-			h.fatal(fmt.Errorf("group %d: WAL write: %w", g.gid, err))
+		if err := h.wal.SaveGroups(batch); err != nil {
+			h.fatal(fmt.Errorf("WAL write: %w", err))
 			return false
 		}
 		h.metrics.batch.Observe(float64(len(batch)))
-		g.durable.Store(batch[len(batch)-1].ID)
-		select {
-		case g.ackSig <- struct{}{}:
-		default:
-		}
-		clear(batch)
-		batches[g] = batch[:0]
-		return true
-	}
-	flushAll := func() bool {
-		for _, g := range order {
-			if !flushGroup(g) {
-				return false
+		for g, id := range last {
+			g.durable.Store(id)
+			select {
+			case g.ackSig <- struct{}{}:
+			default:
 			}
 		}
-		order = order[:0]
+		clear(batch)
+		batch = batch[:0]
+		clear(last)
 		return true
 	}
 	for op := range h.storec {
@@ -87,36 +76,44 @@ func (h *Host) storeLoop() {
 			}
 		}
 		for _, o := range ops {
-			g := o.g
-			if o.persist != nil {
-				if len(batches[g]) == 0 {
-					order = append(order, g)
+			switch {
+			case o.persist != nil:
+				batch = append(batch, GroupPersist{Group: o.g.gid, Persist: o.persist})
+				last[o.g] = o.persist.ID
+			case o.compact != nil:
+				if !flush() {
+					return
 				}
-				batches[g] = append(batches[g], o.persist)
-				continue
-			}
-			if !flushGroup(g) {
-				return
-			}
-			if o.compact == nil {
-				// A barrier: everything the group queued before is written.
-				delete(batches, g)
+				h.compact(o.g, *o.compact, o.first)
+			default:
+				if !flush() {
+					return
+				}
+				o.fn(h.wal)
 				close(o.done)
-				continue
 			}
-			if err := g.wal.SaveSnapshot(*o.compact); err != nil {
-				h.fatal(fmt.Errorf("group %d: WAL snapshot record: %w", g.gid, err))
-				return
-			}
-			n, err := g.wal.Release(o.first)
-			if err != nil {
-				g.log.Warn("cannot delete WAL segments", "err", err)
-			}
-			g.snaps.prune(uint64(o.compact.Index))
-			g.log.Info("compacted the log", "snapshot", o.compact.Index, "first", o.first, "segments_deleted", n)
 		}
-		if !flushAll() {
+		if !flush() {
 			return
 		}
 	}
+}
+
+// compact records group g's local snapshot in the WAL and frees the
+// segments no group needs any more (one fsync), then deletes the older
+// snapshot files.
+func (h *Host) compact(g *Group, meta raft.SnapshotMeta, first raft.Index) {
+	n, err := h.wal.CompactGroups([]GroupCompaction{{Group: g.gid, Snapshot: meta, First: first}})
+	if errors.Is(err, ErrBadRelease) {
+		// A snapshot from the leader, installed while this one was being
+		// written, is newer: this compaction is moot.
+		g.log.Warn("compaction skipped", "snapshot", meta.Index, "err", err)
+		return
+	}
+	if err != nil {
+		h.fatal(fmt.Errorf("group %d: WAL compaction: %w", g.gid, err))
+		return
+	}
+	g.snaps.prune(uint64(meta.Index))
+	g.log.Info("compacted the log", "snapshot", meta.Index, "first", first, "segments_deleted", n)
 }

@@ -296,7 +296,7 @@ func TestFlippedWALRecordNeverServed(t *testing.T) {
 	f := followerOf(c, lead)
 	waitValue(t, f, "w-39", value("w-39"), "stale")
 	c.stop(f.id)
-	segs, _ := filepath.Glob(filepath.Join(groupDir(f.dir), "wal", "*.wal"))
+	segs, _ := filepath.Glob(filepath.Join(f.dir, "wal", "*.wal"))
 	n := 0
 	for _, seg := range segs {
 		n += flipAll(t, seg, []byte(value("w-20")))

@@ -657,7 +657,7 @@ func TestCorruptTailRepaired(t *testing.T) {
 	}
 	waitValue(t, f, "c-199", "c-199", "stale")
 	c.kill(f.id)
-	segs, _ := filepath.Glob(filepath.Join(groupDir(f.dir), "wal", "*.wal"))
+	segs, _ := filepath.Glob(filepath.Join(f.dir, "wal", "*.wal"))
 	slices.Sort(segs)
 	seg := segs[len(segs)-1]
 	data, err := os.ReadFile(seg)
@@ -701,6 +701,6 @@ func TestCorruptTailRepaired(t *testing.T) {
 	waitValue(t, lead, "after", "repair", "linearizable")
 }
 
-// groupDir is where a node keeps group 1's files (the WAL, snapshots,
-// kv.db): raftkv runs one group on the host module's layout.
+// groupDir is where a node keeps group 1's files (snapshots, kv.db); the
+// WAL of every group is Dir/wal (docs/host.md).
 func groupDir(dataDir string) string { return filepath.Join(dataDir, "groups", "1") }
