@@ -88,16 +88,18 @@ func (g *Group) recover(voters []raft.NodeID, join bool, st *WALState, torn bool
 	case !fresh:
 		g.node, err = raft.NewNode(cfg, ps)
 		g.log.Info("restarted", "term", hs.Term, "commit", hs.Commit, "snapshot", snapIndex, "last", last, "applied", applied)
-	case len(voters) == 0 && !join && len(loadMembers(g.dir)) > 0:
-		// Created by CreateGroup, and the process died before its first
-		// write was durable: bootstrap again with the same voters.
-		voters = loadMembers(g.dir)
-		g.node, err = raft.Bootstrap(cfg, voters)
-		g.log.Info("bootstrapping a new group", "voters", voters)
-	case join || len(voters) == 0:
-		g.node, err = raft.NewNode(cfg, raft.PersistentState{})
-		g.log.Info("joining: waiting for the leader")
 	default:
+		if m := loadMembers(g.dir); len(m) > 0 {
+			// Created by CreateGroup, and the process died before its
+			// first write was durable: bootstrap again with the same
+			// voters.
+			voters, join = m, false
+		}
+		if join || len(voters) == 0 {
+			g.node, err = raft.NewNode(cfg, raft.PersistentState{})
+			g.log.Info("joining: waiting for the leader")
+			break
+		}
 		g.node, err = raft.Bootstrap(cfg, voters)
 		g.log.Info("bootstrapping a new group", "voters", voters)
 	}

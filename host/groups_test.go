@@ -489,3 +489,24 @@ func TestInterruptedRemovalFinishedAtStart(t *testing.T) {
 	}
 	add(t, h, 1)
 }
+
+// A group directory is not state; the WAL is. A first start that died
+// before anything reached the WAL (or a join the cluster refused) leaves
+// group directories behind, and the next start must bootstrap (or join)
+// again rather than wait forever as an empty member (issue 19's rule,
+// "a fresh data directory", per host).
+func TestDirectoriesWithoutLogBootstrapAgain(t *testing.T) {
+	c := newCluster(t, 1, nil)
+	dir := c.hosts[1].cfg.Dir
+	c.stop(1)
+	if err := os.RemoveAll(filepath.Join(dir, "wal")); err != nil {
+		t.Fatal(err)
+	}
+	h := c.start(1, false)
+	if !h.Fresh() {
+		t.Fatal("a host whose WAL holds nothing is not fresh")
+	}
+	if got := add(t, h, 3); got != 3 {
+		t.Fatalf("sum %d after bootstrapping again, want 3", got)
+	}
+}

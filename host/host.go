@@ -404,7 +404,11 @@ func Open(cfg Config) (*Host, error) {
 		h.log.Warn("WAL tail was torn or corrupt: cut it; peers will repair the groups' logs", "bytes", rec.TornBytes, "segment", rec.TornSegment)
 		h.metrics.tornBytes.Add(float64(rec.TornBytes))
 	}
-	h.fresh = len(found) == 0
+	// No state is no group state in the WAL. Group directories alone are
+	// not state: a first start that died before its first write, or a
+	// join the cluster refused, leaves them, and the next start must
+	// bootstrap or join again.
+	h.fresh = len(rec.Groups) == 0
 	if h.fresh {
 		if cfg.NoBootstrap && !cfg.Join {
 			return fail(ErrNoState)
@@ -412,7 +416,12 @@ func Open(cfg Config) (*Host, error) {
 		if cfg.ForceNewCluster {
 			return fail(fmt.Errorf("force new cluster: %w: there is nothing to recover from", ErrNoState))
 		}
-		found = cfg.Groups
+		for _, gid := range cfg.Groups {
+			if !slices.Contains(found, gid) {
+				found = append(found, gid)
+			}
+		}
+		slices.Sort(found)
 	}
 	var voters []raft.NodeID
 	if h.fresh && !cfg.Join {

@@ -91,3 +91,17 @@ func TestListAcrossGroups(t *testing.T) {
 		t.Fatal("no per-group gauge for group 8 in /metrics")
 	}
 }
+
+// A server joining with another number of groups than the cluster's is
+// refused, with the number to use, and exits: it would route keys to
+// other groups than the members do.
+func TestJoinWithOtherGroupCountRefused(t *testing.T) {
+	c := newTestCluster(t, 3, "--groups", "8")
+	lead := c.leader()
+	c.addNode(4)
+	code, out := c.runToExit(4, "--join", lead.api, "--groups", "4")
+	if code == 0 || !strings.Contains(out, "start it with --groups 8") {
+		t.Fatalf("joining with --groups 4 into a cluster of 8: exit %d, log:\n%s", code, out)
+	}
+	wantVoters(t, c, 1, 2, 3)
+}

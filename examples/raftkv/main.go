@@ -302,7 +302,7 @@ func runServer(args []string) int {
 	joinErr := make(chan error, 1)
 	if *join != "" && s.h.Fresh() {
 		go func() {
-			joinErr <- askToJoin(ctx, log, sec, *join, raft.NodeID(*id), host.PeerAddr{Raft: raftLn.Addr().String(), HTTP: httpLn.Addr().String()})
+			joinErr <- askToJoin(ctx, log, sec, *join, raft.NodeID(*id), host.PeerAddr{Raft: raftLn.Addr().String(), HTTP: httpLn.Addr().String()}, len(s.h.Groups()))
 		}()
 	}
 	code := 0
@@ -358,12 +358,12 @@ func listenOn(addr string, fd int) (net.Listener, error) {
 // cluster refuses for good: a voter whose data was wiped, or a server
 // under a removed member's ID, must not rejoin (the leader once demoted
 // such a voter; now it refuses, and says what to do).
-func askToJoin(ctx context.Context, log *slog.Logger, sec *security, member string, id raft.NodeID, self host.PeerAddr) error {
+func askToJoin(ctx context.Context, log *slog.Logger, sec *security, member string, id raft.NodeID, self host.PeerAddr, groups int) error {
 	client, scheme := sec.client()
 	if !strings.Contains(member, "://") {
 		member = scheme + "://" + member
 	}
-	body := fmt.Sprintf(`{"id":%d,"raft":%q,"http":%q}`, id, self.Raft, self.HTTP)
+	body := fmt.Sprintf(`{"id":%d,"raft":%q,"http":%q,"groups":%d}`, id, self.Raft, self.HTTP, groups)
 	for {
 		resp, err := client.Post(member+"/cluster/learners", "application/json", strings.NewReader(body))
 		if err == nil {

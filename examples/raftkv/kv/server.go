@@ -450,10 +450,13 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 }
 
 type adminRequest struct {
-	ID   uint64 `json:"id"`
-	To   uint64 `json:"to"`
-	Raft string `json:"raft"`
-	HTTP string `json:"http"`
+	// Groups, in a join request, is the number of groups the joining
+	// server runs (--groups); it must be the cluster's.
+	Groups int    `json:"groups,omitempty"`
+	ID     uint64 `json:"id"`
+	To     uint64 `json:"to"`
+	Raft   string `json:"raft"`
+	HTTP   string `json:"http"`
 }
 
 // admin wraps a cluster change: it decodes the request and runs it on
@@ -613,6 +616,13 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, addr string, bo
 func (s *Server) addLearner(ctx context.Context, g *host.Group, req adminRequest) (any, error) {
 	if req.ID == 0 || req.Raft == "" {
 		return nil, badRequest("need id and raft address")
+	}
+	if n := len(s.h.Groups()); req.Groups != 0 && req.Groups != n {
+		// Keys are routed by their hash modulo the number of groups: a
+		// member with another number would look for keys in the wrong
+		// groups.
+		return nil, fmt.Errorf("%w: the cluster runs %d groups and the joining server %d: start it with --groups %d",
+			raft.ErrMembershipChangeRefused, n, req.Groups, n)
 	}
 	err := g.AddLearner(ctx, raft.NodeID(req.ID), host.PeerAddr{Raft: req.Raft, HTTP: req.HTTP})
 	if errors.Is(err, host.ErrAlreadyVoter) {
