@@ -74,10 +74,11 @@ type Config struct {
 	// ID is this host's ID, which is also its replica ID in every group it
 	// holds; Peers must hold its addresses.
 	ID raft.NodeID
-	// Dir holds the host's small state files (the address book, the boot
-	// record) and one directory per group, Dir/groups/<id>, with that
-	// group's WAL (wal), snapshots (snap) and alarm; the group's Machine
-	// gets that directory for its own files (docs/host.md).
+	// Dir holds the WAL of every group (Dir/wal), the host's small state
+	// files (the address book, the boot record) and one directory per
+	// group, Dir/groups/<id>, with that group's snapshots (snap) and
+	// alarm; the group's Machine gets that directory for its own files
+	// (docs/host.md).
 	Dir string
 	// Listener is the raft listener, already bound to Peers[ID].Raft.
 	Listener net.Listener
