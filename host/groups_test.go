@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -508,5 +510,33 @@ func TestDirectoriesWithoutLogBootstrapAgain(t *testing.T) {
 	}
 	if got := add(t, h, 3); got != 3 {
 		t.Fatalf("sum %d after bootstrapping again, want 3", got)
+	}
+}
+
+// One connection carries every group's messages, so a group whose loop is
+// stuck (its inbox full) must not hold up the others: its messages are
+// dropped and counted, the rest are delivered, and delivery never waits.
+func TestStuckGroupDoesNotStallOthers(t *testing.T) {
+	h := &Host{log: slog.New(slog.NewTextHandler(io.Discard, nil)), groups: map[GroupID]*Group{}}
+	h.metrics = newMetrics(prometheus.NewRegistry(), h)
+	free := &Group{gid: 1, recvc: make(chan []raft.Message, 1)}
+	stuck := &Group{gid: 2, recvc: make(chan []raft.Message)} // no one reads it
+	h.groups[1], h.groups[2] = free, stuck
+	hb := raft.Message{Type: raft.MsgHeartbeat, From: 2, To: 1, Term: 1}
+	done := make(chan struct{})
+	go func() {
+		h.deliver([]groupMsg{{2, hb}, {2, hb}, {1, hb}})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("delivery waits for a stuck group")
+	}
+	if got := len(free.recvc); got != 1 {
+		t.Fatalf("group 1 got %d batches, want 1", got)
+	}
+	if got := testutil.ToFloat64(h.metrics.inboxFull); got != 2 {
+		t.Fatalf("dropped for the stuck group: %v, want 2", got)
 	}
 }

@@ -14,6 +14,7 @@ import (
 // touches a node.
 type metrics struct {
 	unknownGroup prometheus.Counter
+	inboxFull    prometheus.Counter
 
 	proposal    prometheus.Histogram
 	read        *prometheus.HistogramVec
@@ -45,6 +46,8 @@ func newMetrics(reg prometheus.Registerer, h *Host) *metrics {
 	m := &metrics{
 		unknownGroup: prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_peer_unknown_group_messages_total",
 			Help: "Peer messages (and snapshot, repair and hash connections) dropped because this host holds no such group."}),
+		inboxFull: prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_group_inbox_dropped_messages_total",
+			Help: "Peer messages dropped because their group's node loop had 1024 batches waiting (a stuck group does not stall the others)."}),
 		proposal: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "raftkv_proposal_seconds", Help: "Time from proposal to applied result.",
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16),
@@ -82,7 +85,7 @@ func newMetrics(reg prometheus.Registerer, h *Host) *metrics {
 		badSnaps: prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_snapshot_files_corrupt_total", Help: "Snapshot files found corrupt or missing at start-up."}),
 	}
 	reg.MustRegister(m.proposal, m.read, m.fsync, m.batch, m.sentBytes, m.recvBytes, m.dropped, m.garbage, m.forged, m.refused,
-		m.snapSent, m.snapRecv, m.snapResumed, m.snapTaken, m.tornBytes, m.hashChecks, m.badSnaps, m.unknownGroup,
+		m.snapSent, m.snapRecv, m.snapResumed, m.snapTaken, m.tornBytes, m.hashChecks, m.badSnaps, m.unknownGroup, m.inboxFull,
 		&groupCollector{h: h},
 	)
 	return m

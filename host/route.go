@@ -29,14 +29,33 @@ func (h *Host) deliver(batch []groupMsg) {
 			for _, gm := range batch[i:j] {
 				msgs = append(msgs, gm.m)
 			}
-			g.deliver(msgs)
+			if !g.offer(msgs) {
+				h.metrics.inboxFull.Add(float64(j - i))
+				h.log.Debug("dropped messages for a group whose inbox is full", "group", uint64(gid), "messages", j-i)
+			}
 		}
 		i = j
 	}
 }
 
-// deliver queues messages for the node loop; it waits while the loop is
-// behind (back-pressure on the connection), but not past the group's end.
+// offer queues messages from a peer connection for the node loop, or
+// reports that its inbox is full. It never waits: one connection carries
+// every group's messages, and a group whose loop is stuck (a machine that
+// does not return from Apply, say) must not stall the others. Raft
+// tolerates the loss; the senders retry.
+func (g *Group) offer(msgs []raft.Message) bool {
+	select {
+	case g.recvc <- msgs:
+		return true
+	default:
+		return false
+	}
+}
+
+// deliver queues messages for the node loop, waiting while the loop is
+// behind, but not past the group's end: for a snapshot's MsgSnap, which
+// arrives on a connection of its own and must not be lost after its data
+// was received.
 func (g *Group) deliver(msgs []raft.Message) {
 	select {
 	case g.recvc <- msgs:
