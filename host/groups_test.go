@@ -540,3 +540,35 @@ func TestStuckGroupDoesNotStallOthers(t *testing.T) {
 		t.Fatalf("dropped for the stuck group: %v, want 2", got)
 	}
 }
+
+// Removing a host from one group does not retire its ID while it is a
+// replica of another group this host holds: retiring bars the ID for good
+// and shuts its certificate out of the peer port. Once it is removed from
+// the last group, it is retired.
+func TestRemoveRetiresOnlyFromTheLastGroup(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config) { cfg.Groups = []GroupID{1, 2} })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	remove := func(gid GroupID, id raft.NodeID) {
+		t.Helper()
+		for {
+			lead := groupLeader(t, c, gid)
+			err := lead.Remove(ctx, id)
+			if err == nil {
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("remove %d from group %d: %v", id, gid, err)
+			}
+			time.Sleep(20 * time.Millisecond) // a leader change: ask the new one
+		}
+	}
+	lead := groupLeader(t, c, 1).Host()
+	victim := lead.ID()%3 + 1
+	remove(1, victim)
+	if lead.Peers()[victim].Removed {
+		t.Fatalf("node %d retired while it still replicates group 2", victim)
+	}
+	remove(2, victim)
+	waitFor(t, "the ID to be retired", func() bool { return groupLeader(t, c, 2).Host().Peers()[victim].Removed })
+}
