@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -571,4 +573,35 @@ func TestRemoveRetiresOnlyFromTheLastGroup(t *testing.T) {
 	}
 	remove(2, victim)
 	waitFor(t, "the ID to be retired", func() bool { return groupLeader(t, c, 2).Host().Peers()[victim].Removed })
+}
+
+// The address book is the host's, and every group's apply goroutine
+// updates it (address entries, snapshots): concurrent updates must all
+// reach the file. They once shared one temporary file name without taking
+// turns, and a raftkv node joining 4 groups at once died on a failed
+// rename.
+func TestAddressBookConcurrentUpdates(t *testing.T) {
+	h := &Host{cfg: Config{Dir: t.TempDir()}, peers: Peers{}}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*20)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				id := raft.NodeID(100*w + i + 1)
+				errs <- h.mergePeers(Peers{id: {Raft: fmt.Sprintf("127.0.0.1:%d", id)}})
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(loadPeers(h.cfg.Dir)); got != 8*20 {
+		t.Fatalf("the address book file holds %d addresses, want %d", got, 8*20)
+	}
 }

@@ -316,6 +316,8 @@ type Host struct {
 
 	peersMu sync.RWMutex
 	peers   Peers
+	// bookMu serialises writes of the address book file (mergePeers).
+	bookMu sync.Mutex
 
 	groupsMu sync.RWMutex
 	groups   map[GroupID]*Group
@@ -533,8 +535,12 @@ func (h *Host) Peers() Peers {
 // member that joins, or one that bootstrapped a new cluster).
 func (h *Host) Fresh() bool { return h.fresh }
 
-// mergePeers records addresses in the host's address book, durably.
+// mergePeers records addresses in the host's address book, durably. The
+// groups' apply goroutines call it concurrently; bookMu makes their file
+// writes (through one temporary name) take turns, the latest book last.
 func (h *Host) mergePeers(p Peers) error {
+	h.bookMu.Lock()
+	defer h.bookMu.Unlock()
 	h.peersMu.Lock()
 	for id, a := range p {
 		h.peers[id] = a
