@@ -409,8 +409,15 @@ func metric(t *testing.T, p *proc, name string) float64 {
 
 // Writes through every node, reads back from every node at every
 // consistency level, and the API's error codes.
-func TestWriteReadEveryNode(t *testing.T) {
-	c := newTestCluster(t, 3)
+func TestWriteReadEveryNode(t *testing.T) { testWriteReadEveryNode(t) }
+
+// The same with 4 groups: keys spread over them, the list merges them, a
+// transfer moves every group's leadership (groups the target already leads
+// count as done), and without a quorum every group answers 503 or 504.
+func TestWriteReadEveryNodeGroups(t *testing.T) { testWriteReadEveryNode(t, "--groups", "4") }
+
+func testWriteReadEveryNode(t *testing.T, extra ...string) {
+	c := newTestCluster(t, 3, extra...)
 	c.leader()
 	for _, p := range c.live() {
 		retryPut(t, p, fmt.Sprintf("key-%d", p.id), fmt.Sprintf("value-%d", p.id))

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pureraft/raft/examples/raftkv/kv"
 	"github.com/pureraft/raft/host"
@@ -104,4 +105,44 @@ func TestJoinWithOtherGroupCountRefused(t *testing.T) {
 		t.Fatalf("joining with --groups 4 into a cluster of 8: exit %d, log:\n%s", code, out)
 	}
 	wantVoters(t, c, 1, 2, 3)
+}
+
+// A join adds the new server to one group after the other. A promotion
+// that arrives while it is a learner of only some groups is refused whole
+// (409, naming the group it is missing from), and changes no group:
+// promoted in some groups, the server's retried join would have been
+// refused as a wiped voter's (seen in TestLostQuorumRecoveryGroups).
+func TestPromoteBeforeJoinReachedEveryGroupRefused(t *testing.T) {
+	c := newTestCluster(t, 3, "--groups", "4")
+	lead := c.leader()
+	p4 := c.addNode(4)
+	c.start(4, "--join", "127.0.0.1:1") // a join that never gets through
+	body := fmt.Sprintf(`{"id":4,"raft":%q,"http":%q,"groups":4}`, p4.raft, p4.api)
+	doEventually(t, "POST", urlOf(lead.api)+"/cluster/learners?group=1", []byte(body), 200)
+	// Caught up in group 1: without the check, group 1 would promote it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var st struct {
+			Commit   uint64
+			Progress map[string]map[string]uint64
+		}
+		r := mustDo(t, "GET", urlOf(lead.api)+"/cluster/status?group=1", nil, 200)
+		if json.Unmarshal(r.body, &st) == nil && st.Progress["4"]["match"] >= st.Commit && st.Commit > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node 4 never caught up in group 1: %s", r.body)
+		}
+	}
+	r := mustDo(t, "POST", urlOf(lead.api)+"/cluster/promote", []byte(`{"id":4}`), 409)
+	if !strings.Contains(string(r.body), "not yet a learner of group 2") {
+		t.Fatalf("the refusal does not name the group: %s", r.body)
+	}
+	var st statusDoc
+	s := mustDo(t, "GET", urlOf(lead.api)+"/cluster/status?group=1", nil, 200)
+	if err := json.Unmarshal(s.body, &st); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(st.Learners, 4) || slices.Contains(st.Voters, 4) {
+		t.Fatalf("group 1 after a refused promotion: voters %v learners %v; want 4 still a learner", st.Voters, st.Learners)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -493,7 +494,10 @@ func (s *Server) admin(f func(context.Context, *host.Group, adminRequest) (any, 
 		outs := map[string]any{}
 		for _, g := range gs {
 			out, err := f(ctx, g, req)
-			if partOfMany && errors.Is(err, raft.ErrAlreadyMember) {
+			if partOfMany && (errors.Is(err, raft.ErrAlreadyMember) ||
+				errors.Is(err, raft.ErrTransferRefused) && req.To != 0 && g.Status().Leader == raft.NodeID(req.To)) {
+				// The member is already in that role; the target already
+				// leads this group.
 				out, err = map[string]any{"already": true}, nil
 			}
 			var nl *host.NotLeaderError
@@ -634,6 +638,25 @@ func (s *Server) addLearner(ctx context.Context, g *host.Group, req adminRequest
 func (s *Server) promote(ctx context.Context, g *host.Group, req adminRequest) (any, error) {
 	if req.ID == 0 {
 		return nil, badRequest("need id")
+	}
+	// With several groups a join adds the learner to one group after the
+	// other. Promoting it in some groups before it is a learner of all
+	// would make the join's retry (AddLearner of what is now a voter)
+	// refused as a wiped voter's: promote only a server every group knows.
+	if ids := s.h.Groups(); len(ids) > 1 {
+		for _, gid := range ids {
+			other, ok := s.h.Group(gid)
+			if !ok {
+				continue
+			}
+			m, err := other.Membership(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if id := raft.NodeID(req.ID); !slices.Contains(m.Learners, id) && !slices.Contains(m.Voters, id) {
+				return nil, fmt.Errorf("%w: node %d is not yet a learner of group %d (its join has not reached every group)", raft.ErrPromoteNonLearner, req.ID, gid)
+			}
+		}
 	}
 	return map[string]any{"promoted": req.ID}, g.Promote(ctx, raft.NodeID(req.ID))
 }
