@@ -11,22 +11,22 @@ import (
 	"github.com/pureraft/raft"
 )
 
-func (h *Host) applyLoop() {
-	defer h.bgWG.Done()
+func (g *Group) applyLoop() {
+	defer g.bgWG.Done()
 	var cmds []Command
 	var tags []uint64 // proposal seq of each command proposed here, or 0
 	flush := func() bool {
 		if len(cmds) == 0 {
 			return true
 		}
-		if err := h.m.Apply(cmds); err != nil {
-			h.noteCorrupt(err)
-			h.fatal(fmt.Errorf("machine apply at %d: %w", cmds[0].Index, err))
+		if err := g.m.Apply(cmds); err != nil {
+			g.noteCorrupt(err)
+			g.h.fatal(fmt.Errorf("machine apply at %d: %w", cmds[0].Index, err))
 			return false
 		}
 		for i, c := range cmds {
 			if tags[i] != 0 {
-				h.finish(tags[i], waitResult{res: Result{Index: c.Index, Data: c.Result}})
+				g.finish(tags[i], waitResult{res: Result{Index: c.Index, Data: c.Result}})
 			}
 			cmds[i] = Command{}
 		}
@@ -38,19 +38,19 @@ func (h *Host) applyLoop() {
 	stage := func(ents []raft.Entry) bool {
 		for i := range ents {
 			e := &ents[i]
-			if uint64(e.Index) <= h.skipThrough || e.Type != raft.EntryNormal {
+			if uint64(e.Index) <= g.skipThrough || e.Type != raft.EntryNormal {
 				if e.Type == raft.EntryConfig || e.Type == raft.EntryNoop {
-					h.finishIndex(e)
+					g.finishIndex(e)
 				}
 				continue
 			}
 			kind, proposer, seq, body, ok := parseEntry(e.Data)
 			if !ok {
-				h.log.Error("skipping an entry the host cannot parse", "index", e.Index)
+				g.log.Error("skipping an entry the host cannot parse", "index", e.Index)
 				continue
 			}
 			tag := uint64(0)
-			if proposer == h.id {
+			if proposer == g.nodeID {
 				tag = seq
 			}
 			switch kind {
@@ -61,17 +61,17 @@ func (h *Host) applyLoop() {
 				if !flush() {
 					return false
 				}
-				h.applyAddress(body)
+				g.applyAddress(body)
 				if tag != 0 {
-					h.finish(tag, waitResult{res: Result{Index: uint64(e.Index)}})
+					g.finish(tag, waitResult{res: Result{Index: uint64(e.Index)}})
 				}
 			case entryHashCheck:
 				if !flush() {
 					return false
 				}
-				h.startHash(uint64(e.Index))
+				g.startHash(uint64(e.Index))
 				if tag != 0 {
-					h.finish(tag, waitResult{res: Result{Index: uint64(e.Index)}})
+					g.finish(tag, waitResult{res: Result{Index: uint64(e.Index)}})
 				}
 			}
 		}
@@ -84,34 +84,34 @@ func (h *Host) applyLoop() {
 			op, pending = *pending, nil
 		} else {
 			select {
-			case op = <-h.applyc:
-			case <-h.applyQuit:
+			case op = <-g.applyc:
+			case <-g.applyQuit:
 				// The loop has stopped: apply what it handed over, then stop.
 				select {
-				case op = <-h.applyc:
+				case op = <-g.applyc:
 				default:
-					h.waitSnapshot()
+					g.waitSnapshot()
 					return
 				}
 			}
 		}
 		if op.snapshot != nil {
-			h.takeSnapshot(op.snapshot)
+			g.takeSnapshot(op.snapshot)
 			continue
 		}
 		if s := op.apply.Snapshot; s != nil {
 			idx := uint64(s.Index)
-			if err := h.restoreFromFile(idx); err != nil {
-				h.fatal(err)
+			if err := g.restoreFromFile(idx); err != nil {
+				g.h.fatal(err)
 				return
 			}
 			// The machine is now exactly at idx, even if it was ahead of
 			// the log before (a cut WAL tail): every entry after idx must
 			// be applied again, none skipped.
-			h.skipThrough = idx
-			h.lastSnapIndex = idx
-			h.log.Info("installed snapshot from the leader", "index", idx, "term", s.Term)
-			h.setApplied(idx)
+			g.skipThrough = idx
+			g.lastSnapIndex = idx
+			g.log.Info("installed snapshot from the leader", "index", idx, "term", s.Term)
+			g.setApplied(idx)
 			continue
 		}
 		// Apply every entry batch already waiting in one Machine.Apply:
@@ -131,7 +131,7 @@ func (h *Host) applyLoop() {
 				break
 			}
 			select {
-			case next := <-h.applyc:
+			case next := <-g.applyc:
 				if next.snapshot == nil && next.apply.Snapshot == nil {
 					op = next
 					continue
@@ -145,70 +145,66 @@ func (h *Host) applyLoop() {
 			return
 		}
 		if last > 0 {
-			h.setApplied(uint64(last))
+			g.setApplied(uint64(last))
 		}
-		if h.applied-h.lastSnapIndex >= h.cfg.SnapshotEntries && !h.snapping.Load() {
-			h.takeSnapshot(nil)
+		if g.applied-g.lastSnapIndex >= g.cfg.SnapshotEntries && !g.snapping.Load() {
+			g.takeSnapshot(nil)
 		}
 	}
 }
 
-func (h *Host) applyAddress(body []byte) {
+func (g *Group) applyAddress(body []byte) {
 	var ch addressChange
 	if err := json.Unmarshal(body, &ch); err != nil {
-		h.log.Error("bad address entry", "err", err)
+		g.log.Error("bad address entry", "err", err)
 		return
 	}
-	h.peersMu.Lock()
-	h.peers[ch.ID] = ch.Addr
-	book := h.peers.clone()
-	h.peersMu.Unlock()
-	if err := savePeers(h.cfg.Dir, book); err != nil {
-		h.fatal(fmt.Errorf("save address book: %w", err))
+	if err := g.h.mergePeers(Peers{ch.ID: ch.Addr}); err != nil {
+		g.h.fatal(fmt.Errorf("save address book: %w", err))
 	}
-	h.log.Info("address book updated", "id", ch.ID, "raft", ch.Addr.Raft, "http", ch.Addr.HTTP, "removed", ch.Addr.Removed)
+	g.log.Info("address book updated", "id", ch.ID, "raft", ch.Addr.Raft, "http", ch.Addr.HTTP, "removed", ch.Addr.Removed)
 }
 
-func (h *Host) setApplied(idx uint64) {
-	h.appliedMu.Lock()
-	h.applied = idx
+func (g *Group) setApplied(idx uint64) {
+	g.appliedMu.Lock()
+	g.applied = idx
 	k := 0
-	for _, w := range h.appliedWaiters {
+	for _, w := range g.appliedWaiters {
 		if w.index <= idx {
 			close(w.ch)
 			continue
 		}
-		h.appliedWaiters[k] = w
+		g.appliedWaiters[k] = w
 		k++
 	}
-	clear(h.appliedWaiters[k:])
-	h.appliedWaiters = h.appliedWaiters[:k]
-	h.appliedMu.Unlock()
-	h.metrics.applied.Store(idx)
+	clear(g.appliedWaiters[k:])
+	g.appliedWaiters = g.appliedWaiters[:k]
+	g.appliedMu.Unlock()
+	g.gauges.applied.Store(idx)
 }
 
-func (h *Host) waitApplied(ctx context.Context, idx uint64) error {
-	h.appliedMu.Lock()
-	if h.applied >= idx {
-		h.appliedMu.Unlock()
+func (g *Group) waitApplied(ctx context.Context, idx uint64) error {
+	g.appliedMu.Lock()
+	if g.applied >= idx {
+		g.appliedMu.Unlock()
 		return nil
 	}
 	ch := make(chan struct{})
-	h.appliedWaiters = append(h.appliedWaiters, appliedWaiter{index: idx, ch: ch})
-	h.appliedMu.Unlock()
+	g.appliedWaiters = append(g.appliedWaiters, appliedWaiter{index: idx, ch: ch})
+	g.appliedMu.Unlock()
 	select {
 	case <-ch:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-h.stopc:
+	case <-g.stopc:
 		return ErrStopped
 	}
 }
 
 // Applied returns the last applied index.
-func (h *Host) Applied() uint64 {
-	h.appliedMu.Lock()
-	defer h.appliedMu.Unlock()
-	return h.applied
+func (g *Group) Applied() uint64 {
+	g.appliedMu.Lock()
+	defer g.appliedMu.Unlock()
+	return g.applied
 }

@@ -11,22 +11,32 @@ import (
 	"github.com/pureraft/raft"
 )
 
-// applyHost is a Host with only what the apply goroutine uses.
-func applyHost(t *testing.T, m Machine) *Host {
+// applyHost is a Group (on a Host) with only what the apply goroutine
+// uses.
+func applyHost(t *testing.T, m Machine) *Group {
 	dir := t.TempDir()
-	return &Host{
-		cfg:         Config{Dir: dir, SnapshotEntries: 1 << 40},
-		log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+	h := &Host{
+		cfg:    Config{Dir: dir, SnapshotEntries: 1 << 40},
+		log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		peers:  Peers{},
+		groups: map[GroupID]*Group{},
+	}
+	h.metrics = newMetrics(prometheus.NewRegistry(), h)
+	return &Group{
+		h:           h,
+		gid:         1,
+		dir:         groupDir(dir, 1),
+		cfg:         h.cfg,
+		log:         h.log,
 		m:           m,
-		metrics:     newMetrics(prometheus.NewRegistry()),
-		snaps:       &snapStore{dir: dir + "/snap"},
+		metrics:     h.metrics,
+		snaps:       &snapStore{dir: groupDir(dir, 1) + "/snap"},
 		applyc:      make(chan applyOp, 16),
 		applyQuit:   make(chan struct{}),
 		stopc:       make(chan struct{}),
 		waiters:     map[uint64]chan waitResult{},
 		readWaiters: map[uint64]chan waitResult{},
 		idxWaiters:  map[uint64]idxWaiter{},
-		peers:       Peers{},
 	}
 }
 

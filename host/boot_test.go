@@ -20,6 +20,10 @@ import (
 func uncleanBootDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
+	// Group 1 exists (its directory; its log is planted by each test).
+	if err := os.MkdirAll(groupDir(dir, 1), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	b, _ := json.Marshal(bootState{BootID: "a boot before the crash", Clean: false})
 	if err := os.WriteFile(filepath.Join(dir, "boot.json"), b, 0o644); err != nil {
 		t.Fatal(err)
@@ -50,7 +54,7 @@ func TestSuspectMachineStaysSuspectUntilRebuilt(t *testing.T) {
 	}
 	defer ln.Close()
 	_, err = Open(Config{
-		ID: 1, Dir: dir, Listener: ln, Machine: &counter{},
+		ID: 1, Dir: dir, Listener: ln, NewMachine: one(&counter{}),
 		Peers:  Peers{1: {Raft: ln.Addr().String()}},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -89,7 +93,7 @@ func TestSuspectMachineRebuiltWithoutReadingIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	meta := raft.SnapshotMeta{Index: 5, Term: 1, Membership: raft.Membership{Voters: []raft.NodeID{1}}}
-	snaps := &snapStore{dir: filepath.Join(dir, "snap")}
+	snaps := &snapStore{dir: filepath.Join(groupDir(dir, 1), "snap")}
 	if _, err := snaps.write(5, Peers{}, counterSnap{n: 42, applied: 5}); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +110,7 @@ func TestSuspectMachineRebuiltWithoutReadingIt(t *testing.T) {
 	}
 	m := &brokenApplied{}
 	h, err := Open(Config{
-		ID: 1, Dir: dir, Listener: ln, Machine: m,
+		ID: 1, Dir: dir, Listener: ln, NewMachine: one(m),
 		Peers:  Peers{1: {Raft: ln.Addr().String()}},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

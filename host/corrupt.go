@@ -105,8 +105,8 @@ type alarmFile struct {
 }
 
 // loadAlarm restores an alarm raised before a restart.
-func (h *Host) loadAlarm() {
-	b, err := os.ReadFile(filepath.Join(h.cfg.Dir, "alarm.json"))
+func (g *Group) loadAlarm() {
+	b, err := os.ReadFile(filepath.Join(g.dir, "alarm.json"))
 	if err != nil {
 		return
 	}
@@ -114,60 +114,60 @@ func (h *Host) loadAlarm() {
 	if json.Unmarshal(b, &a) != nil || a.Reason == "" {
 		a.Reason = "alarm.json is unreadable"
 	}
-	h.alarm.Store(&a.Reason)
-	h.metrics.corrupt.Store(1)
-	h.log.Error("CORRUPTION ALARM still raised: this member serves no reads or writes until it is rebuilt (docs/raftkv.md)",
+	g.alarm.Store(&a.Reason)
+	g.gauges.corrupt.Store(1)
+	g.log.Error("CORRUPTION ALARM still raised: this member serves no reads or writes until it is rebuilt (docs/raftkv.md)",
 		"reason", a.Reason, "since", a.Since)
 }
 
 // raiseAlarm marks this member's state as corrupt, durably.
-func (h *Host) raiseAlarm(reason string) {
-	if !h.alarm.CompareAndSwap(nil, &reason) {
+func (g *Group) raiseAlarm(reason string) {
+	if !g.alarm.CompareAndSwap(nil, &reason) {
 		return
 	}
-	h.metrics.corrupt.Store(1)
-	h.log.Error("CORRUPTION ALARM: this member's state is corrupt; it serves no reads or writes until it is rebuilt (docs/raftkv.md)", "reason", reason)
+	g.gauges.corrupt.Store(1)
+	g.log.Error("CORRUPTION ALARM: this member's state is corrupt; it serves no reads or writes until it is rebuilt (docs/raftkv.md)", "reason", reason)
 	b, _ := json.Marshal(alarmFile{Reason: reason, Since: time.Now().UTC()})
-	if err := writeFileAtomic(filepath.Join(h.cfg.Dir, "alarm.json"), b); err != nil {
-		h.log.Error("cannot record the alarm", "err", err)
+	if err := writeFileAtomic(filepath.Join(g.dir, "alarm.json"), b); err != nil {
+		g.log.Error("cannot record the alarm", "err", err)
 	}
 }
 
 // Alarm returns why this member's state is considered corrupt, or "".
-func (h *Host) Alarm() string {
-	if r := h.alarm.Load(); r != nil {
+func (g *Group) Alarm() string {
+	if r := g.alarm.Load(); r != nil {
 		return *r
 	}
 	return ""
 }
 
 // servable returns why this member must not answer clients now, or nil.
-func (h *Host) servable() error {
-	if r := h.alarm.Load(); r != nil {
+func (g *Group) servable() error {
+	if r := g.alarm.Load(); r != nil {
 		return fmt.Errorf("%w: %s", ErrStateCorrupt, *r)
 	}
-	if !h.verified.Load() {
+	if !g.verified.Load() {
 		return ErrNotVerified
 	}
 	return nil
 }
 
 // noteCorrupt raises the alarm if err says the machine's state is corrupt.
-func (h *Host) noteCorrupt(err error) {
+func (g *Group) noteCorrupt(err error) {
 	if errors.Is(err, ErrStateCorrupt) {
-		h.raiseAlarm(err.Error())
+		g.raiseAlarm(err.Error())
 	}
 }
 
 // startHash runs on the apply goroutine at a hash-check entry, after every
 // command before it was applied: it captures the machine's state and
 // hashes and compares it on another goroutine.
-func (h *Host) startHash(index uint64) {
-	hasher, ok := h.m.(Hasher)
+func (g *Group) startHash(index uint64) {
+	hasher, ok := g.m.(Hasher)
 	if !ok {
 		return
 	}
-	rec := h.hashes.add(index)
+	rec := g.hashes.add(index)
 	sum, err := hasher.HashState()
 	if err != nil {
 		rec.err = err
@@ -175,15 +175,15 @@ func (h *Host) startHash(index uint64) {
 		close(rec.compared)
 		return
 	}
-	h.bgWG.Add(1)
+	g.bgWG.Add(1)
 	go func() {
-		defer h.bgWG.Done()
+		defer g.bgWG.Done()
 		defer close(rec.compared)
 		rec.sum, rec.err = sum()
 		close(rec.done)
-		h.noteCorrupt(rec.err)
+		g.noteCorrupt(rec.err)
 		if rec.err == nil {
-			h.compareHashes(index, rec.sum)
+			g.compareHashes(index, rec.sum)
 		}
 	}()
 }
@@ -198,15 +198,15 @@ const (
 // compareHashes asks every other member for its hash at index and raises
 // the alarm unless a strict majority of the answers, this member's
 // included, share this member's hash.
-func (h *Host) compareHashes(index, mine uint64) {
+func (g *Group) compareHashes(index, mine uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var peers []raft.NodeID
-	if err := h.do(ctx, func() {
-		m := h.node.Membership()
+	if err := g.do(ctx, func() {
+		m := g.node.Membership()
 		for _, ids := range [][]raft.NodeID{m.Voters, m.Learners} {
 			for _, id := range ids {
-				if id != h.id && !m.IsWitness(id) {
+				if id != g.nodeID && !m.IsWitness(id) {
 					peers = append(peers, id)
 				}
 			}
@@ -217,7 +217,7 @@ func (h *Host) compareHashes(index, mine uint64) {
 	answers := make(chan hashAnswer, len(peers))
 	for _, id := range peers {
 		go func() {
-			st, sum, err := h.askHash(id, index)
+			st, sum, err := g.askHash(id, index)
 			if err != nil {
 				st = hashUnknown
 			}
@@ -229,14 +229,14 @@ func (h *Host) compareHashes(index, mine uint64) {
 		all = append(all, <-answers)
 	}
 	verdict, differ := judgeHashes(mine, all)
-	h.metrics.hashChecks.WithLabelValues(verdict).Inc()
+	g.metrics.hashChecks.WithLabelValues(verdict).Inc()
 	switch verdict {
 	case "ok":
-		h.log.Debug("state hash agrees with the other replicas", "index", index, "hash", mine, "answers", len(all))
+		g.log.Debug("state hash agrees with the other replicas", "index", index, "hash", mine, "answers", len(all))
 	case "peer_mismatch":
-		h.log.Warn("other members' state differs from the majority's: their own checks raise their alarms", "index", index, "members", differ)
+		g.log.Warn("other members' state differs from the majority's: their own checks raise their alarms", "index", index, "members", differ)
 	default:
-		h.raiseAlarm(fmt.Sprintf("state hash at index %d is %016x; members %v have other hashes, and no majority shares this one", index, mine, differ))
+		g.raiseAlarm(fmt.Sprintf("state hash at index %d is %016x; members %v have other hashes, and no majority shares this one", index, mine, differ))
 	}
 }
 
@@ -277,8 +277,8 @@ func judgeHashes(mine uint64, answers []hashAnswer) (verdict string, differ []ra
 }
 
 // askHash asks peer id for its hash at index.
-func (h *Host) askHash(id raft.NodeID, index uint64) (byte, uint64, error) {
-	conn, err := h.tr.dial(id, kindHash)
+func (g *Group) askHash(id raft.NodeID, index uint64) (byte, uint64, error) {
+	conn, err := g.h.tr.dial(id, kindHash, g.gid)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -288,7 +288,7 @@ func (h *Host) askHash(id raft.NodeID, index uint64) (byte, uint64, error) {
 	defer close(done)
 	go func() {
 		select {
-		case <-h.stopc:
+		case <-g.stopc:
 			conn.Close()
 		case <-done:
 		}
@@ -306,7 +306,7 @@ func (h *Host) askHash(id raft.NodeID, index uint64) (byte, uint64, error) {
 
 // serveHash answers a peer's hash request (on a transport goroutine): it
 // waits, up to ten seconds, for this member to reach the index.
-func (h *Host) serveHash(conn net.Conn, br *bufio.Reader, from raft.NodeID) {
+func (g *Group) serveHash(conn net.Conn, br *bufio.Reader, from raft.NodeID) {
 	conn.SetDeadline(time.Now().Add(15 * time.Second))
 	var ib [8]byte
 	if _, err := io.ReadFull(br, ib[:]); err != nil {
@@ -318,7 +318,7 @@ func (h *Host) serveHash(conn net.Conn, br *bufio.Reader, from raft.NodeID) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if rec := h.hashes.get(index); rec != nil {
+		if rec := g.hashes.get(index); rec != nil {
 			select {
 			case <-rec.done:
 				if rec.err != nil {
@@ -330,17 +330,17 @@ func (h *Host) serveHash(conn net.Conn, br *bufio.Reader, from raft.NodeID) {
 			case <-time.After(time.Until(deadline)):
 				reply(hashUnknown, 0)
 				return
-			case <-h.stopc:
+			case <-g.stopc:
 				return
 			}
 		}
-		if h.Applied() >= index || time.Now().After(deadline) {
+		if g.Applied() >= index || time.Now().After(deadline) {
 			reply(hashUnknown, 0) // this member skipped the index (a snapshot), or is far behind
 			return
 		}
 		select {
 		case <-time.After(10 * time.Millisecond):
-		case <-h.stopc:
+		case <-g.stopc:
 			return
 		}
 	}
@@ -348,55 +348,55 @@ func (h *Host) serveHash(conn net.Conn, br *bufio.Reader, from raft.NodeID) {
 
 // CheckState proposes a hash-check entry and returns its index once it is
 // applied here; the replicas compare their hashes at it.
-func (h *Host) CheckState(ctx context.Context) (uint64, error) {
-	r, err := h.proposeEntry(ctx, entryHashCheck, nil)
+func (g *Group) CheckState(ctx context.Context) (uint64, error) {
+	r, err := g.proposeEntry(ctx, entryHashCheck, nil)
 	return r.Index, err
 }
 
 // checkLoop runs the start-up check (unless the member is verified
 // already), then the periodic ones (on the leader).
-func (h *Host) checkLoop() {
-	defer h.bgWG.Done()
-	retry := time.Duration(h.cfg.ElectionTicks) * h.cfg.TickInterval
-	for !h.verified.Load() {
+func (g *Group) checkLoop() {
+	defer g.bgWG.Done()
+	retry := time.Duration(g.cfg.ElectionTicks) * g.cfg.TickInterval
+	for !g.verified.Load() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		idx, err := h.CheckState(ctx)
+		idx, err := g.CheckState(ctx)
 		cancel()
 		if err == nil {
-			if rec := h.hashes.get(idx); rec != nil {
+			if rec := g.hashes.get(idx); rec != nil {
 				select {
 				case <-rec.compared:
-				case <-h.stopc:
+				case <-g.stopc:
 					return
 				}
 			}
-			h.verified.Store(true)
-			h.log.Info("start-up state check done", "index", idx, "alarm", h.Alarm())
+			g.verified.Store(true)
+			g.log.Info("start-up state check done", "index", idx, "alarm", g.Alarm())
 			break
 		}
 		select {
-		case <-h.stopc:
+		case <-g.stopc:
 			return
 		case <-time.After(retry):
 		}
 	}
-	if h.cfg.CorruptCheckInterval <= 0 {
+	if g.cfg.CorruptCheckInterval <= 0 {
 		return
 	}
-	t := time.NewTicker(h.cfg.CorruptCheckInterval)
+	t := time.NewTicker(g.cfg.CorruptCheckInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-h.stopc:
+		case <-g.stopc:
 			return
 		case <-t.C:
 		}
-		if h.Status().Role != raft.RoleLeader {
+		if g.Status().Role != raft.RoleLeader {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if _, err := h.CheckState(ctx); err != nil {
-			h.log.Warn("periodic state check not proposed", "err", err)
+		if _, err := g.CheckState(ctx); err != nil {
+			g.log.Warn("periodic state check not proposed", "err", err)
 		}
 		cancel()
 	}

@@ -1,28 +1,41 @@
-// Package host runs a pureraft node for real: a node loop, an on-disk
-// write-ahead log with group commit, a TCP transport between peers,
-// snapshots streamed in resumable chunks, and Prometheus metrics. An
-// application supplies a [Machine] and gets a replicated state machine.
+// Package host runs pureraft for real, many Raft groups per process: an
+// on-disk write-ahead log with group commit, one mutual-TLS TCP transport
+// between hosts that carries every group's messages, snapshots streamed in
+// resumable chunks, and Prometheus metrics. An application supplies a
+// [Machine] per group and gets replicated state machines.
 //
-// Four goroutines share the work, so that slow things never stall the node:
+// A [Host] is the process: its listener, transport, storage goroutine,
+// tick goroutine, TLS, metrics registry, address book and boot record. A
+// [Group] is one Raft group on it: a raft.Node, its Machine, its apply
+// goroutine, snapshots, waiting clients, corruption checks and
+// reconfiguration. A group's replicas are any subset of the hosts; a
+// replica's raft.NodeID is its host's ID.
 //
-//   - the node loop owns the raft.Node: it feeds it ticks, messages,
-//     proposals and reads, and hands each action to whoever does it;
-//   - the storage goroutine writes persist actions to the WAL, many per
-//     fsync, and reports the last durable one back (AckPersist);
-//   - the apply goroutine applies committed entries to the Machine,
-//     answers waiting clients and takes snapshots;
-//   - the transport's goroutines write to and read from peers.
+// Per group, goroutines share the work so that slow things never stall a
+// node:
+//
+//   - the group's node loop owns the raft.Node: it feeds it ticks,
+//     messages, proposals and reads, and hands each action to whoever
+//     does it;
+//   - the host's storage goroutine writes persist actions of every group,
+//     many per fsync, and reports the last durable one back (AckPersist);
+//   - the group's apply goroutine applies committed entries to the
+//     Machine, answers waiting clients and takes snapshots;
+//   - the transport's goroutines write to and read from peers, one
+//     connection per pair of hosts for all groups.
 //
 // The node loop never waits for an fsync: the leader sends its new entries
 // to followers while its own write is under way, and the core holds back
 // every acknowledgement that depends on a write until AckPersist.
+//
+// docs/host.md describes the API, the layout on disk and the reasons.
 package host
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -58,11 +71,14 @@ func (p Peers) clone() Peers {
 
 // Config configures a Host.
 type Config struct {
-	// ID is this node's ID; Peers must hold its addresses.
+	// ID is this host's ID, which is also its replica ID in every group it
+	// holds; Peers must hold its addresses.
 	ID raft.NodeID
-	// Dir holds the WAL (Dir/wal), snapshots (Dir/snap) and the host's
-	// small state files. The Machine keeps its own files wherever it likes
-	// (usually in Dir too).
+	// Dir holds the WAL of every group (Dir/wal), the host's small state
+	// files (the address book, the boot record) and one directory per
+	// group, Dir/groups/<id>, with that group's snapshots (snap) and
+	// alarm; the group's Machine gets that directory for its own files
+	// (docs/host.md).
 	Dir string
 	// Listener is the raft listener, already bound to Peers[ID].Raft.
 	Listener net.Listener
@@ -77,10 +93,16 @@ type Config struct {
 	// long. Default 60s.
 	PeerIdleTimeout time.Duration
 	// Peers are the initial cluster's members (bootstrap) or, with Join,
-	// the members known so far.
+	// the members known so far. The address book is per host: every group
+	// finds its replicas' addresses here.
 	Peers Peers
-	// Join starts a node with an empty log that waits to be added to an
-	// existing cluster, instead of bootstrapping a new one from Peers.
+	// Groups are the groups a host with no state bootstraps (every host in
+	// Peers a voter of each) or, with Join, creates empty to be added to.
+	// Default: group 1. A host with state recovers the groups in Dir and
+	// ignores this.
+	Groups []GroupID
+	// Join starts a host whose groups have empty logs and wait to be added
+	// to existing groups, instead of bootstrapping them from Peers.
 	Join bool
 	// NoBootstrap makes a node whose data directory holds no state refuse
 	// to bootstrap a new cluster from Peers (Open fails with ErrNoState)
@@ -90,8 +112,11 @@ type Config struct {
 	// ForceNewCluster rebuilds the stored state as a single-voter cluster
 	// of this node (raft.ForceNewCluster), to recover from the permanent
 	// loss of a quorum. Use it once, on one survivor.
+	// It applies to every group found in Dir.
 	ForceNewCluster bool
-	Machine         Machine
+	// NewMachine opens group g's Machine; dir is the group's directory,
+	// where the machine may keep its files. Required.
+	NewMachine func(g GroupID, dir string) (Machine, error)
 
 	// TickInterval is the length of one raft tick. Default 10ms.
 	TickInterval time.Duration
@@ -116,6 +141,17 @@ type Config struct {
 	// PromoteMaxLag: a learner is promoted only if its log is at most
 	// this many entries behind the leader's. Default 1000.
 	PromoteMaxLag uint64
+	// QuiesceAfterTicks lets an idle group go quiet after that many ticks
+	// (raft.Config.QuiesceAfterTicks): no heartbeats and almost no work
+	// until it is used again. Default 2 election timeouts; negative: never.
+	// It must be at least 2 election timeouts: a membership change on a
+	// quiet group wakes it and waits an election timeout for evidence of
+	// who is connected, and the group must not go quiet again meanwhile.
+	QuiesceAfterTicks int
+	// BalanceInterval: how often the host moves leadership of groups it
+	// leads to replicas on hosts that lead fewer (BalanceLeadership).
+	// 0: never in the background.
+	BalanceInterval time.Duration
 
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
@@ -156,6 +192,12 @@ func (c *Config) defaults() {
 	if c.PromoteMaxLag == 0 {
 		c.PromoteMaxLag = 1000
 	}
+	if c.QuiesceAfterTicks == 0 {
+		c.QuiesceAfterTicks = 2 * c.ElectionTicks
+	}
+	if len(c.Groups) == 0 {
+		c.Groups = []GroupID{1}
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -178,6 +220,12 @@ var (
 	// ErrNoState: the data directory holds no state and Config.NoBootstrap
 	// forbids founding a new cluster.
 	ErrNoState = errors.New("the data directory holds no raft state")
+	// ErrOldLayout: Dir holds the one-group layout of before issue 17.
+	ErrOldLayout = errors.New("the data directory has the old one-group layout")
+	// ErrNoGroup: this host holds no group of that ID.
+	ErrNoGroup = errors.New("no such group on this host")
+	// ErrGroupExists: CreateGroup of a group this host already holds.
+	ErrGroupExists = errors.New("the group already exists on this host")
 )
 
 // NotLeaderError is returned by operations only the leader performs.
@@ -240,12 +288,6 @@ type readReq struct {
 	lease bool
 }
 
-type storeOp struct {
-	persist *raft.Persist
-	compact *raft.SnapshotMeta
-	first   raft.Index
-}
-
 type applyOp struct {
 	apply    raft.Apply
 	snapshot chan snapDone // take a snapshot now
@@ -256,137 +298,158 @@ type snapDone struct {
 	err   error
 }
 
-// Host runs one node.
+// Host is one process running many Raft groups: it owns what they share
+// (listener and transport, storage goroutine, ticks, TLS, metrics, the
+// address book and the boot record). Groups are reached with Group.
 type Host struct {
 	cfg     Config
 	id      raft.NodeID
 	log     *slog.Logger
-	node    *raft.Node
-	wal     *WAL
-	snaps   *snapStore
 	tr      *transport
-	m       Machine
 	metrics *metrics
-
-	propc  chan proposal
-	readc  chan readReq
-	recvc  chan []raft.Message
-	opc    chan func()
-	storec chan storeOp
-	applyc chan applyOp
-	// applyQuit stops the apply goroutine (applyc is never closed: an API
-	// call may still be sending to it).
-	applyQuit chan struct{}
-	ackSig    chan struct{}
-	durable   atomic.Uint64
-
-	stopc    chan struct{}
-	loopDone chan struct{}
-	bgWG     sync.WaitGroup // storage and apply goroutines
-	closing  atomic.Bool
-	// noHandOver: Close skips the leadership hand-over (SkipHandOver).
-	noHandOver atomic.Bool
-	fatalMu    sync.Once
-
-	seq     atomic.Uint64
-	readSeq atomic.Uint64
-
-	waitMu      sync.Mutex
-	waiters     map[uint64]chan waitResult // by proposal seq
-	readWaiters map[uint64]chan waitResult // by read ID; res.Index is the read index
-	idxWaiters  map[uint64]idxWaiter       // membership changes, by index
-
-	appliedMu      sync.Mutex
-	applied        uint64
-	appliedWaiters []appliedWaiter
+	storec  chan storeOp
+	// wal is the one log of every group (wal*.go); once Open returns only
+	// the storage goroutine uses it.
+	wal *WAL
+	// ticks counts the tick goroutine's ticks.
+	ticks atomic.Uint64
 
 	peersMu sync.RWMutex
 	peers   Peers
+	// bookMu serialises writes of the address book file (mergePeers).
+	bookMu sync.Mutex
 
-	statusMu sync.RWMutex
-	status   raft.Status
+	groupsMu sync.RWMutex
+	groups   map[GroupID]*Group
 
-	// Owned by the node loop.
-	sendingSnap map[raft.NodeID]bool
-	ticker      *time.Ticker
-	// Reads that arrived in this loop iteration, and read batches the node
-	// is confirming: one ReadIndex per batch, however many reads it holds.
-	readBatch, leaseBatch []uint64
-	batches               map[uint64][]uint64
-	batchSeq              uint64
+	// suspect: an unclean shutdown before a reboot; machines opened in
+	// this run are rebuilt (statefiles.go).
+	suspect bool
+	fresh   bool
 
-	// fresh: the node started with no stored state.
-	fresh bool
-	// retireIDs: members a forced new cluster dropped, whose IDs are to be
-	// marked removed in the address book once the node runs.
-	retireIDs []raft.NodeID
-	// resnapshot: the latest snapshot file was corrupt or missing at
-	// start-up; take a new one.
-	resnapshot bool
-
-	// Corruption detection (corrupt.go).
-	alarm    atomic.Pointer[string]
-	verified atomic.Bool
-	hashes   hashBook
-
-	// Owned by the apply goroutine.
-	skipThrough   uint64 // the machine already holds entries up to here
-	repairTarget  uint64 // set when a cut WAL tail may have lost acknowledged entries
-	lastSnapIndex uint64
-	snapping      atomic.Bool
+	stopc      chan struct{}
+	closing    atomic.Bool
+	noHandOver atomic.Bool
+	fatalMu    sync.Once
+	wg         sync.WaitGroup // tick, balancer
+	storeDone  chan struct{}
+	// lifeMu serialises CreateGroup, RemoveGroup and Close.
+	lifeMu sync.Mutex
 }
 
-type idxWaiter struct {
-	term raft.Term
-	ch   chan waitResult
-}
-
-type appliedWaiter struct {
-	index uint64
-	ch    chan struct{}
-}
-
-// Open starts a host: it recovers the WAL, the latest snapshot and the
-// machine, builds the node and starts its goroutines.
+// Open starts a host: it recovers every group found in Dir (or, with no
+// state, bootstraps or joins Config.Groups), and starts the transport.
 func Open(cfg Config) (*Host, error) {
 	cfg.defaults()
 	if _, ok := cfg.Peers[cfg.ID]; !ok {
 		return nil, fmt.Errorf("host: Peers has no address for this node (%d)", cfg.ID)
 	}
+	if cfg.NewMachine == nil {
+		return nil, errors.New("host: Config.NewMachine is required")
+	}
+	if cfg.QuiesceAfterTicks > 0 && cfg.QuiesceAfterTicks < 2*cfg.ElectionTicks {
+		return nil, fmt.Errorf("host: QuiesceAfterTicks is %d, less than 2 election timeouts (%d ticks): "+
+			"a membership change on a quiet group could never see who is connected", cfg.QuiesceAfterTicks, 2*cfg.ElectionTicks)
+	}
 	h := &Host{
-		cfg:         cfg,
-		id:          cfg.ID,
-		log:         cfg.Logger.With("node", uint64(cfg.ID)),
-		m:           cfg.Machine,
-		metrics:     newMetrics(cfg.Registry),
-		snaps:       &snapStore{dir: filepath.Join(cfg.Dir, "snap")},
-		propc:       make(chan proposal, 4096),
-		readc:       make(chan readReq, 4096),
-		recvc:       make(chan []raft.Message, 1024),
-		opc:         make(chan func(), 64),
-		storec:      make(chan storeOp, 4096),
-		applyc:      make(chan applyOp, 4096),
-		applyQuit:   make(chan struct{}),
-		ackSig:      make(chan struct{}, 1),
-		stopc:       make(chan struct{}),
-		loopDone:    make(chan struct{}),
-		waiters:     map[uint64]chan waitResult{},
-		readWaiters: map[uint64]chan waitResult{},
-		idxWaiters:  map[uint64]idxWaiter{},
-		sendingSnap: map[raft.NodeID]bool{},
-		batches:     map[uint64][]uint64{},
+		cfg:       cfg,
+		id:        cfg.ID,
+		log:       cfg.Logger.With("node", uint64(cfg.ID)),
+		storec:    make(chan storeOp, 4096),
+		groups:    map[GroupID]*Group{},
+		stopc:     make(chan struct{}),
+		storeDone: make(chan struct{}),
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+	h.metrics = newMetrics(cfg.Registry, h)
+	if oldLayout(cfg.Dir) {
+		// Started as empty, such a member would bootstrap or join a
+		// cluster afresh while its old log sits beside it.
+		return nil, fmt.Errorf("%w: %s holds the one-group layout of the host before issue 17 (wal/ and snap/ at the top, no groups/): "+
+			"move snap, alarm.json and the machine's files into %s (the WAL reads its old format as group 1)", ErrOldLayout, cfg.Dir, groupDir(cfg.Dir, 1))
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Dir, "groups"), 0o755); err != nil {
 		return nil, err
 	}
-	h.loadAlarm()
-	if err := h.recover(); err != nil {
-		if h.wal != nil {
-			h.wal.Close()
+	suspect, err := checkBoot(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	h.suspect = suspect
+	h.peers = loadPeers(cfg.Dir)
+	for id, a := range cfg.Peers {
+		if _, ok := h.peers[id]; !ok {
+			h.peers[id] = a
 		}
+	}
+	clearRemoved(cfg.Dir)
+	found, err := listGroups(cfg.Dir)
+	if err != nil {
 		return nil, err
 	}
-	h.tr = newTransport(h.id, cfg.Listener, h.nodeConfig().DecodeLimits(), h.log, h.metrics)
+	wal, rec, err := OpenWALGroups(filepath.Join(cfg.Dir, "wal"), cfg.SegmentBytes)
+	if err != nil {
+		return nil, err
+	}
+	h.wal = wal
+	wal.FsyncHook = func(d time.Duration) { h.metrics.fsync.Observe(d.Seconds()) }
+	fail := func(err error) (*Host, error) {
+		for _, g := range h.groups {
+			g.abort()
+		}
+		h.wal.Close()
+		return nil, err
+	}
+	if err := h.finishRemovals(found, rec); err != nil {
+		return fail(err)
+	}
+	torn := rec.TornBytes > 0
+	if torn {
+		h.log.Warn("WAL tail was torn or corrupt: cut it; peers will repair the groups' logs", "bytes", rec.TornBytes, "segment", rec.TornSegment)
+		h.metrics.tornBytes.Add(float64(rec.TornBytes))
+	}
+	// No state is no group state in the WAL. Group directories alone are
+	// not state: a first start that died before its first write, or a
+	// join the cluster refused, leaves them, and the next start must
+	// bootstrap or join again.
+	h.fresh = len(rec.Groups) == 0
+	if h.fresh {
+		if cfg.NoBootstrap && !cfg.Join {
+			return fail(ErrNoState)
+		}
+		if cfg.ForceNewCluster {
+			return fail(fmt.Errorf("force new cluster: %w: there is nothing to recover from", ErrNoState))
+		}
+		for _, gid := range cfg.Groups {
+			if !slices.Contains(found, gid) {
+				found = append(found, gid)
+			}
+		}
+		slices.Sort(found)
+	}
+	var voters []raft.NodeID
+	if h.fresh && !cfg.Join {
+		for id := range cfg.Peers {
+			voters = append(voters, id)
+		}
+		slices.Sort(voters)
+	}
+	for _, gid := range found {
+		g, err := h.openGroup(gid, voters, cfg.Join, rec.Groups[gid], torn)
+		if err != nil {
+			return fail(fmt.Errorf("group %d: %w", gid, err))
+		}
+		h.groups[gid] = g
+	}
+	if suspect {
+		// Every machine is rebuilt (empty or a snapshot; the logs replay
+		// the rest): only now may this boot be recorded.
+		if err := recordStart(cfg.Dir); err != nil {
+			return fail(err)
+		}
+	}
+	// From here on the WAL belongs to the storage goroutine.
+	go h.storeLoop()
+	h.tr = newTransport(h.id, cfg.Listener, h.decodeLimits(), h.log, h.metrics)
 	h.tr.addr = func(id raft.NodeID) string {
 		h.peersMu.RLock()
 		defer h.peersMu.RUnlock()
@@ -404,200 +467,146 @@ func Open(cfg Config) (*Host, error) {
 		a := h.peers[id]
 		return a.Raft != "" && !a.Removed
 	}
-	h.tr.deliver = func(msgs []raft.Message) {
-		select {
-		case h.recvc <- msgs:
-		case <-h.stopc:
-		}
+	h.tr.deliver = h.deliver
+	h.tr.onSnap = h.routeSnapshot
+	h.tr.onRepair = h.routeRepair
+	h.tr.onHash = h.routeHash
+	h.tr.peerDown = h.wakeGroupsOf
+	for _, g := range h.groups {
+		g.start()
 	}
-	h.tr.onSnap = h.receiveSnapshot
-	h.tr.onRepair = h.serveRepair
-	h.tr.onHash = h.serveHash
-	// Sequence numbers tag proposals and reads; starting from the clock
-	// keeps them unique across restarts, so a replayed old entry never
-	// answers a new request.
-	now := uint64(time.Now().UnixNano())
-	h.seq.Store(now)
-	h.batchSeq = now
-	h.publishStatus()
-	h.bgWG.Add(2)
-	go h.storeLoop()
-	go h.applyLoop()
-	go h.run()
 	h.tr.start()
-	if h.repairTarget > 0 {
-		h.bgWG.Add(1)
-		go h.repairLoop()
-	}
-	if _, ok := h.m.(Hasher); ok {
-		h.bgWG.Add(1)
-		go h.checkLoop()
-	}
-	if h.resnapshot {
-		go h.replaceSnapshot()
-	}
-	if len(h.retireIDs) > 0 {
-		h.bgWG.Add(1)
-		go h.retireLoop(h.retireIDs)
+	h.wg.Add(1)
+	go h.tickLoop()
+	if cfg.BalanceInterval > 0 {
+		h.wg.Add(1)
+		go h.balanceLoop()
 	}
 	return h, nil
 }
 
-func (h *Host) nodeConfig() raft.Config {
-	return raft.Config{
-		ID:               h.id,
-		Seed:             rand.Uint64(),
-		ElectionTicks:    h.cfg.ElectionTicks,
-		HeartbeatTicks:   h.cfg.HeartbeatTicks,
-		EnableLeaseReads: true,
-		MaxMsgBytes:      h.cfg.MaxMsgBytes,
-		MaxEntryBytes:    h.cfg.MaxMsgBytes / 2,
-	}
+// decodeLimits bounds what a peer may send (every group uses the same
+// limits).
+func (h *Host) decodeLimits() raft.DecodeLimits {
+	return groupNodeConfig(h.id, h.cfg).DecodeLimits()
 }
 
-// recover reads the WAL, brings the machine in line with the snapshot and
-// builds the node.
-func (h *Host) recover() error {
-	suspect, err := checkBoot(h.cfg.Dir)
-	if err != nil {
-		return err
-	}
-	wal, st, err := OpenWAL(filepath.Join(h.cfg.Dir, "wal"), h.cfg.SegmentBytes)
-	if err != nil {
-		return err
-	}
-	h.wal = wal
-	wal.FsyncHook = func(d time.Duration) { h.metrics.fsync.Observe(d.Seconds()) }
-	if st.TornBytes > 0 {
-		h.log.Warn("WAL tail was torn or corrupt: cut it; peers will repair the log", "bytes", st.TornBytes)
-		h.metrics.tornBytes.Add(float64(st.TornBytes))
-	}
-	h.peers = loadPeers(h.cfg.Dir)
-	snapIndex := uint64(st.Snapshot.Index)
-	snapOK := h.verifySnapshots(snapIndex)
-	var applied uint64
-	switch {
-	case suspect && snapIndex > 0:
-		// The machine's files are not trusted, not even to say what they
-		// applied (reading them may fail or mislead): rebuild them.
-		h.log.Warn("unclean shutdown before a reboot: rebuilding the machine from the snapshot", "snapshot", snapIndex)
-	case suspect:
-		h.log.Warn("unclean shutdown before a reboot: rebuilding the machine from the log")
-		if err := h.m.Restore(nil, 0); err != nil {
-			return err
-		}
-	default:
-		if applied, err = h.m.Applied(); err != nil {
-			return fmt.Errorf("machine: %w", err)
-		}
-	}
-	if snapIndex > 0 && applied < snapIndex {
-		if !snapOK {
-			return fmt.Errorf("%w: the machine needs snapshot %d to rebuild and its file is corrupt or missing: "+
-				"this member cannot recover locally; remove it from the cluster, wipe its data directory and join it again", ErrStateCorrupt, snapIndex)
-		}
-		if err := h.restoreFromFile(snapIndex); err != nil {
-			return err
-		}
-		applied = snapIndex
-	}
-	if suspect {
-		// The machine is rebuilt (empty or the snapshot, the log replays
-		// the rest): only now may this boot be recorded.
-		if err := recordStart(h.cfg.Dir); err != nil {
-			return err
-		}
-	}
-	for id, a := range h.cfg.Peers {
-		if _, ok := h.peers[id]; !ok {
-			h.peers[id] = a
-		}
-	}
-	h.lastSnapIndex = snapIndex
-	if !snapOK {
-		// The machine holds the snapshot's state or more: a new file is
-		// taken as soon as the host runs (Open), for followers that need
-		// one.
-		h.lastSnapIndex, h.resnapshot = 0, true
-	}
-	last := snapIndex
-	if k := len(st.Entries); k > 0 {
-		last = uint64(st.Entries[k-1].Index)
-	}
-	h.skipThrough = applied
-	if st.TornBytes > 0 {
-		h.repairTarget = max(applied, last+1)
-	}
-	if applied > last {
-		// The machine holds entries the log lost (a cut tail): they were
-		// committed, so the leader will send the same ones again; skip
-		// them when they are applied.
-		h.log.Warn("machine is ahead of the log; the log will be repaired from the leader", "applied", applied, "last", last)
-		applied = last
-	}
-	h.applied = applied
-	hs := st.HardState
-	if uint64(hs.Commit) > last {
-		hs.Commit = raft.Index(last)
-	}
-	fresh := !st.HasSnapshot && hs.IsZero() && len(st.Entries) == 0
-	h.fresh = fresh
-	// Only a member with state of its own has anything to check before it
-	// serves reads; a machine that cannot hash cannot be checked.
-	_, hashes := h.m.(Hasher)
-	h.verified.Store(fresh || !hashes || h.cfg.ForceNewCluster)
-	cfg := h.nodeConfig()
-	switch {
-	case h.cfg.ForceNewCluster:
-		if fresh {
-			return fmt.Errorf("force new cluster: %w: there is nothing to recover from", ErrNoState)
-		}
-		h.node, err = h.forceNewCluster(cfg, raft.PersistentState{
-			HardState: hs, Snapshot: st.Snapshot, Entries: st.Entries, Applied: raft.Index(applied),
-		})
-	case !fresh:
-		h.node, err = raft.NewNode(cfg, raft.PersistentState{
-			HardState: hs, Snapshot: st.Snapshot, Entries: st.Entries, Applied: raft.Index(applied),
-		})
-		h.log.Info("restarted", "term", hs.Term, "commit", hs.Commit, "snapshot", snapIndex, "last", last, "applied", applied)
-	case h.cfg.Join:
-		h.node, err = raft.NewNode(cfg, raft.PersistentState{})
-		h.log.Info("joining: waiting for the leader")
-	case h.cfg.NoBootstrap:
-		return ErrNoState
-	default:
-		var voters []raft.NodeID
-		for id := range h.cfg.Peers {
-			voters = append(voters, id)
-		}
-		slices.Sort(voters)
-		h.node, err = raft.Bootstrap(cfg, voters)
-		h.log.Info("bootstrapping a new cluster", "voters", voters)
-	}
-	return err
+// Group returns the group g, if this host holds it.
+func (h *Host) Group(g GroupID) (*Group, bool) {
+	h.groupsMu.RLock()
+	defer h.groupsMu.RUnlock()
+	grp, ok := h.groups[g]
+	return grp, ok
 }
 
-// restoreFromFile resets the machine to the snapshot file at index.
-func (h *Host) restoreFromFile(index uint64) error {
-	r, err := h.snaps.open(index)
-	if err != nil {
-		return fmt.Errorf("snapshot %d: %w", index, err)
+// Groups returns the IDs of the groups this host holds, in order.
+func (h *Host) Groups() []GroupID {
+	h.groupsMu.RLock()
+	defer h.groupsMu.RUnlock()
+	out := make([]GroupID, 0, len(h.groups))
+	for id := range h.groups {
+		out = append(out, id)
 	}
-	defer r.Close()
-	// The address book first: once the machine records the snapshot as
-	// applied, no restart restores it again, so a crash between the two
-	// must not lose the addresses it carries.
+	slices.Sort(out)
+	return out
+}
+
+func (h *Host) allGroups() []*Group {
+	h.groupsMu.RLock()
+	defer h.groupsMu.RUnlock()
+	out := make([]*Group, 0, len(h.groups))
+	for _, g := range h.groups {
+		out = append(out, g)
+	}
+	return out
+}
+
+// ID returns the host's ID (its replica ID in every group).
+func (h *Host) ID() raft.NodeID { return h.id }
+
+// Peers returns a copy of the address book.
+func (h *Host) Peers() Peers {
+	h.peersMu.RLock()
+	defer h.peersMu.RUnlock()
+	return h.peers.clone()
+}
+
+// Fresh reports whether the host started with no stored state (a new
+// member that joins, or one that bootstrapped a new cluster).
+func (h *Host) Fresh() bool { return h.fresh }
+
+// mergePeers records addresses in the host's address book, durably. The
+// groups' apply goroutines call it concurrently; bookMu makes their file
+// writes (through one temporary name) take turns, the latest book last.
+func (h *Host) mergePeers(p Peers) error {
+	h.bookMu.Lock()
+	defer h.bookMu.Unlock()
 	h.peersMu.Lock()
-	for id, a := range r.Peers {
+	for id, a := range p {
 		h.peers[id] = a
 	}
 	book := h.peers.clone()
 	h.peersMu.Unlock()
-	if err := savePeers(h.cfg.Dir, book); err != nil {
-		return err
+	return savePeers(h.cfg.Dir, book)
+}
+
+// SkipHandOver makes Close stop without handing leadership over first: for
+// the last server of a cluster that is being stopped whole, which has no
+// one left to hand over to (the attempt would only time out).
+func (h *Host) SkipHandOver() { h.noHandOver.Store(true) }
+
+// Close shuts the host down gracefully: every group this host leads first
+// hands leadership to its most up-to-date voter (so the group does not wait
+// an election timeout), then the loops stop, the WALs are flushed, and the
+// machines closed.
+func (h *Host) Close(ctx context.Context) error {
+	h.lifeMu.Lock()
+	defer h.lifeMu.Unlock()
+	if !h.closing.CompareAndSwap(false, true) {
+		return nil
 	}
-	if err := h.m.Restore(r.Data, index); err != nil {
-		return fmt.Errorf("restore snapshot %d: %w", index, err)
+	groups := h.allGroups()
+	if !h.noHandOver.Load() {
+		var wg sync.WaitGroup
+		for _, g := range groups {
+			if g.Status().Role == raft.RoleLeader {
+				wg.Add(1)
+				go func() { defer wg.Done(); g.handOver(ctx) }()
+			}
+		}
+		wg.Wait()
 	}
-	return nil
+	close(h.stopc)
+	h.wg.Wait()
+	for _, g := range groups {
+		g.stopLoop()
+	}
+	h.tr.close()
+	for _, g := range groups {
+		g.stopBackground()
+	}
+	close(h.storec)
+	<-h.storeDone
+	var errs []error
+	for _, g := range groups {
+		errs = append(errs, g.closeFiles())
+	}
+	errs = append(errs, h.wal.Close())
+	err := errors.Join(errs...)
+	if err == nil {
+		err = markClean(h.cfg.Dir)
+	}
+	h.log.Info("stopped")
+	return err
+}
+
+func (h *Host) fatal(err error) {
+	h.fatalMu.Do(func() {
+		h.log.Error("fatal", "err", err)
+		if h.cfg.OnFatal != nil {
+			h.cfg.OnFatal(err)
+			return
+		}
+		os.Exit(1)
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -85,6 +86,25 @@ func (c *counter) Restore(r io.Reader, index uint64) error {
 
 func (c *counter) Close() error { return nil }
 
+// one makes Config.NewMachine return m for group 1.
+func one(m Machine) func(GroupID, string) (Machine, error) {
+	return func(g GroupID, _ string) (Machine, error) {
+		if g != 1 {
+			return nil, fmt.Errorf("no machine for group %d", g)
+		}
+		return m, nil
+	}
+}
+
+// g1 is a host's group 1, the group the single-group tests use.
+func g1(h *Host) *Group {
+	g, ok := h.Group(1)
+	if !ok {
+		panic(fmt.Sprintf("host %d holds no group 1", h.ID()))
+	}
+	return g
+}
+
 type cluster struct {
 	t     *testing.T
 	dir   string
@@ -143,7 +163,7 @@ func (c *cluster) start(id raft.NodeID, join bool) *Host {
 	}
 	cfg := Config{
 		ID: id, Dir: filepath.Join(c.dir, strconv.FormatUint(uint64(id), 10)), Listener: ln, Peers: c.peers.clone(), Join: join,
-		Machine: &counter{}, TickInterval: 5 * time.Millisecond, ElectionTicks: 20, HeartbeatTicks: 2,
+		NewMachine: func(GroupID, string) (Machine, error) { return &counter{}, nil }, TickInterval: 5 * time.Millisecond, ElectionTicks: 20, HeartbeatTicks: 2,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OnFatal: func(err error) { c.t.Errorf("node %d: fatal: %v", id, err) },
 	}
@@ -176,7 +196,7 @@ func (c *cluster) leader() *Host {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, h := range c.hosts {
-			if h.Status().Role == raft.RoleLeader {
+			if g1(h).Status().Role == raft.RoleLeader {
 				return h
 			}
 		}
@@ -191,7 +211,7 @@ func add(t *testing.T, h *Host, n uint64) uint64 {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		res, err := h.Propose(ctx, binary.BigEndian.AppendUint64(nil, n))
+		res, err := g1(h).Propose(ctx, binary.BigEndian.AppendUint64(nil, n))
 		cancel()
 		if err == nil {
 			return binary.BigEndian.Uint64(res.Data)
@@ -207,7 +227,7 @@ func value(t *testing.T, h *Host, c Consistency) uint64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	out, err := h.Read(ctx, c, nil)
+	out, err := g1(h).Read(ctx, c, nil)
 	if err != nil {
 		t.Fatalf("node %d: read: %v", h.ID(), err)
 	}
@@ -257,7 +277,7 @@ func TestCounterMachine(t *testing.T) {
 	// its WAL and the leader.
 	var f raft.NodeID
 	for id, h := range c.hosts {
-		if h.Status().Role != raft.RoleLeader {
+		if g1(h).Status().Role != raft.RoleLeader {
 			f = id
 			break
 		}
@@ -288,26 +308,26 @@ func TestSnapshotTransferResumes(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	idx, err := lead.TakeSnapshot(ctx)
+	idx, err := g1(lead).TakeSnapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := lead.Status(); st.FirstIndex <= 1 {
+	if st := g1(lead).Status(); st.FirstIndex <= 1 {
 		t.Fatalf("leader did not compact: first index %d", st.FirstIndex)
 	}
 	// Plant the first half of the snapshot as an interrupted receipt.
-	data, err := os.ReadFile(lead.snaps.path(idx))
+	data, err := os.ReadFile(g1(lead).snaps.path(idx))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir4 := filepath.Join(c.dir, "4", "snap")
+	dir4 := filepath.Join(groupDir(filepath.Join(c.dir, "4"), 1), "snap")
 	os.MkdirAll(dir4, 0o755)
 	half := len(data) / 2
-	if err := os.WriteFile(filepath.Join(dir4, filepath.Base(lead.snaps.partPath(idx))), data[:half], 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir4, filepath.Base(g1(lead).snaps.partPath(idx))), data[:half], 0o644); err != nil {
 		t.Fatal(err)
 	}
 	h4 := c.start(4, true)
-	if err := lead.AddLearner(ctx, 4, c.peers[4]); err != nil {
+	if err := g1(lead).AddLearner(ctx, 4, c.peers[4]); err != nil {
 		t.Fatal(err)
 	}
 	waitValue(t, h4, 120)
@@ -320,7 +340,7 @@ func TestSnapshotTransferResumes(t *testing.T) {
 	// The learner follows new writes, and can be promoted.
 	add(t, lead, 5)
 	waitValue(t, h4, 125)
-	if err := lead.Promote(ctx, 4); err != nil {
+	if err := g1(lead).Promote(ctx, 4); err != nil {
 		t.Fatal(err)
 	}
 	// It restarts from its own snapshot and WAL.
@@ -341,21 +361,18 @@ func TestGarbagePeer(t *testing.T) {
 		}
 	}
 	addr := c.peers[victim.ID()].Raft
-	hs := func(kind byte, from uint64) []byte {
-		b := []byte(connMagic)
-		b = append(b, connVersion, kind)
-		return binary.BigEndian.AppendUint64(b, from)
-	}
-	frame := func(b []byte) []byte { return append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...) }
+	hs := func(kind byte, from uint64) []byte { return handshake(kind, from, 0) }
+	frame := func(b []byte) []byte { return groupFrame(1, b) }
 	good := raft.Message{Type: raft.MsgHeartbeat, From: 9, To: victim.ID(), Term: 1}
 	goodBytes, _ := good.MarshalBinary()
 	inputs := map[string][]byte{
-		"bad magic":      []byte("GET / HTTP/1.1\r\n\r\n"),
+		"bad magic":      []byte("GET / HTTP/1.1\r\nHost: raft\r\n\r\n"),
 		"unknown kind":   hs(9, 1),
 		"oversize frame": append(hs(kindMessages, 1), 0xff, 0xff, 0xff, 0xff),
 		"undecodable":    append(hs(kindMessages, 1), frame([]byte{1, 2, 3, 4, 5})...),
 		"spoofed sender": append(hs(kindMessages, 1), frame(goodBytes)...),
 		"empty frame":    append(hs(kindMessages, 1), 0, 0, 0, 0),
+		"no group ID":    append(hs(kindMessages, 1), 0, 0, 0, 1, 0x80),
 	}
 	for name, in := range inputs {
 		conn, err := net.Dial("tcp", addr)
@@ -378,4 +395,19 @@ func TestGarbagePeer(t *testing.T) {
 	if !bytes.Equal([]byte(connMagic), []byte("PRKV")) {
 		t.Fatal("magic changed")
 	}
+}
+
+// handshake is a connection's opening bytes, as dial writes them.
+func handshake(kind byte, from uint64, g GroupID) []byte {
+	b := []byte(connMagic)
+	b = append(b, connVersion, kind)
+	b = binary.BigEndian.AppendUint64(b, from)
+	return binary.BigEndian.AppendUint64(b, uint64(g))
+}
+
+// groupFrame is one frame of a message connection: the length, group g's
+// ID and the message bytes b.
+func groupFrame(g GroupID, b []byte) []byte {
+	body := append(binary.AppendUvarint(nil, uint64(g)), b...)
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
 }

@@ -7,100 +7,136 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/pureraft/raft"
 )
 
-func (h *Host) run() {
-	defer close(h.loopDone)
-	h.ticker = time.NewTicker(h.cfg.TickInterval)
-	defer h.ticker.Stop()
-	for h.handleOne(true) {
+func (g *Group) run() {
+	defer close(g.loopDone)
+	for g.handleOne(true) {
 		// Take in whatever else is waiting before producing actions: one
 		// batch of actions for many inputs.
-		for i := 0; i < 512 && h.handleOne(false); i++ {
+		for i := 0; i < 512 && g.handleOne(false); i++ {
 		}
-		h.flushReads()
-		h.handleActions()
-		h.publishStatus()
+		g.flushReads()
+		g.handleActions()
+		g.publishStatus()
 	}
 }
 
 // handleOne handles one input; block says whether to wait for one. It
 // returns false when there was nothing (or the host stops).
-func (h *Host) handleOne(block bool) bool {
+func (g *Group) handleOne(block bool) bool {
+	var in loopInput
 	if block {
 		select {
-		case <-h.stopc:
+		case <-g.stopc:
 			return false
-		case p := <-h.propc:
-			h.propose(p)
-		case r := <-h.readc:
-			h.read(r)
-		case msgs := <-h.recvc:
-			h.step(msgs)
-		case <-h.ackSig:
-			h.ack()
-		case f := <-h.opc:
-			f()
-		case <-h.ticker.C:
-			h.node.Tick()
+		case in.p = <-g.propc:
+			in.kind = inPropose
+		case in.r = <-g.readc:
+			in.kind = inRead
+		case in.msgs = <-g.recvc:
+			in.kind = inStep
+		case <-g.ackSig:
+			in.kind = inAck
+		case in.f = <-g.opc:
+			in.kind = inOp
+		case <-g.tickc:
+			in.kind = inTick
+		case <-g.wakec:
+			in.kind = inWake
 		}
-		return true
+	} else {
+		select {
+		case in.p = <-g.propc:
+			in.kind = inPropose
+		case in.r = <-g.readc:
+			in.kind = inRead
+		case in.msgs = <-g.recvc:
+			in.kind = inStep
+		case <-g.ackSig:
+			in.kind = inAck
+		case in.f = <-g.opc:
+			in.kind = inOp
+		default:
+			return false
+		}
 	}
-	select {
-	case p := <-h.propc:
-		h.propose(p)
-	case r := <-h.readc:
-		h.read(r)
-	case msgs := <-h.recvc:
-		h.step(msgs)
-	case <-h.ackSig:
-		h.ack()
-	case f := <-h.opc:
-		f()
-	default:
-		return false
+	// The node's clock first: a read or a message is judged at the time
+	// it is handled, not at the time of the last tick delivered (tick.go).
+	g.catchUpTicks()
+	switch in.kind {
+	case inPropose:
+		g.propose(in.p)
+	case inRead:
+		g.read(in.r)
+	case inStep:
+		g.step(in.msgs)
+	case inAck:
+		g.ack()
+	case inOp:
+		in.f()
+	case inWake:
+		g.node.Wake()
 	}
 	return true
 }
 
-func (h *Host) ack() {
-	if err := h.node.AckPersist(h.durable.Load()); err != nil {
-		h.fatal(fmt.Errorf("ack persist: %w", err))
+// loopInput is one input the node loop took.
+type loopInput struct {
+	kind int
+	p    proposal
+	r    readReq
+	msgs []raft.Message
+	f    func()
+}
+
+const (
+	inPropose = iota
+	inRead
+	inStep
+	inAck
+	inOp
+	inTick
+	inWake
+)
+
+func (g *Group) ack() {
+	if err := g.node.AckPersist(g.durable.Load()); err != nil {
+		g.h.fatal(fmt.Errorf("ack persist: %w", err))
 	}
 }
 
-func (h *Host) step(msgs []raft.Message) {
+func (g *Group) step(msgs []raft.Message) {
 	for _, m := range msgs {
-		if err := h.node.Step(m); err != nil {
+		if err := g.node.Step(m); err != nil {
 			switch {
 			case errors.Is(err, raft.ErrUnknownPeer):
-				h.log.Debug("message from a non-member", "from", m.From, "type", m.Type)
+				g.log.Debug("message from a non-member", "from", m.From, "type", m.Type)
 			case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrProposalDropped):
 				// A forwarded proposal reached a node that is no longer
 				// leader, or one that refused it: the proposer times out
 				// and its client retries.
-				h.log.Debug("forwarded proposal refused", "from", m.From, "err", err)
+				g.log.Debug("forwarded proposal refused", "from", m.From, "err", err)
 			default:
-				h.log.Warn("dropped invalid message", "from", m.From, "type", m.Type, "err", err)
+				g.log.Warn("dropped invalid message", "from", m.From, "type", m.Type, "err", err)
 			}
 		}
 	}
 }
 
-func (h *Host) propose(p proposal) {
-	if _, _, err := h.node.Propose(p.data); err != nil {
-		h.finish(p.seq, waitResult{err: h.clientErr(err)})
+func (g *Group) propose(p proposal) {
+	if _, _, err := g.node.Propose(p.data); err != nil {
+		g.finish(p.seq, waitResult{err: g.clientErr(err)})
 	}
 }
 
-func (h *Host) clientErr(err error) error {
+func (g *Group) clientErr(err error) error {
 	var nl *raft.NotLeaderError
 	switch {
 	case errors.As(err, &nl):
-		return h.notLeader(nl.Leader)
+		return g.notLeader(nl.Leader)
 	case errors.Is(err, raft.ErrEntryTooLarge):
 		return fmt.Errorf("%w: %v", ErrTooLarge, err)
 	case errors.Is(err, raft.ErrProposalDropped):
@@ -111,102 +147,103 @@ func (h *Host) clientErr(err error) error {
 	return err
 }
 
-func (h *Host) notLeader(lead raft.NodeID) error {
-	h.peersMu.RLock()
-	a := h.peers[lead]
-	h.peersMu.RUnlock()
+func (g *Group) notLeader(lead raft.NodeID) error {
+	g.h.peersMu.RLock()
+	a := g.h.peers[lead]
+	g.h.peersMu.RUnlock()
 	return &NotLeaderError{Leader: lead, Addr: a}
 }
 
-func (h *Host) read(r readReq) {
+func (g *Group) read(r readReq) {
 	if r.lease {
-		h.leaseBatch = append(h.leaseBatch, r.id)
+		g.leaseBatch = append(g.leaseBatch, r.id)
 	} else {
-		h.readBatch = append(h.readBatch, r.id)
+		g.readBatch = append(g.readBatch, r.id)
 	}
 }
 
 // flushReads asks the node for one read index per batch of reads that
 // arrived together (etcd batches its reads the same way): a follower sends
 // one MsgReadIndex, a leader confirms one heartbeat round, for all of them.
-func (h *Host) flushReads() {
+func (g *Group) flushReads() {
 	for _, lease := range []bool{false, true} {
-		batch := &h.readBatch
+		batch := &g.readBatch
 		if lease {
-			batch = &h.leaseBatch
+			batch = &g.leaseBatch
 		}
 		if len(*batch) == 0 {
 			continue
 		}
-		h.batchSeq++
-		id := h.batchSeq
+		g.batchSeq++
+		id := g.batchSeq
 		var err error
 		if lease {
-			err = h.node.LeaseRead(id)
+			err = g.node.LeaseRead(id)
 		} else {
-			err = h.node.ReadIndex(id)
+			err = g.node.ReadIndex(id)
 		}
 		if err != nil {
-			err = h.clientErr(err)
+			err = g.clientErr(err)
 			for _, r := range *batch {
-				h.finishRead(r, waitResult{err: err})
+				g.finishRead(r, waitResult{err: err})
 			}
 		} else {
-			h.batches[id] = *batch
+			g.batches[id] = *batch
 		}
 		*batch = nil
 	}
 }
 
 // readDone answers every read of a batch.
-func (h *Host) readDone(id uint64, r waitResult) {
-	for _, rid := range h.batches[id] {
-		h.finishRead(rid, r)
+func (g *Group) readDone(id uint64, r waitResult) {
+	for _, rid := range g.batches[id] {
+		g.finishRead(rid, r)
 	}
-	delete(h.batches, id)
+	delete(g.batches, id)
 }
 
-func (h *Host) handleActions() {
-	for _, a := range h.node.Actions() {
+func (g *Group) handleActions() {
+	for _, a := range g.node.Actions() {
 		switch a.Kind {
 		case raft.ActionPersist:
 			p := a.Persist
-			h.storec <- storeOp{persist: &p}
+			g.h.storec <- storeOp{g: g, persist: &p}
 		case raft.ActionSend:
-			h.tr.send(a.Message)
+			g.h.tr.send(g.gid, a.Message)
 		case raft.ActionSendSnapshot:
-			h.startSnapshotSend(a.Message)
+			g.startSnapshotSend(a.Message)
 		case raft.ActionApply:
-			h.applyc <- applyOp{apply: a.Apply}
+			g.applyc <- applyOp{apply: a.Apply}
 		case raft.ActionReadReady:
-			h.readDone(a.Read.ID, waitResult{res: Result{Index: uint64(a.Read.Index)}})
+			g.readDone(a.Read.ID, waitResult{res: Result{Index: uint64(a.Read.Index)}})
 		case raft.ActionReadFailed:
-			h.readDone(a.Read.ID, waitResult{err: h.clientErr(a.Read.Err)})
+			g.readDone(a.Read.ID, waitResult{err: g.clientErr(a.Read.Err)})
 		}
 	}
 }
 
-func (h *Host) publishStatus() {
-	st := h.node.Status()
-	h.statusMu.Lock()
-	h.status = st
-	h.statusMu.Unlock()
-	m := h.metrics
+func (g *Group) publishStatus() {
+	st := g.node.Status()
+	g.statusMu.Lock()
+	g.status = st
+	g.statusMu.Unlock()
+	m := &g.gauges
 	m.term.Store(uint64(st.Term))
 	m.commit.Store(uint64(st.Commit))
 	m.leader.Store(uint64(st.Leader))
 	m.role.Store(uint64(st.Role))
 	m.lastIndex.Store(uint64(st.LastIndex))
+	m.quiescent.Store(st.Quiescent)
 }
 
 // do runs f on the node loop and waits for it.
-func (h *Host) do(ctx context.Context, f func()) error {
+func (g *Group) do(ctx context.Context, f func()) error {
 	done := make(chan struct{})
 	select {
-	case h.opc <- func() { f(); close(done) }:
+	case g.opc <- func() { f(); close(done) }:
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-h.loopDone:
+	case <-g.loopDone:
 		return ErrStopped
 	}
 	select {
@@ -214,7 +251,7 @@ func (h *Host) do(ctx context.Context, f func()) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-h.loopDone:
+	case <-g.loopDone:
 		return ErrStopped
 	}
 }

@@ -1,16 +1,20 @@
 package host
 
 import (
+	"strconv"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/pureraft/raft"
 )
 
-// metrics are the host's Prometheus metrics. Gauges read atomics the node
-// loop updates after every batch, so scraping never touches the node.
+// metrics are the host's Prometheus metrics: counters and histograms for
+// the whole host, and gauges per group (label "group") that read atomics
+// each group's node loop updates after every batch, so scraping never
+// touches a node.
 type metrics struct {
-	term, commit, applied, leader, role, lastIndex atomic.Uint64
-	corrupt                                        atomic.Uint64
+	unknownGroup prometheus.Counter
+	inboxFull    prometheus.Counter
 
 	proposal    prometheus.Histogram
 	read        *prometheus.HistogramVec
@@ -31,8 +35,19 @@ type metrics struct {
 	badSnaps    prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// groupGauges are one group's gauges.
+type groupGauges struct {
+	term, commit, applied, leader, role, lastIndex atomic.Uint64
+	corrupt                                        atomic.Uint64
+	quiescent                                      atomic.Bool
+}
+
+func newMetrics(reg prometheus.Registerer, h *Host) *metrics {
 	m := &metrics{
+		unknownGroup: prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_peer_unknown_group_messages_total",
+			Help: "Peer messages (and snapshot, repair and hash connections) dropped because this host holds no such group."}),
+		inboxFull: prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_group_inbox_dropped_messages_total",
+			Help: "Peer messages dropped because their group's node loop had 1024 batches waiting (a stuck group does not stall the others)."}),
 		proposal: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "raftkv_proposal_seconds", Help: "Time from proposal to applied result.",
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16),
@@ -69,18 +84,69 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"result"}),
 		badSnaps: prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_snapshot_files_corrupt_total", Help: "Snapshot files found corrupt or missing at start-up."}),
 	}
-	gauge := func(name, help string, v *atomic.Uint64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })
-	}
 	reg.MustRegister(m.proposal, m.read, m.fsync, m.batch, m.sentBytes, m.recvBytes, m.dropped, m.garbage, m.forged, m.refused,
-		m.snapSent, m.snapRecv, m.snapResumed, m.snapTaken, m.tornBytes, m.hashChecks, m.badSnaps,
-		gauge("raftkv_corruption_alarm", "1 if this member's state is corrupt (a checksum or a state hash check failed): it serves no reads or writes.", &m.corrupt),
-		gauge("raftkv_term", "Current Raft term.", &m.term),
-		gauge("raftkv_commit_index", "Highest index known committed.", &m.commit),
-		gauge("raftkv_applied_index", "Last index applied to the state machine.", &m.applied),
-		gauge("raftkv_last_index", "Last index in the log.", &m.lastIndex),
-		gauge("raftkv_leader", "ID of the known leader (0: none).", &m.leader),
-		gauge("raftkv_role", "Role: 0 follower, 1 pre-candidate, 2 candidate, 3 leader.", &m.role),
+		m.snapSent, m.snapRecv, m.snapResumed, m.snapTaken, m.tornBytes, m.hashChecks, m.badSnaps, m.unknownGroup, m.inboxFull,
+		&groupCollector{h: h},
 	)
 	return m
+}
+
+// groupCollector reports every group's gauges, labelled by group, and the
+// number of groups.
+type groupCollector struct{ h *Host }
+
+type groupGauge struct {
+	desc *prometheus.Desc
+	get  func(*groupGauges) float64
+}
+
+var groupGaugeList = []groupGauge{
+	{gdesc("raftkv_corruption_alarm", "1 if this replica's state is corrupt (a checksum or a state hash check failed): it serves no reads or writes."), func(m *groupGauges) float64 { return float64(m.corrupt.Load()) }},
+	{gdesc("raftkv_term", "Current Raft term."), func(m *groupGauges) float64 { return float64(m.term.Load()) }},
+	{gdesc("raftkv_commit_index", "Highest index known committed."), func(m *groupGauges) float64 { return float64(m.commit.Load()) }},
+	{gdesc("raftkv_applied_index", "Last index applied to the state machine."), func(m *groupGauges) float64 { return float64(m.applied.Load()) }},
+	{gdesc("raftkv_last_index", "Last index in the log."), func(m *groupGauges) float64 { return float64(m.lastIndex.Load()) }},
+	{gdesc("raftkv_leader", "ID of the known leader (0: none)."), func(m *groupGauges) float64 { return float64(m.leader.Load()) }},
+	{gdesc("raftkv_role", "Role: 0 follower, 1 pre-candidate, 2 candidate, 3 leader."), func(m *groupGauges) float64 { return float64(m.role.Load()) }},
+	{gdesc("raftkv_quiescent", "1 if the group is quiescent (idle: no heartbeats)."), func(m *groupGauges) float64 {
+		if m.quiescent.Load() {
+			return 1
+		}
+		return 0
+	}},
+}
+
+func gdesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, []string{"group"}, nil)
+}
+
+var (
+	groupsDesc  = prometheus.NewDesc("raftkv_groups", "Groups this host holds.", nil, nil)
+	leadingDesc = prometheus.NewDesc("raftkv_groups_led", "Groups this host leads.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *groupCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, g := range groupGaugeList {
+		ch <- g.desc
+	}
+	ch <- groupsDesc
+	ch <- leadingDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c *groupCollector) Collect(ch chan<- prometheus.Metric) {
+	groups := c.h.allGroups()
+	led := 0
+	for _, g := range groups {
+		label := strconv.FormatUint(uint64(g.gid), 10)
+		for _, gg := range groupGaugeList {
+			ch <- prometheus.MustNewConstMetric(gg.desc, prometheus.GaugeValue, gg.get(&g.gauges), label)
+		}
+		if g.gauges.role.Load() == uint64(raft.RoleLeader) {
+			led++
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(groupsDesc, prometheus.GaugeValue, float64(len(groups)))
+	ch <- prometheus.MustNewConstMetric(leadingDesc, prometheus.GaugeValue, float64(led))
 }

@@ -45,9 +45,7 @@ func TestPeerPortHeapBounded(t *testing.T) {
 			conn.Close()
 		}
 	}()
-	hello := []byte(connMagic)
-	hello = append(hello, connVersion, kindMessages)
-	hello = binary.BigEndian.AppendUint64(hello, 2)
+	hello := handshake(kindMessages, 2, 0)
 	hello = binary.BigEndian.AppendUint32(hello, h.tr.maxFrame)
 	hello = append(hello, make([]byte, 1024)...)
 	for range conns {
@@ -129,9 +127,7 @@ func TestPeerPortConnectionLimit(t *testing.T) {
 func TestPeerPortReadDeadline(t *testing.T) {
 	c := newCluster(t, 1, func(cfg *Config) { cfg.PeerIdleTimeout = 200 * time.Millisecond })
 	h := c.leader()
-	hello := []byte(connMagic)
-	hello = append(hello, connVersion, kindMessages)
-	hello = binary.BigEndian.AppendUint64(hello, 2)
+	hello := handshake(kindMessages, 2, 0)
 	for name, in := range map[string][]byte{
 		"silent after the handshake": hello,
 		"stops inside a frame":       append(binary.BigEndian.AppendUint32(append([]byte{}, hello...), 1000), 1, 2, 3),

@@ -99,7 +99,7 @@ func roles(t *testing.T, c *cluster) (lead, victim, third *Host) {
 	}
 	// Wait until the victim knows the leader, so its status is settled.
 	deadline := time.Now().Add(10 * time.Second)
-	for victim.Status().Leader != lead.ID() || victim.Status().Applied < lead.Status().Commit {
+	for g1(victim).Status().Leader != lead.ID() || g1(victim).Status().Applied < g1(lead).Status().Commit {
 		if time.Now().After(deadline) {
 			t.Fatal("victim does not follow the leader")
 		}
@@ -111,7 +111,7 @@ func roles(t *testing.T, c *cluster) (lead, victim, third *Host) {
 // forgedAppend is a MsgApp "from the leader" at a higher term that
 // appends and commits one command adding 1000 to the counter.
 func forgedAppend(lead, victim *Host) raft.Message {
-	st := victim.Status()
+	st := g1(victim).Status()
 	data := []byte{entryCommand}
 	data = binary.AppendUvarint(data, uint64(lead.ID()))
 	data = binary.AppendUvarint(data, 1)
@@ -126,7 +126,7 @@ func forgedAppend(lead, victim *Host) raft.Message {
 
 // forgedTimeoutNow is a MsgTimeoutNow "from the leader".
 func forgedTimeoutNow(lead, victim *Host) raft.Message {
-	return raft.Message{Type: raft.MsgTimeoutNow, From: lead.ID(), To: victim.ID(), Term: victim.Status().Term}
+	return raft.Message{Type: raft.MsgTimeoutNow, From: lead.ID(), To: victim.ID(), Term: g1(victim).Status().Term}
 }
 
 // attacker says how a forger reaches the peer port.
@@ -161,15 +161,12 @@ func attack(t *testing.T, addr string, a attacker, m raft.Message) {
 	if as == raft.None {
 		as = m.From
 	}
-	b := []byte(connMagic)
-	b = append(b, connVersion, kindMessages)
-	b = binary.BigEndian.AppendUint64(b, uint64(as))
+	b := handshake(kindMessages, uint64(as), 0)
 	body, err := m.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b = binary.BigEndian.AppendUint32(b, uint32(len(body)))
-	b = append(b, body...)
+	b = append(b, groupFrame(1, body)...)
 	conn.SetDeadline(time.Now().Add(2 * time.Second))
 	conn.Write(b)
 	if !a.welcome {
@@ -208,7 +205,7 @@ func TestForgedAppendRefusedWithTLS(t *testing.T) {
 	lead, victim, third := roles(t, c)
 	want := add(t, lead, 1)
 	waitValue(t, victim, want)
-	term := victim.Status().Term
+	term := g1(victim).Status().Term
 	for _, a := range attackers(t, p, third.ID()) {
 		attack(t, c.peers[victim.ID()].Raft, a, forgedAppend(lead, victim))
 	}
@@ -219,7 +216,7 @@ func TestForgedAppendRefusedWithTLS(t *testing.T) {
 	if got := value(t, victim, Stale); got != want {
 		t.Fatalf("victim applied a forged entry: value %d, want %d", got, want)
 	}
-	if st := victim.Status(); st.Term != term {
+	if st := g1(victim).Status(); st.Term != term {
 		t.Fatalf("victim's term moved from %d to %d", term, st.Term)
 	}
 	checkAttackCounters(t, victim)
@@ -229,13 +226,13 @@ func TestForgedTimeoutNowRefusedWithTLS(t *testing.T) {
 	p := newTestPKI(t)
 	c := newTLSCluster(t, 3, p, nil)
 	lead, victim, third := roles(t, c)
-	term := victim.Status().Term
+	term := g1(victim).Status().Term
 	for _, a := range attackers(t, p, third.ID()) {
 		attack(t, c.peers[victim.ID()].Raft, a, forgedTimeoutNow(lead, victim))
 	}
 	want := add(t, lead, 1)
 	waitValue(t, victim, want)
-	if st := victim.Status(); st.Term != term || st.Role != raft.RoleFollower {
+	if st := g1(victim).Status(); st.Term != term || st.Role != raft.RoleFollower {
 		t.Fatalf("victim is %v at term %d (was a follower at %d)", st.Role, st.Term, term)
 	}
 	checkAttackCounters(t, victim)
@@ -275,10 +272,10 @@ func TestForgedMessagesInsecure(t *testing.T) {
 
 	c2 := newTLSCluster(t, 3, nil, nil)
 	lead, victim, _ = roles(t, c2)
-	term := victim.Status().Term
+	term := g1(victim).Status().Term
 	attack(t, c2.peers[victim.ID()].Raft, attacker{name: "plain", welcome: true}, forgedTimeoutNow(lead, victim))
 	deadline := time.Now().Add(5 * time.Second)
-	for victim.Status().Term == term {
+	for g1(victim).Status().Term == term {
 		if time.Now().After(deadline) {
 			t.Fatal("a forged MsgTimeoutNow did not start an election")
 		}
@@ -316,7 +313,7 @@ func TestRemovedMemberRefusedWithTLS(t *testing.T) {
 	defer cancel()
 	// Right after the election the leader may not have heard from every
 	// voter yet, and the membership check refuses the change until it has.
-	for err := lead.Remove(ctx, gone); err != nil; err = lead.Remove(ctx, gone) {
+	for err := g1(lead).Remove(ctx, gone); err != nil; err = g1(lead).Remove(ctx, gone) {
 		if !errors.Is(err, raft.ErrQuorumNotConnected) || ctx.Err() != nil {
 			t.Fatal(err)
 		}

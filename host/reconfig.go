@@ -36,47 +36,47 @@ var (
 
 // safeChange runs on the node loop: it refuses a change the cluster could
 // not survive, saying why.
-func (h *Host) safeChange(ch raft.MembershipChange) error {
+func (g *Group) safeChange(ch raft.MembershipChange) error {
 	if ch.Type == raft.AddVoter {
-		h.peersMu.RLock()
-		addr := h.peers[ch.Node].Raft
-		h.peersMu.RUnlock()
-		if addr == "" && slices.Contains(h.node.Membership().Learners, ch.Node) {
+		g.h.peersMu.RLock()
+		addr := g.h.peers[ch.Node].Raft
+		g.h.peersMu.RUnlock()
+		if addr == "" && slices.Contains(g.node.Membership().Learners, ch.Node) {
 			return fmt.Errorf("%w: node %d", ErrNoAddress, ch.Node)
 		}
 	}
-	err := h.node.CheckMembershipChange(h.cfg.PromoteMaxLag, ch)
+	err := g.node.CheckMembershipChange(g.cfg.PromoteMaxLag, ch)
 	if errors.Is(err, raft.ErrMembershipChangeRefused) {
-		h.log.Warn("membership change refused", "change", ch.Type.String(), "node", ch.Node, "err", err)
+		g.log.Warn("membership change refused", "change", ch.Type.String(), "node", ch.Node, "err", err)
 	}
 	return err
 }
 
 // retire marks id removed in the replicated address book, so that no
 // server joins under it again (ErrRemovedID).
-func (h *Host) retire(ctx context.Context, id raft.NodeID) error {
-	h.peersMu.RLock()
-	a := h.peers[id]
-	h.peersMu.RUnlock()
+func (g *Group) retire(ctx context.Context, id raft.NodeID) error {
+	g.h.peersMu.RLock()
+	a := g.h.peers[id]
+	g.h.peersMu.RUnlock()
 	a.Removed = true
 	body, _ := json.Marshal(addressChange{ID: id, Addr: a})
-	_, err := h.proposeEntry(ctx, entryAddress, body)
+	_, err := g.proposeEntry(ctx, entryAddress, body)
 	return err
 }
 
 // retireLoop retires ids once the node can propose, retrying until it has.
-func (h *Host) retireLoop(ids []raft.NodeID) {
-	defer h.bgWG.Done()
+func (g *Group) retireLoop(ids []raft.NodeID) {
+	defer g.bgWG.Done()
 	for len(ids) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := h.retire(ctx, ids[0])
+		err := g.retire(ctx, ids[0])
 		cancel()
 		if err == nil {
 			ids = ids[1:]
 			continue
 		}
 		select {
-		case <-h.stopc:
+		case <-g.stopc:
 			return
 		case <-time.After(100 * time.Millisecond):
 		}

@@ -25,22 +25,22 @@ import (
 // of hearing from a leader, and asks again every two seconds until it has
 // caught up.
 
-func (h *Host) repairLoop() {
-	defer h.bgWG.Done()
+func (g *Group) repairLoop() {
+	defer g.bgWG.Done()
 	var asked time.Time
 	heard := time.Time{}
 	for {
 		select {
-		case <-h.stopc:
+		case <-g.stopc:
 			return
 		case <-time.After(100 * time.Millisecond):
 		}
-		st := h.Status()
-		if uint64(st.LastIndex) >= h.repairTarget && st.Leader != raft.None {
-			h.log.Info("log repaired from the leader", "last", st.LastIndex)
+		st := g.Status()
+		if uint64(st.LastIndex) >= g.repairTarget && st.Leader != raft.None {
+			g.log.Info("log repaired from the leader", "last", st.LastIndex)
 			return
 		}
-		if st.Leader == raft.None || st.Leader == h.id {
+		if st.Leader == raft.None || st.Leader == g.nodeID {
 			heard = time.Time{}
 			continue
 		}
@@ -51,9 +51,9 @@ func (h *Host) repairLoop() {
 			continue
 		}
 		asked = time.Now()
-		h.log.Warn("log lost acknowledged entries; asking the leader to step aside so a new one repairs it",
-			"leader", st.Leader, "last", st.LastIndex, "target", h.repairTarget)
-		conn, err := h.tr.dial(st.Leader, kindRepair)
+		g.log.Warn("log lost acknowledged entries; asking the leader to step aside so a new one repairs it",
+			"leader", st.Leader, "last", st.LastIndex, "target", g.repairTarget)
+		conn, err := g.h.tr.dial(st.Leader, kindRepair, g.gid)
 		if err != nil {
 			continue
 		}
@@ -66,9 +66,9 @@ func (h *Host) repairLoop() {
 
 // serveRepair runs on the leader: hand leadership to the most up-to-date
 // voter other than the one asking.
-func (h *Host) serveRepair(conn net.Conn, from raft.NodeID) {
+func (g *Group) serveRepair(conn net.Conn, from raft.NodeID) {
 	defer conn.Write([]byte{0})
-	if h.Status().Role != raft.RoleLeader {
+	if g.Status().Role != raft.RoleLeader {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -76,9 +76,9 @@ func (h *Host) serveRepair(conn net.Conn, from raft.NodeID) {
 	var to raft.NodeID
 	var best raft.Index
 	var active bool
-	h.do(ctx, func() {
-		m := h.node.Membership()
-		h.node.ForEachProgress(func(id raft.NodeID, p raft.Progress) {
+	g.do(ctx, func() {
+		m := g.node.Membership()
+		g.node.ForEachProgress(func(id raft.NodeID, p raft.Progress) {
 			if id == from || !m.IsVoter(id) || m.IsWitness(id) {
 				return
 			}
@@ -89,11 +89,11 @@ func (h *Host) serveRepair(conn net.Conn, from raft.NodeID) {
 		})
 	})
 	if to == raft.None {
-		h.log.Warn("a follower needs its log repaired but no other voter can take over", "follower", from)
+		g.log.Warn("a follower needs its log repaired but no other voter can take over", "follower", from)
 		return
 	}
-	h.log.Info("handing leadership over so that a follower's lost entries are repaired", "follower", from, "to", to)
-	if _, err := h.TransferLeadership(ctx, to); err != nil {
-		h.log.Warn("leadership transfer for repair failed", "err", err)
+	g.log.Info("handing leadership over so that a follower's lost entries are repaired", "follower", from, "to", to)
+	if _, err := g.TransferLeadership(ctx, to); err != nil {
+		g.log.Warn("leadership transfer for repair failed", "err", err)
 	}
 }

@@ -13,38 +13,38 @@ import (
 // verifySnapshots checks every snapshot file's checksum and puts corrupt
 // ones aside (renamed *.corrupt, kept for inspection). It reports whether
 // the file of the WAL's snapshot (at index; 0: none) is there and sound.
-func (h *Host) verifySnapshots(index uint64) bool {
+func (g *Group) verifySnapshots(index uint64) bool {
 	ok, putAside := index == 0, false
-	for _, i := range h.snaps.list() {
-		path := h.snaps.path(i)
+	for _, i := range g.snaps.list() {
+		path := g.snaps.path(i)
 		got, err := verifySnapshotFile(path)
 		if err == nil && got == i {
 			ok = ok || i == index
 			continue
 		}
-		h.metrics.badSnaps.Inc()
+		g.metrics.badSnaps.Inc()
 		putAside = putAside || i == index
-		h.log.Error("snapshot file is corrupt: put aside", "file", path, "err", err, "index_in_file", got)
+		g.log.Error("snapshot file is corrupt: put aside", "file", path, "err", err, "index_in_file", got)
 		if rerr := os.Rename(path, path+".corrupt"); rerr != nil {
-			h.log.Error("cannot put the corrupt snapshot file aside", "err", rerr)
+			g.log.Error("cannot put the corrupt snapshot file aside", "err", rerr)
 		}
 	}
 	if !ok && !putAside {
-		h.metrics.badSnaps.Inc()
-		h.log.Error("snapshot file is missing", "index", index)
+		g.metrics.badSnaps.Inc()
+		g.log.Error("snapshot file is missing", "index", index)
 	}
 	return ok
 }
 
 // replaceSnapshot takes a snapshot of the machine once the host runs, to
 // replace a corrupt or missing file.
-func (h *Host) replaceSnapshot() {
+func (g *Group) replaceSnapshot() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	idx, err := h.TakeSnapshot(ctx)
+	idx, err := g.TakeSnapshot(ctx)
 	if err != nil {
-		h.log.Error("cannot replace the corrupt or missing snapshot file", "err", err)
+		g.log.Error("cannot replace the corrupt or missing snapshot file", "err", err)
 		return
 	}
-	h.log.Warn("replaced the corrupt or missing snapshot file with a new snapshot", "index", idx)
+	g.log.Warn("replaced the corrupt or missing snapshot file with a new snapshot", "index", idx)
 }

@@ -34,34 +34,34 @@ import (
 const snapChunk = 1 << 20
 
 // startSnapshotSend runs on the node loop.
-func (h *Host) startSnapshotSend(m raft.Message) {
+func (g *Group) startSnapshotSend(m raft.Message) {
 	to := m.To
-	if h.sendingSnap[to] {
+	if g.sendingSnap[to] {
 		return // one transfer per follower at a time; the core retries later
 	}
-	h.sendingSnap[to] = true
-	h.bgWG.Add(1)
+	g.sendingSnap[to] = true
+	g.bgWG.Add(1)
 	go func() {
-		defer h.bgWG.Done()
+		defer g.bgWG.Done()
 		start := time.Now()
-		sent, err := h.sendSnapshot(m)
+		sent, err := g.sendSnapshot(m)
 		if err == nil {
-			h.metrics.snapSent.Inc()
-			h.log.Info("snapshot sent", "to", to, "index", m.Snapshot.Index, "bytes_sent", sent, "took", time.Since(start).Round(time.Millisecond))
+			g.metrics.snapSent.Inc()
+			g.log.Info("snapshot sent", "to", to, "index", m.Snapshot.Index, "bytes_sent", sent, "took", time.Since(start).Round(time.Millisecond))
 		} else {
-			h.log.Warn("snapshot transfer failed", "to", to, "index", m.Snapshot.Index, "bytes_sent", sent, "err", err)
+			g.log.Warn("snapshot transfer failed", "to", to, "index", m.Snapshot.Index, "bytes_sent", sent, "err", err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		h.do(ctx, func() {
-			delete(h.sendingSnap, to)
-			h.node.ReportSnapshot(to, err)
+		g.do(ctx, func() {
+			delete(g.sendingSnap, to)
+			g.node.ReportSnapshot(to, err)
 		})
 	}()
 }
 
-func (h *Host) sendSnapshot(m raft.Message) (int64, error) {
-	path := h.snaps.path(uint64(m.Snapshot.Index))
+func (g *Group) sendSnapshot(m raft.Message) (int64, error) {
+	path := g.snaps.path(uint64(m.Snapshot.Index))
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
@@ -72,15 +72,15 @@ func (h *Host) sendSnapshot(m raft.Message) (int64, error) {
 		return 0, err
 	}
 	total := fi.Size()
-	conn, err := h.tr.dial(m.To, kindSnapshot)
+	conn, err := g.h.tr.dial(m.To, kindSnapshot, g.gid)
 	if err != nil {
 		return 0, err
 	}
-	if !h.tr.track(conn) {
+	if !g.h.tr.track(conn) {
 		conn.Close()
 		return 0, ErrStopped
 	}
-	defer h.tr.untrack(conn)
+	defer g.h.tr.untrack(conn)
 	deadline := func() { conn.SetDeadline(time.Now().Add(10 * time.Second)) }
 	deadline()
 	bw := bufio.NewWriterSize(conn, snapChunk+8)
@@ -107,7 +107,7 @@ func (h *Host) sendSnapshot(m raft.Message) (int64, error) {
 		return 0, fmt.Errorf("follower claims %d bytes of a %d-byte snapshot", off, total)
 	}
 	if off > 0 {
-		h.log.Info("resuming snapshot transfer", "to", m.To, "offset", off, "total", total)
+		g.log.Info("resuming snapshot transfer", "to", m.To, "offset", off, "total", total)
 	}
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		return 0, err
@@ -149,9 +149,9 @@ func (h *Host) sendSnapshot(m raft.Message) (int64, error) {
 }
 
 // receiveSnapshot serves a snapshot connection (on a transport goroutine).
-func (h *Host) receiveSnapshot(conn net.Conn, br *bufio.Reader, from raft.NodeID) {
+func (g *Group) receiveSnapshot(conn net.Conn, br *bufio.Reader, from raft.NodeID) {
 	fail := func(err error) {
-		h.log.Warn("snapshot receipt failed", "from", from, "err", err)
+		g.log.Warn("snapshot receipt failed", "from", from, "err", err)
 		conn.SetWriteDeadline(time.Now().Add(time.Second))
 		msg := []byte(err.Error())
 		out := []byte{1}
@@ -169,7 +169,7 @@ func (h *Host) receiveSnapshot(conn net.Conn, br *bufio.Reader, from raft.NodeID
 		fail(fmt.Errorf("%w: %v", errGarbage, err))
 		return
 	}
-	if m.Type != raft.MsgSnap || m.Snapshot == nil || m.From != from || m.To != h.id {
+	if m.Type != raft.MsgSnap || m.Snapshot == nil || m.From != from || m.To != g.nodeID {
 		fail(fmt.Errorf("%w: not a snapshot message for this node", errGarbage))
 		return
 	}
@@ -180,9 +180,9 @@ func (h *Host) receiveSnapshot(conn net.Conn, br *bufio.Reader, from raft.NodeID
 	}
 	total := int64(binary.BigEndian.Uint64(tb[:]))
 	idx := uint64(m.Snapshot.Index)
-	final := h.snaps.path(idx)
-	part := h.snaps.partPath(idx)
-	if err := os.MkdirAll(h.snaps.dir, 0o755); err != nil {
+	final := g.snaps.path(idx)
+	part := g.snaps.partPath(idx)
+	if err := os.MkdirAll(g.snaps.dir, 0o755); err != nil {
 		fail(err)
 		return
 	}
@@ -219,7 +219,7 @@ func (h *Host) receiveSnapshot(conn net.Conn, br *bufio.Reader, from raft.NodeID
 		if err != nil {
 			f.Sync() // keep what arrived for the next attempt
 			if !errors.Is(err, io.EOF) {
-				h.log.Info("snapshot transfer interrupted", "from", from, "have", got, "total", total, "err", err)
+				g.log.Info("snapshot transfer interrupted", "from", from, "have", got, "total", total, "err", err)
 			}
 			return
 		}
@@ -254,16 +254,16 @@ func (h *Host) receiveSnapshot(conn net.Conn, br *bufio.Reader, from raft.NodeID
 			fail(err)
 			return
 		}
-		if err := syncDir(h.snaps.dir); err != nil {
+		if err := syncDir(g.snaps.dir); err != nil {
 			fail(err)
 			return
 		}
 	}
-	h.metrics.snapRecv.Inc()
-	h.metrics.snapResumed.Add(float64(have))
-	h.log.Info("snapshot received", "from", from, "index", idx, "bytes", total, "resumed_at", have)
+	g.metrics.snapRecv.Inc()
+	g.metrics.snapResumed.Add(float64(have))
+	g.log.Info("snapshot received", "from", from, "index", idx, "bytes", total, "resumed_at", have)
 	// Queue the MsgSnap for the node before telling the leader: the
 	// leader's next append must find the snapshot installed.
-	h.tr.deliver([]raft.Message{m})
+	g.deliver([]raft.Message{m})
 	conn.Write([]byte{0})
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 )
 
 func loadPeers(dir string) Peers {
@@ -93,4 +95,32 @@ func recordStart(dir string) error {
 func markClean(dir string) error {
 	b, _ := json.Marshal(bootState{BootID: currentBootID(), Clean: true})
 	return writeFileAtomic(filepath.Join(dir, "boot.json"), b)
+}
+
+// listGroups returns the groups that have a directory under Dir/groups.
+// A directory that is not a group ID (a removal under way, see
+// RemoveGroup) is skipped.
+func listGroups(dir string) ([]GroupID, error) {
+	ents, err := os.ReadDir(filepath.Join(dir, "groups"))
+	if err != nil {
+		return nil, err
+	}
+	var out []GroupID
+	for _, e := range ents {
+		id, err := strconv.ParseUint(e.Name(), 10, 64)
+		if err != nil || !e.IsDir() || id == 0 {
+			continue
+		}
+		out = append(out, GroupID(id))
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// oldLayout reports whether dir holds the one-group layout of before
+// issue 17: a WAL at the top and no groups directory.
+func oldLayout(dir string) bool {
+	_, werr := os.Stat(filepath.Join(dir, "wal"))
+	_, gerr := os.Stat(filepath.Join(dir, "groups"))
+	return werr == nil && os.IsNotExist(gerr)
 }

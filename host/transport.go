@@ -18,14 +18,23 @@ import (
 
 // The peer transport.
 //
-// Every node listens on its raft address. A node sends to a peer over one
+// Every host listens on its raft address. A host sends to a peer over one
 // persistent outgoing TCP connection that it dials itself (so each pair of
-// nodes has two connections, one per direction). A connection starts with a
-// handshake — the magic "PRKV", a version byte, the connection's kind and
-// the sender's node ID — and then carries frames: a 4-byte big-endian
-// length and that many bytes of one message in the core's binary codec.
-// Messages queued for a peer while a write is under way go out together in
-// the next write: one syscall per flush, however many messages.
+// hosts has two connections, one per direction), and that connection
+// carries the messages of every group the two hold. A connection starts
+// with a handshake — the magic "PRKV", a version byte, the connection's
+// kind, the sender's node ID and a group ID (0 on a message connection;
+// the group a snapshot, repair or hash connection is about) — and then
+// carries frames: a 4-byte big-endian length, the message's group ID as a
+// uvarint, and one message in the core's binary codec. Messages queued for
+// a peer while a write is under way, of any group, go out together in the
+// next write: one syscall per flush, however many messages and groups.
+//
+// A frame for a group this host does not hold (not created yet, removed,
+// or never known) is dropped, counted in
+// raftkv_peer_unknown_group_messages_total and logged at debug level; the
+// connection stays up, and the other groups never notice. Raft tolerates
+// the loss: a leader retries.
 //
 // The receiving side bounds every frame by a size cap and decodes it with
 // the core's DecodeLimits; a frame over the cap, bytes that do not decode,
@@ -52,13 +61,13 @@ import (
 
 const (
 	connMagic    = "PRKV"
-	connVersion  = 1
+	connVersion  = 2 // 2: group IDs in the handshake and in every frame
 	kindMessages = 1
 	kindSnapshot = 2
 	kindRepair   = 3 // a follower that lost acknowledged entries asks the leader to step aside (repair.go)
 	kindHash     = 4 // a member asks for a peer's state hash at an index (corrupt.go)
 
-	handshakeSize = 4 + 1 + 1 + 8
+	handshakeSize = 4 + 1 + 1 + 8 + 8
 	// maxQueued bounds the messages waiting for one peer; more are dropped.
 	maxQueued = 8192
 
@@ -81,10 +90,13 @@ type transport struct {
 	lim      raft.DecodeLimits
 	maxFrame uint32
 	addr     func(raft.NodeID) string
-	deliver  func([]raft.Message)
-	onSnap   func(conn net.Conn, br *bufio.Reader, from raft.NodeID)
-	onRepair func(conn net.Conn, from raft.NodeID)
-	onHash   func(conn net.Conn, br *bufio.Reader, from raft.NodeID)
+	deliver  func([]groupMsg)
+	onSnap   func(conn net.Conn, br *bufio.Reader, from raft.NodeID, g GroupID)
+	onRepair func(conn net.Conn, from raft.NodeID, g GroupID)
+	onHash   func(conn net.Conn, br *bufio.Reader, from raft.NodeID, g GroupID)
+	// peerDown is told that a connection to or from peer id failed, so
+	// quiescent groups can wake and notice if it is gone for good.
+	peerDown func(id raft.NodeID)
 	metrics  *metrics
 	// tls, if set, makes every connection mutual TLS (peertls.go).
 	tls *PeerTLS
@@ -226,6 +238,7 @@ func (t *transport) serveConn(raw net.Conn) {
 		return
 	}
 	from := raft.NodeID(binary.BigEndian.Uint64(hs[6:]))
+	gid := GroupID(binary.BigEndian.Uint64(hs[14:]))
 	if authID != raft.None && from != authID {
 		t.log.Warn("disconnecting peer: handshake names another node than its certificate", "remote", remote, "certificate", authID, "handshake", from)
 		t.metrics.forged.Inc()
@@ -241,12 +254,13 @@ func (t *transport) serveConn(raw net.Conn) {
 		} else if err != nil && !errors.Is(err, io.EOF) && !isClosed(err) {
 			t.log.Debug("peer connection ended", "remote", remote, "peer", from, "err", err)
 		}
+		t.peerDown(from)
 	case kindSnapshot:
-		t.onSnap(c, br, from)
+		t.onSnap(c, br, from, gid)
 	case kindRepair:
-		t.onRepair(c, from)
+		t.onRepair(c, from, gid)
 	case kindHash:
-		t.onHash(c, br, from)
+		t.onHash(c, br, from, gid)
 	default:
 		t.log.Warn("disconnecting peer: unknown connection kind", "remote", remote, "kind", hs[5], "err", errGarbage)
 		t.metrics.garbage.Inc()
@@ -287,8 +301,14 @@ func readFrame(br *bufio.Reader, max uint32) ([]byte, error) {
 	return buf, nil
 }
 
+// groupMsg is a message and the group it belongs to.
+type groupMsg struct {
+	g GroupID
+	m raft.Message
+}
+
 func (t *transport) readMessages(c net.Conn, br *bufio.Reader, from raft.NodeID) error {
-	var batch []raft.Message
+	var batch []groupMsg
 	for {
 		// Deadlines only when the next frame is not already buffered:
 		// setting one per frame would cost a timer update per message.
@@ -303,8 +323,12 @@ func (t *transport) readMessages(c net.Conn, br *bufio.Reader, from raft.NodeID)
 			return fmt.Errorf("%w: empty frame", errGarbage)
 		}
 		t.metrics.recvBytes.Add(float64(len(buf) + 4))
+		gid, n := binary.Uvarint(buf)
+		if n <= 0 {
+			return fmt.Errorf("%w: frame without a group ID", errGarbage)
+		}
 		var m raft.Message
-		if err := raft.Decode(buf, &m, t.lim); err != nil {
+		if err := raft.Decode(buf[n:], &m, t.lim); err != nil {
 			return fmt.Errorf("%w: %v", errGarbage, err)
 		}
 		if m.From != from || m.To != t.id {
@@ -312,7 +336,7 @@ func (t *transport) readMessages(c net.Conn, br *bufio.Reader, from raft.NodeID)
 			t.metrics.forged.Inc()
 			return fmt.Errorf("%w: message %d->%d on a connection from %d to %d", errGarbage, m.From, m.To, from, t.id)
 		}
-		batch = append(batch, m)
+		batch = append(batch, groupMsg{GroupID(gid), m})
 		// Deliver what arrived together as one batch: the node loop
 		// handles it before producing actions.
 		if br.Buffered() < 4 || len(batch) >= 256 {
@@ -322,8 +346,8 @@ func (t *transport) readMessages(c net.Conn, br *bufio.Reader, from raft.NodeID)
 	}
 }
 
-// send queues m for its peer; it never blocks.
-func (t *transport) send(m raft.Message) {
+// send queues group g's message m for its peer; it never blocks.
+func (t *transport) send(g GroupID, m raft.Message) {
 	p := t.peer(m.To)
 	if p == nil {
 		return
@@ -334,7 +358,7 @@ func (t *transport) send(m raft.Message) {
 		t.metrics.dropped.Inc()
 		return
 	}
-	p.queue = append(p.queue, m)
+	p.queue = append(p.queue, groupMsg{g, m})
 	p.mu.Unlock()
 	select {
 	case p.notify <- struct{}{}:
@@ -369,8 +393,9 @@ func (t *transport) reachable(id raft.NodeID) bool {
 	return p != nil && p.up.Load()
 }
 
-// dial opens a connection of kind to peer id and shakes hands.
-func (t *transport) dial(id raft.NodeID, kind byte) (net.Conn, error) {
+// dial opens a connection of kind to peer id about group g (0 for a
+// message connection) and shakes hands.
+func (t *transport) dial(id raft.NodeID, kind byte, g GroupID) (net.Conn, error) {
 	addr := t.addr(id)
 	if addr == "" {
 		return nil, fmt.Errorf("no address known for node %d", id)
@@ -396,6 +421,7 @@ func (t *transport) dial(id raft.NodeID, kind byte) (net.Conn, error) {
 	copy(hs[:], connMagic)
 	hs[4], hs[5] = connVersion, kind
 	binary.BigEndian.PutUint64(hs[6:], uint64(t.id))
+	binary.BigEndian.PutUint64(hs[14:], uint64(g))
 	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Write(hs[:]); err != nil {
 		c.Close()
@@ -428,12 +454,12 @@ type peerConn struct {
 	notify chan struct{}
 
 	mu    sync.Mutex
-	queue []raft.Message
+	queue []groupMsg
 
 	up atomic.Bool
 }
 
-func (p *peerConn) take(spare []raft.Message) []raft.Message {
+func (p *peerConn) take(spare []groupMsg) []groupMsg {
 	p.mu.Lock()
 	q := p.queue
 	p.queue = spare[:0]
@@ -447,7 +473,7 @@ func (p *peerConn) run() {
 	var (
 		conn    net.Conn
 		buf     []byte
-		spare   []raft.Message
+		spare   []groupMsg
 		backoff = 20 * time.Millisecond
 		written time.Time
 	)
@@ -469,11 +495,12 @@ func (p *peerConn) run() {
 			conn = nil
 		}
 		if conn == nil {
-			c, err := t.dial(p.id, kindMessages)
+			c, err := t.dial(p.id, kindMessages, 0)
 			if err != nil {
 				p.take(nil) // what was queued is stale by the time we get through
 				if p.up.Swap(false) || backoff == 20*time.Millisecond {
 					t.log.Info("cannot reach peer", "peer", p.id, "err", err)
+					t.peerDown(p.id)
 				}
 				select {
 				case <-t.closed:
@@ -504,21 +531,23 @@ func (p *peerConn) run() {
 		for i := range msgs {
 			at := len(buf)
 			buf = append(buf, 0, 0, 0, 0)
+			buf = binary.AppendUvarint(buf, uint64(msgs[i].g))
 			var err error
-			buf, err = msgs[i].AppendBinary(buf)
+			buf, err = msgs[i].m.AppendBinary(buf)
 			if err != nil {
 				t.log.Error("cannot encode message", "err", err)
 				buf = buf[:at]
 				continue
 			}
 			binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
-			msgs[i] = raft.Message{}
+			msgs[i] = groupMsg{}
 		}
 		spare = msgs
 		conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		if _, err := conn.Write(buf); err != nil {
 			t.log.Info("lost connection to peer", "peer", p.id, "err", err)
 			p.up.Store(false)
+			t.peerDown(p.id)
 			t.untrack(conn)
 			conn = nil
 			continue

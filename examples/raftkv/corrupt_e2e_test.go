@@ -145,7 +145,7 @@ func TestFlippedValueInStoreNeverServed(t *testing.T) {
 	f := followerOf(c, lead)
 	waitValue(t, f, "v-19", value("v-19"), "stale")
 	c.stop(f.id)
-	if n := flipAll(t, filepath.Join(f.dir, "kv.db"), []byte(value("v-7"))); n == 0 {
+	if n := flipAll(t, filepath.Join(groupDir(f.dir), "kv.db"), []byte(value("v-7"))); n == 0 {
 		t.Fatal("value not found in kv.db")
 	}
 	c.start(f.id)
@@ -189,7 +189,7 @@ func testDivergedStoreRaisesAlarm(t *testing.T, extra ...string) {
 	f := followerOf(c, lead)
 	waitValue(t, f, "d-19", value("d-19"), "stale")
 	c.stop(f.id)
-	db, err := bolt.Open(filepath.Join(f.dir, "kv.db"), 0o644, nil)
+	db, err := bolt.Open(filepath.Join(groupDir(f.dir), "kv.db"), 0o644, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,14 +231,14 @@ func TestCorruptSnapshotDetectedAtStart(t *testing.T) {
 	var snaps []string
 	deadline := time.Now().Add(15 * time.Second)
 	for len(snaps) == 0 {
-		snaps, _ = filepath.Glob(filepath.Join(f.dir, "snap", "*.snap"))
+		snaps, _ = filepath.Glob(filepath.Join(groupDir(f.dir), "snap", "*.snap"))
 		if time.Now().After(deadline) {
 			t.Fatal("the follower took no snapshot")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	c.stop(f.id)
-	snaps, _ = filepath.Glob(filepath.Join(f.dir, "snap", "*.snap"))
+	snaps, _ = filepath.Glob(filepath.Join(groupDir(f.dir), "snap", "*.snap"))
 	slices.Sort(snaps)
 	latest := snaps[len(snaps)-1]
 	b, err := os.ReadFile(latest)
@@ -254,7 +254,7 @@ func TestCorruptSnapshotDetectedAtStart(t *testing.T) {
 	deadline = time.Now().Add(15 * time.Second)
 	for {
 		if _, err := os.Stat(latest + ".corrupt"); err == nil {
-			now, _ := filepath.Glob(filepath.Join(f.dir, "snap", "*.snap"))
+			now, _ := filepath.Glob(filepath.Join(groupDir(f.dir), "snap", "*.snap"))
 			slices.Sort(now)
 			if len(now) > 0 && now[len(now)-1] >= latest {
 				latest = now[len(now)-1]
@@ -279,7 +279,7 @@ func TestCorruptSnapshotDetectedAtStart(t *testing.T) {
 	b, _ = os.ReadFile(latest)
 	b[len(b)/2] ^= 0x10
 	os.WriteFile(latest, b, 0o644)
-	os.Remove(filepath.Join(f.dir, "kv.db"))
+	os.Remove(filepath.Join(groupDir(f.dir), "kv.db"))
 	code, out := c.runToExit(f.id)
 	if code == 0 || !strings.Contains(out, "cannot recover locally") {
 		t.Fatalf("start without a store and with a corrupt snapshot: exit %d, log:\n%s", code, out)
@@ -332,7 +332,7 @@ func TestPeriodicCheckCatchesRot(t *testing.T) {
 	writeKeys(t, lead, "p", 10)
 	f := followerOf(c, lead)
 	waitValue(t, f, "p-9", value("p-9"), "stale")
-	path := filepath.Join(f.dir, "kv.db")
+	path := filepath.Join(groupDir(f.dir), "kv.db")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

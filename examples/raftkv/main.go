@@ -25,6 +25,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -37,7 +38,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -67,6 +67,7 @@ func main() {
 
 type nodeOptions struct {
 	id              raft.NodeID
+	groups          int // Raft groups founded (or joined) by an empty data directory
 	raftLn, httpLn  net.Listener
 	peers           host.Peers
 	dir             string
@@ -94,37 +95,29 @@ func startNode(o nodeOptions) (*server, error) {
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return nil, err
 	}
-	dbPath := filepath.Join(o.dir, "kv.db")
-	m, err := kv.OpenMachine(dbPath)
-	if err != nil {
-		// The machine is derived state: put the broken file aside and
-		// start empty; the host restores the latest snapshot and the log
-		// replays the rest.
-		o.log.Warn("cannot open the store; rebuilding it from the snapshot and the log", "err", err)
-		if rerr := os.Rename(dbPath, dbPath+".broken"); rerr != nil {
-			return nil, err
-		}
-		if m, err = kv.OpenMachine(dbPath); err != nil {
-			return nil, err
-		}
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	log := o.log.With("node", uint64(o.id))
 	if o.sec == nil {
 		o.sec = &security{}
 	}
+	groups := make([]host.GroupID, max(o.groups, 1))
+	for i := range groups {
+		groups[i] = host.GroupID(i + 1)
+	}
 	h, err := host.Open(host.Config{
-		ID: o.id, Dir: o.dir, Listener: o.raftLn, PeerTLS: o.sec.peerTLS(), Peers: o.peers, Join: o.join, Machine: m,
+		ID: o.id, Dir: o.dir, Listener: o.raftLn, PeerTLS: o.sec.peerTLS(), Peers: o.peers, Join: o.join, Groups: groups,
+		NewMachine: func(g host.GroupID, dir string) (host.Machine, error) {
+			return openMachine(filepath.Join(dir, "kv.db"), o.log)
+		},
 		NoBootstrap: !o.bootstrap, ForceNewCluster: o.forceNewCluster, CorruptCheckInterval: o.checkInterval,
 		TickInterval: o.tick, ElectionTicks: o.electionTicks, SnapshotEntries: o.snapshotEntries, SnapshotRetain: o.snapshotRetain,
 		SegmentBytes: o.segmentBytes, Logger: o.log, Registry: reg,
 	})
 	if err != nil {
-		m.Close()
 		return nil, err
 	}
-	handler, httpLn := o.sec.serveHTTP(kv.NewServer(h, m, reg, log), o.httpLn)
+	handler, httpLn := o.sec.serveHTTP(kv.NewServer(h, reg, log), o.httpLn)
 	if o.bodyTimeout == 0 {
 		o.bodyTimeout = 30 * time.Second
 	}
@@ -143,6 +136,21 @@ func startNode(o nodeOptions) (*server, error) {
 		}
 	}()
 	return &server{h: h, http: srv, log: log}, nil
+}
+
+// openMachine opens the store at dbPath. The machine is derived state: a
+// file that cannot be opened is put aside and the store starts empty; the
+// host restores the latest snapshot and the log replays the rest.
+func openMachine(dbPath string, log *slog.Logger) (*kv.Machine, error) {
+	m, err := kv.OpenMachine(dbPath)
+	if err == nil {
+		return m, nil
+	}
+	log.Warn("cannot open the store; rebuilding it from the snapshot and the log", "err", err)
+	if rerr := os.Rename(dbPath, dbPath+".broken"); rerr != nil {
+		return nil, err
+	}
+	return kv.OpenMachine(dbPath)
 }
 
 // Close shuts the node down: leadership first, then clients, then the host.
@@ -204,6 +212,7 @@ func runServer(args []string) int {
 	snapEntries := fs.Uint64("snapshot-entries", 10000, "snapshot and compact after this many applied entries")
 	snapRetain := fs.Uint64("snapshot-retain", 1000, "log entries kept behind a snapshot for slow followers")
 	segBytes := fs.Int64("segment-bytes", 64<<20, "WAL segment size")
+	groups := fs.Int("groups", 0, "Raft groups the keys are spread over, fixed when the cluster is founded; a joining node passes the cluster's number (default 1, and 4 for the demo cluster)")
 	raftFD := fs.Int("raft-fd", 0, "use the inherited listening socket with this file descriptor for --listen (supervisors, tests)")
 	httpFD := fs.Int("http-fd", 0, "use the inherited listening socket with this file descriptor for --http")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -229,7 +238,7 @@ func runServer(args []string) int {
 			log.Error("the demo cluster (no --id) runs on loopback without TLS; give --id to use TLS flags")
 			return 2
 		}
-		return runDemo(ctx, log, nodeOptions{bootstrap: true, bodyTimeout: *bodyTimeout, checkInterval: *checkInterval, tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log})
+		return runDemo(ctx, log, nodeOptions{groups: cmp.Or(*groups, 4), bootstrap: true, bodyTimeout: *bodyTimeout, checkInterval: *checkInterval, tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log})
 	}
 	peers, err := parsePeers(*peersFlag)
 	if err != nil {
@@ -271,7 +280,7 @@ func runServer(args []string) int {
 		return 1
 	}
 	s, err := startNode(nodeOptions{
-		id: raft.NodeID(*id), raftLn: raftLn, httpLn: httpLn, peers: peers, dir: *dataDir, join: *join != "",
+		id: raft.NodeID(*id), groups: *groups, raftLn: raftLn, httpLn: httpLn, peers: peers, dir: *dataDir, join: *join != "",
 		bootstrap: *initialState == "new", forceNewCluster: *forceNew, bodyTimeout: *bodyTimeout, checkInterval: *checkInterval,
 		tick: *tick, electionTicks: *electionTicks, snapshotEntries: *snapEntries, snapshotRetain: *snapRetain, segmentBytes: *segBytes, log: log,
 		sec: sec,
@@ -293,7 +302,7 @@ func runServer(args []string) int {
 	joinErr := make(chan error, 1)
 	if *join != "" && s.h.Fresh() {
 		go func() {
-			joinErr <- askToJoin(ctx, log, sec, *join, raft.NodeID(*id), host.PeerAddr{Raft: raftLn.Addr().String(), HTTP: httpLn.Addr().String()})
+			joinErr <- askToJoin(ctx, log, sec, *join, raft.NodeID(*id), host.PeerAddr{Raft: raftLn.Addr().String(), HTTP: httpLn.Addr().String()}, len(s.h.Groups()))
 		}()
 	}
 	code := 0
@@ -349,12 +358,12 @@ func listenOn(addr string, fd int) (net.Listener, error) {
 // cluster refuses for good: a voter whose data was wiped, or a server
 // under a removed member's ID, must not rejoin (the leader once demoted
 // such a voter; now it refuses, and says what to do).
-func askToJoin(ctx context.Context, log *slog.Logger, sec *security, member string, id raft.NodeID, self host.PeerAddr) error {
+func askToJoin(ctx context.Context, log *slog.Logger, sec *security, member string, id raft.NodeID, self host.PeerAddr, groups int) error {
 	client, scheme := sec.client()
 	if !strings.Contains(member, "://") {
 		member = scheme + "://" + member
 	}
-	body := fmt.Sprintf(`{"id":%d,"raft":%q,"http":%q}`, id, self.Raft, self.HTTP)
+	body := fmt.Sprintf(`{"id":%d,"raft":%q,"http":%q,"groups":%d}`, id, self.Raft, self.HTTP, groups)
 	for {
 		resp, err := client.Post(member+"/cluster/learners", "application/json", strings.NewReader(body))
 		if err == nil {
@@ -413,15 +422,13 @@ func runDemo(ctx context.Context, log *slog.Logger, opts nodeOptions) int {
 		}
 		servers = append(servers, s)
 	}
-	// Wait for the first election, so the printed commands work at once.
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if servers[0].h.Status().Leader != raft.None {
-			break
-		}
+	// Wait for every group's first election, so the printed commands work
+	// at once.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !servers[0].allLed(); time.Sleep(20 * time.Millisecond) {
 	}
 	a1, a2, a3 := peers[1].HTTP, peers[2].HTTP, peers[3].HTTP
 	fmt.Printf(`
-raftkv: a 3-node cluster is running in this process (data in %s).
+raftkv: a 3-node cluster is running in this process, keys spread over %d Raft groups (data in %s).
 
   node 1: http://%s   node 2: http://%s   node 3: http://%s
 
@@ -439,19 +446,12 @@ Try:
   curl http://%s/metrics | grep raftkv_
 
 Press Ctrl-C to stop (the data directory is removed).
-`, dir, a1, a2, a3, a1, a2, a3, a1, a1, a2, a3, a1, a1, a1, a1)
+`, len(servers[0].h.Groups()), dir, a1, a2, a3, a1, a2, a3, a1, a1, a2, a3, a1, a1, a1, a1)
 	<-ctx.Done()
 	log.Info("shutting down")
 	// The whole cluster stops, so handing leadership over is pointless
 	// (and a hand-over to a node stopped a moment earlier would only time
-	// out, with a warning): the followers stop first, then the leader,
-	// which skips the hand-over.
-	for i, s := range servers {
-		if s.h.Status().Role == raft.RoleLeader {
-			servers = append(slices.Delete(servers, i, i+1), s)
-			break
-		}
-	}
+	// out, with a warning): every node skips it.
 	for _, s := range servers {
 		s.h.SkipHandOver()
 		if err := s.Close(context.Background()); err != nil {
@@ -460,4 +460,14 @@ Press Ctrl-C to stop (the data directory is removed).
 	}
 	os.RemoveAll(dir)
 	return 0
+}
+
+// allLed reports whether every group knows a leader.
+func (s *server) allLed() bool {
+	for _, id := range s.h.Groups() {
+		if g, ok := s.h.Group(id); !ok || g.Status().Leader == raft.None {
+			return false
+		}
+	}
+	return true
 }

@@ -227,8 +227,14 @@ func TestWipedMemberDoesNotBootstrap(t *testing.T) {
 // --force-new-cluster: it becomes the single voter of a configuration it
 // appends to its own log, keeping every write it holds; the two servers
 // come back wiped, under new IDs (4 and 5), and are promoted.
-func TestLostQuorumRecovery(t *testing.T) {
-	c := newTestCluster(t, 3)
+func TestLostQuorumRecovery(t *testing.T) { testLostQuorumRecovery(t) }
+
+// The same with 4 groups: every group of the survivor is forced to a
+// single voter, and the new members join and are promoted in each.
+func TestLostQuorumRecoveryGroups(t *testing.T) { testLostQuorumRecovery(t, "--groups", "4") }
+
+func testLostQuorumRecovery(t *testing.T, extra ...string) {
+	c := newTestCluster(t, 3, extra...)
 	lead := c.leader()
 	acks := &ackLog{keys: map[string]string{}}
 	for i := range 50 {

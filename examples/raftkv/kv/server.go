@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,7 +54,6 @@ const (
 // leader over HTTP.
 type Server struct {
 	h        *host.Host
-	m        *Machine
 	log      *slog.Logger
 	mux      *http.ServeMux
 	gatherer prometheus.Gatherer
@@ -63,9 +63,10 @@ type Server struct {
 	fwdTransport http.RoundTripper
 }
 
-// NewServer builds the API for host h running machine m.
-func NewServer(h *host.Host, m *Machine, gatherer prometheus.Gatherer, log *slog.Logger) *Server {
-	s := &Server{h: h, m: m, log: log, mux: http.NewServeMux(), gatherer: gatherer, client: &http.Client{Timeout: 30 * time.Second}}
+// NewServer builds the API for host h, whose groups each run a Machine;
+// keys are spread over the groups (GroupOf).
+func NewServer(h *host.Host, gatherer prometheus.Gatherer, log *slog.Logger) *Server {
+	s := &Server{h: h, log: log, mux: http.NewServeMux(), gatherer: gatherer, client: &http.Client{Timeout: 30 * time.Second}}
 	s.mux.HandleFunc("GET /cluster/status", s.status)
 	s.mux.HandleFunc("POST /cluster/learners", s.admin(s.addLearner))
 	s.mux.HandleFunc("POST /cluster/promote", s.admin(s.promote))
@@ -140,7 +141,10 @@ func fail(w http.ResponseWriter, code int, msg string) {
 func writeErr(w http.ResponseWriter, err error) {
 	var nl *host.NotLeaderError
 	var mbe *http.MaxBytesError
+	var fe *forwardedError
 	switch {
+	case errors.As(err, &fe):
+		fail(w, fe.code, fe.Error())
 	case isBadRequest(err):
 		fail(w, http.StatusBadRequest, err.Error())
 	case errors.As(err, &mbe), errors.Is(err, host.ErrTooLarge):
@@ -243,12 +247,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, key string) {
 				return
 			}
 		}
-		out, err := s.h.Read(ctx, c, EncodeQuery(Query{Type: QueryList, Key: []byte(prefix), Limit: limit}))
-		if err != nil {
-			writeErr(w, err)
-			return
-		}
-		items, more, err := DecodeList(out)
+		items, more, err := s.list(ctx, c, prefix, limit)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -263,7 +262,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, key string) {
 		fail(w, 400, err.Error())
 		return
 	}
-	out, err := s.h.Read(ctx, c, EncodeQuery(Query{Type: QueryGet, Key: []byte(key)}))
+	out, err := s.groupOf(key).Read(ctx, c, EncodeQuery(Query{Type: QueryGet, Key: []byte(key)}))
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -306,7 +305,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, op Op) {
 		fail(w, 400, "request ID longer than 256 bytes")
 		return
 	}
-	res, err := s.h.Propose(ctx, EncodeOp(op))
+	res, err := s.groupOf(string(op.Key)).Propose(ctx, EncodeOp(op))
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -374,6 +373,7 @@ func (s *Server) del(w http.ResponseWriter, r *http.Request, key string) {
 
 type statusResponse struct {
 	ID            uint64                       `json:"id"`
+	Group         uint64                       `json:"group"`
 	Role          string                       `json:"role"`
 	Term          uint64                       `json:"term"`
 	Leader        uint64                       `json:"leader"`
@@ -389,6 +389,18 @@ type statusResponse struct {
 	Progress      map[string]map[string]uint64 `json:"progress,omitempty"`
 	// Alarm says why this member's state is considered corrupt, if it is.
 	Alarm string `json:"alarm,omitempty"`
+	// Groups summarises every group, when the host runs more than one.
+	Groups []groupStatus `json:"groups,omitempty"`
+}
+
+type groupStatus struct {
+	Group   uint64 `json:"group"`
+	Role    string `json:"role"`
+	Leader  uint64 `json:"leader"`
+	Term    uint64 `json:"term"`
+	Commit  uint64 `json:"commit"`
+	Applied uint64 `json:"applied"`
+	Alarm   string `json:"alarm,omitempty"`
 }
 
 func ids(in []raft.NodeID) []uint64 {
@@ -402,37 +414,58 @@ func ids(in []raft.NodeID) []uint64 {
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	st := s.h.Status()
-	mem, err := s.h.Membership(ctx)
+	gs, err := s.targets(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	g := gs[0] // group 1, or the one ?group= names
+	st := g.Status()
+	mem, err := g.Membership(ctx)
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
 	resp := statusResponse{
-		ID: uint64(st.ID), Role: st.Role.String(), Term: uint64(st.Term), Leader: uint64(st.Leader),
-		Commit: uint64(st.Commit), Applied: s.h.Applied(), FirstIndex: uint64(st.FirstIndex), LastIndex: uint64(st.LastIndex),
-		SnapshotIndex: s.h.SnapshotIndex(), LeaseHeld: st.LeaseHeld,
-		Voters: ids(mem.Voters), Learners: ids(mem.Learners), Peers: s.h.Peers(), Alarm: s.h.Alarm(),
+		ID: uint64(st.ID), Group: uint64(g.ID()), Role: st.Role.String(), Term: uint64(st.Term), Leader: uint64(st.Leader),
+		Commit: uint64(st.Commit), Applied: g.Applied(), FirstIndex: uint64(st.FirstIndex), LastIndex: uint64(st.LastIndex),
+		SnapshotIndex: g.SnapshotIndex(), LeaseHeld: st.LeaseHeld,
+		Voters: ids(mem.Voters), Learners: ids(mem.Learners), Peers: s.h.Peers(), Alarm: g.Alarm(),
 	}
 	if st.Role == raft.RoleLeader {
 		resp.Progress = map[string]map[string]uint64{}
-		for id, p := range s.h.Progress(ctx) {
+		for id, p := range g.Progress(ctx) {
 			resp.Progress[strconv.FormatUint(uint64(id), 10)] = map[string]uint64{"match": uint64(p.Match), "next": uint64(p.Next)}
+		}
+	}
+	if ids := s.h.Groups(); len(ids) > 1 {
+		for _, id := range ids {
+			if g, ok := s.h.Group(id); ok {
+				st := g.Status()
+				resp.Groups = append(resp.Groups, groupStatus{Group: uint64(id), Role: st.Role.String(), Leader: uint64(st.Leader),
+					Term: uint64(st.Term), Commit: uint64(st.Commit), Applied: g.Applied(), Alarm: g.Alarm()})
+			}
 		}
 	}
 	writeJSON(w, 200, resp)
 }
 
 type adminRequest struct {
-	ID   uint64 `json:"id"`
-	To   uint64 `json:"to"`
-	Raft string `json:"raft"`
-	HTTP string `json:"http"`
+	// Groups, in a join request, is the number of groups the joining
+	// server runs (--groups); it must be the cluster's.
+	Groups int    `json:"groups,omitempty"`
+	ID     uint64 `json:"id"`
+	To     uint64 `json:"to"`
+	Raft   string `json:"raft"`
+	HTTP   string `json:"http"`
 }
 
-// admin wraps a cluster change: it decodes the request, runs it, and on a
-// follower forwards the request to the leader.
-func (s *Server) admin(f func(context.Context, adminRequest) (any, error)) http.HandlerFunc {
+// admin wraps a cluster change: it decodes the request and runs it on
+// every group (or the one ?group= names). A group this member does not
+// lead is handed to its leader over HTTP: with one group the request is
+// proxied as it is; with several, each group's part is sent to that
+// group's leader as its own request with ?group=.
+func (s *Server) admin(f func(context.Context, *host.Group, adminRequest) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 		if err != nil {
@@ -446,20 +479,129 @@ func (s *Server) admin(f func(context.Context, adminRequest) (any, error)) http.
 				return
 			}
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
-		defer cancel()
-		out, err := f(ctx, req)
-		var nl *host.NotLeaderError
-		if errors.As(err, &nl) && nl.Addr.HTTP != "" && r.Header.Get("X-Forwarded-By") == "" {
-			s.forward(w, r, nl.Addr.HTTP, body)
-			return
-		}
+		gs, err := s.targets(r)
 		if err != nil {
 			writeErr(w, err)
 			return
 		}
-		writeJSON(w, 200, out)
+		ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+		defer cancel()
+		forwarded := r.Header.Get("X-Forwarded-By") != ""
+		// A request over several groups is retried whole when one part
+		// fails: a part already done (the change is in place) counts as
+		// done, in this member and in the group leaders it forwards to.
+		partOfMany := len(gs) > 1 || (forwarded && r.URL.Query().Has("group"))
+		outs := map[string]any{}
+		for _, g := range gs {
+			out, err := f(ctx, g, req)
+			if partOfMany && (errors.Is(err, raft.ErrAlreadyMember) ||
+				errors.Is(err, raft.ErrTransferRefused) && req.To != 0 && g.Status().Leader == raft.NodeID(req.To)) {
+				// The member is already in that role; the target already
+				// leads this group.
+				out, err = map[string]any{"already": true}, nil
+			}
+			var nl *host.NotLeaderError
+			if errors.As(err, &nl) && nl.Addr.HTTP != "" && !forwarded {
+				if len(gs) == 1 {
+					s.forward(w, r, nl.Addr.HTTP, body)
+					return
+				}
+				out, err = s.forwardGroup(ctx, r, nl.Addr.HTTP, body, g.ID())
+			}
+			if err != nil {
+				writeErr(w, err)
+				return
+			}
+			outs[strconv.FormatUint(uint64(g.ID()), 10)] = out
+			if len(gs) == 1 {
+				writeJSON(w, 200, out)
+				return
+			}
+		}
+		writeJSON(w, 200, map[string]any{"groups": outs})
 	}
+}
+
+// forwardGroup sends group gid's part of an admin request to that group's
+// leader and returns its answer.
+func (s *Server) forwardGroup(ctx context.Context, r *http.Request, addr string, body []byte, gid host.GroupID) (any, error) {
+	u := *r.URL
+	u.Scheme, u.Host = "http", addr
+	if s.fwdScheme != "" {
+		u.Scheme = s.fwdScheme
+	}
+	q := u.Query()
+	q.Set("group", strconv.FormatUint(uint64(gid), 10))
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, r.Method, u.String(), bytesReader(body))
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range []string{"Authorization", "Content-Type"} {
+		if v := r.Header.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
+	}
+	req.Header.Set("X-Forwarded-By", strconv.FormatUint(uint64(s.h.ID()), 10))
+	client := s.client
+	if s.fwdTransport != nil {
+		client = &http.Client{Transport: s.fwdTransport, Timeout: s.client.Timeout}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: forwarding group %d's part to its leader: %v", host.ErrNoLeader, gid, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var out any
+	json.Unmarshal(b, &out)
+	if resp.StatusCode != 200 {
+		return nil, &forwardedError{code: resp.StatusCode, group: gid, body: strings.TrimSpace(string(b))}
+	}
+	return out, nil
+}
+
+// forwardedError is a group leader's refusal of its part of a request.
+type forwardedError struct {
+	code  int
+	group host.GroupID
+	body  string
+}
+
+func (e *forwardedError) Error() string {
+	return fmt.Sprintf("group %d's leader answered %d: %s", e.group, e.code, e.body)
+}
+
+// targets are the groups a cluster request is about: the one ?group=
+// names, or every group (status: group 1 first).
+func (s *Server) targets(r *http.Request) ([]*host.Group, error) {
+	if v := r.URL.Query().Get("group"); v != "" {
+		id, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, badRequest(fmt.Sprintf("bad group %q", v))
+		}
+		g, ok := s.h.Group(host.GroupID(id))
+		if !ok {
+			return nil, badRequest(fmt.Sprintf("no group %d", id))
+		}
+		return []*host.Group{g}, nil
+	}
+	var out []*host.Group
+	for _, id := range s.h.Groups() {
+		if g, ok := s.h.Group(id); ok {
+			out = append(out, g)
+		}
+	}
+	if len(out) == 0 {
+		return nil, host.ErrStopped
+	}
+	return out, nil
+}
+
+// groupOf is the group that holds key.
+func (s *Server) groupOf(key string) *host.Group {
+	g, _ := s.h.Group(GroupOf(key, s.h.Groups()))
+	return g
 }
 
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, addr string, body []byte) {
@@ -475,45 +617,66 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, addr string, bo
 	p.ServeHTTP(w, r)
 }
 
-func (s *Server) addLearner(ctx context.Context, req adminRequest) (any, error) {
+func (s *Server) addLearner(ctx context.Context, g *host.Group, req adminRequest) (any, error) {
 	if req.ID == 0 || req.Raft == "" {
 		return nil, badRequest("need id and raft address")
 	}
-	err := s.h.AddLearner(ctx, raft.NodeID(req.ID), host.PeerAddr{Raft: req.Raft, HTTP: req.HTTP})
+	if n := len(s.h.Groups()); req.Groups != 0 && req.Groups != n {
+		// Keys are routed by their hash modulo the number of groups: a
+		// member with another number would look for keys in the wrong
+		// groups.
+		return nil, fmt.Errorf("%w: the cluster runs %d groups and the joining server %d: start it with --groups %d",
+			raft.ErrMembershipChangeRefused, n, req.Groups, n)
+	}
+	err := g.AddLearner(ctx, raft.NodeID(req.ID), host.PeerAddr{Raft: req.Raft, HTTP: req.HTTP})
 	if errors.Is(err, host.ErrAlreadyVoter) {
 		err = fmt.Errorf(`%w (to replace a wiped voter: POST /cluster/remove {"id":%d}, then start the server with a new --id, an empty --data and --join)`, err, req.ID)
 	}
 	return map[string]any{"added_learner": req.ID}, err
 }
 
-func (s *Server) promote(ctx context.Context, req adminRequest) (any, error) {
+func (s *Server) promote(ctx context.Context, g *host.Group, req adminRequest) (any, error) {
 	if req.ID == 0 {
 		return nil, badRequest("need id")
 	}
-	return map[string]any{"promoted": req.ID}, s.h.Promote(ctx, raft.NodeID(req.ID))
+	// With several groups a join adds the learner to one group after the
+	// other. Promoting it in some groups before it is a learner of all
+	// would make the join's retry (AddLearner of what is now a voter)
+	// refused as a wiped voter's: promote only a server every group knows.
+	if ids := s.h.Groups(); len(ids) > 1 {
+		for _, gid := range ids {
+			other, ok := s.h.Group(gid)
+			if !ok {
+				continue
+			}
+			m, err := other.Membership(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if id := raft.NodeID(req.ID); !slices.Contains(m.Learners, id) && !slices.Contains(m.Voters, id) {
+				return nil, fmt.Errorf("%w: node %d is not yet a learner of group %d (its join has not reached every group)", raft.ErrPromoteNonLearner, req.ID, gid)
+			}
+		}
+	}
+	return map[string]any{"promoted": req.ID}, g.Promote(ctx, raft.NodeID(req.ID))
 }
 
-func (s *Server) remove(ctx context.Context, req adminRequest) (any, error) {
+func (s *Server) remove(ctx context.Context, g *host.Group, req adminRequest) (any, error) {
 	if req.ID == 0 {
 		return nil, badRequest("need id")
 	}
-	return map[string]any{"removed": req.ID}, s.h.Remove(ctx, raft.NodeID(req.ID))
+	return map[string]any{"removed": req.ID}, g.Remove(ctx, raft.NodeID(req.ID))
 }
 
-func (s *Server) transfer(ctx context.Context, req adminRequest) (any, error) {
-	to, err := s.h.TransferLeadership(ctx, raft.NodeID(req.To))
+func (s *Server) transfer(ctx context.Context, g *host.Group, req adminRequest) (any, error) {
+	to, err := g.TransferLeadership(ctx, raft.NodeID(req.To))
 	return map[string]any{"leader": uint64(to)}, err
 }
 
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
-	idx, err := s.h.TakeSnapshot(ctx)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, map[string]uint64{"snapshot_index": idx})
+	s.eachGroup(w, r, "snapshot_index", func(g *host.Group) (uint64, error) { return g.TakeSnapshot(ctx) })
 }
 
 // check proposes a state check: every replica hashes its state at the
@@ -522,10 +685,29 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 func (s *Server) check(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	idx, err := s.h.CheckState(ctx)
+	s.eachGroup(w, r, "index", func(g *host.Group) (uint64, error) { return g.CheckState(ctx) })
+}
+
+// eachGroup runs f on the request's groups and answers {name: index} for
+// one group, {"groups": {id: {name: index}}} for several.
+func (s *Server) eachGroup(w http.ResponseWriter, r *http.Request, name string, f func(*host.Group) (uint64, error)) {
+	gs, err := s.targets(r)
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, 200, map[string]uint64{"index": idx})
+	outs := map[string]map[string]uint64{}
+	for _, g := range gs {
+		idx, err := f(g)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		outs[strconv.FormatUint(uint64(g.ID()), 10)] = map[string]uint64{name: idx}
+		if len(gs) == 1 {
+			writeJSON(w, 200, outs[strconv.FormatUint(uint64(g.ID()), 10)])
+			return
+		}
+	}
+	writeJSON(w, 200, map[string]any{"groups": outs})
 }
