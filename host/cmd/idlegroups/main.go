@@ -45,6 +45,7 @@ var (
 	peers   = flag.String("peers", "", "member: id=addr,... of every host")
 	dataDir = flag.String("dir", "", "member: data directory")
 	memProf = flag.String("memprofile", "", "write each member's heap profile to this path with its ID appended")
+	cpuProf = flag.String("cpuprofile", "", "profile each member's CPU over the window to this path with its ID appended")
 )
 
 func main() {
@@ -126,6 +127,21 @@ func member() error {
 				r.Quiet++
 			}
 		}
+		switch in.Text() {
+		case "cpu-start":
+			if *cpuProf != "" {
+				f, err := os.Create(*cpuProf + strconv.Itoa(*id))
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+			}
+		case "cpu-stop":
+			pprof.StopCPUProfile()
+		}
 		if in.Text() == "heap" {
 			runtime.GC()
 			if *memProf != "" {
@@ -206,7 +222,7 @@ func drive() error {
 	}()
 	start := time.Now()
 	for i := range 3 {
-		cmd := exec.Command(self, "-role=member", "-id="+strconv.Itoa(i+1), "-groups="+strconv.Itoa(*groups), "-memprofile="+*memProf,
+		cmd := exec.Command(self, "-role=member", "-id="+strconv.Itoa(i+1), "-groups="+strconv.Itoa(*groups), "-memprofile="+*memProf, "-cpuprofile="+*cpuProf,
 			"-peers="+strings.Join(book, ","), "-dir="+filepath.Join(tmp, strconv.Itoa(i+1)))
 		cmd.Stderr = os.Stderr
 		in, _ := cmd.StdinPipe()
@@ -245,9 +261,19 @@ func drive() error {
 			return err
 		}
 	}
+	for _, p := range procs {
+		if _, err := p.ask("cpu-start"); err != nil {
+			return err
+		}
+	}
 	t0 := time.Now()
 	time.Sleep(*window)
 	elapsed := time.Since(t0)
+	for _, p := range procs {
+		if _, err := p.ask("cpu-stop"); err != nil {
+			return err
+		}
+	}
 	fmt.Printf("\n| host | groups | leads | CPU over %v (%% of one core) | live heap per group replica | goroutine stack per group replica | goroutines |\n", window.Round(time.Second))
 	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|")
 	for i, p := range procs {
