@@ -39,11 +39,12 @@ type Group struct {
 	// tickc carries ticks from the host's tick goroutine; wakec asks a
 	// quiescent node to wake (a peer went away).
 	tickc, wakec chan struct{}
-	// tickedTo is the host tick the node has caught up to, and quiet the
-	// quiescence last reported to the host's awake set (tick.go); both
-	// belong to the node loop.
-	tickedTo uint64
-	quiet    bool
+	// tickedTo is the host tick the node has caught up to; quiet says
+	// the group left the host's awake set, quietFrom (tick+1) when its
+	// node went quiescent (tick.go). They belong to the node loop.
+	tickedTo  uint64
+	quiet     bool
+	quietFrom uint64
 	// applyQuit stops the apply goroutine (applyc is never closed: an API
 	// call may still be sending to it).
 	applyQuit chan struct{}

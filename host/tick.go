@@ -52,13 +52,29 @@ func (g *Group) catchUpTicks() {
 }
 
 // noteQuiescence keeps the host's set of awake groups in step with the
-// node, after the node loop handled its inputs.
+// node, after the node loop handled its inputs. A group that went quiet
+// stays in the set for trimTicks more ticks, so that its node releases the
+// buffers of its last busy moment (raft buffers.go does that every 64
+// ticks) before the ticks stop coming.
 func (g *Group) noteQuiescence(quiescent bool) {
-	if quiescent != g.quiet {
-		g.quiet = quiescent
-		g.h.setAwake(g, !quiescent)
+	switch {
+	case !quiescent:
+		g.quietFrom = 0
+		if g.quiet {
+			g.quiet = false
+			g.h.setAwake(g, true)
+		}
+	case g.quiet:
+	case g.quietFrom == 0:
+		g.quietFrom = g.tickedTo + 1
+	case g.tickedTo+1-g.quietFrom >= trimTicks:
+		g.quiet = true
+		g.h.setAwake(g, false)
 	}
 }
+
+// trimTicks is the core's buffer-release period (raft buffers.go).
+const trimTicks = 64
 
 // awakeSet is the groups the tick goroutine wakes on every tick.
 type awakeSet struct {
