@@ -39,9 +39,12 @@ type Group struct {
 	// tickc carries ticks from the host's tick goroutine; wakec asks a
 	// quiescent node to wake (a peer went away).
 	tickc, wakec chan struct{}
-	// pendingTicks: ticks counted for this group and not yet given to its
-	// node (tick.go).
-	pendingTicks atomic.Uint64
+	// tickedTo is the host tick the node has caught up to; quiet says
+	// the group left the host's awake set, quietFrom (tick+1) when its
+	// node went quiescent (tick.go). They belong to the node loop.
+	tickedTo  uint64
+	quiet     bool
+	quietFrom uint64
 	// applyQuit stops the apply goroutine (applyc is never closed: an API
 	// call may still be sending to it).
 	applyQuit chan struct{}
@@ -121,18 +124,23 @@ func (h *Host) openGroup(gid GroupID, voters []raft.NodeID, join bool, st *WALSt
 		return nil, fmt.Errorf("%w: group ID 0 is reserved", ErrNoGroup)
 	}
 	g := &Group{
-		h:           h,
-		gid:         gid,
-		nodeID:      h.id,
-		dir:         groupDir(h.cfg.Dir, gid),
-		cfg:         h.cfg,
-		log:         h.log.With("group", uint64(gid)),
-		metrics:     h.metrics,
-		propc:       make(chan proposal, 4096),
-		readc:       make(chan readReq, 4096),
-		recvc:       make(chan []raft.Message, 1024),
-		opc:         make(chan func(), 64),
-		applyc:      make(chan applyOp, 4096),
+		h:       h,
+		gid:     gid,
+		nodeID:  h.id,
+		dir:     groupDir(h.cfg.Dir, gid),
+		cfg:     h.cfg,
+		log:     h.log.With("group", uint64(gid)),
+		metrics: h.metrics,
+		// Small queues: a channel's buffer is allocated whole when it is
+		// made, and a host holds thousands of mostly idle groups (4,096
+		// slots each came to 400 KB a group). A full queue makes its
+		// sender wait, which is the back-pressure a busy group needs; the
+		// node loop takes up to 512 inputs per batch of actions anyway.
+		propc:       make(chan proposal, inputQueue),
+		readc:       make(chan readReq, inputQueue),
+		recvc:       make(chan []raft.Message, inputQueue),
+		opc:         make(chan func(), inputQueue),
+		applyc:      make(chan applyOp, inputQueue),
 		tickc:       make(chan struct{}, 1),
 		wakec:       make(chan struct{}, 1),
 		applyQuit:   make(chan struct{}),
@@ -169,6 +177,9 @@ func (g *Group) abort() {
 	}
 }
 
+// inputQueue is the capacity of each of a group's input queues.
+const inputQueue = 16
+
 // start runs the group's goroutines.
 func (g *Group) start() {
 	// Sequence numbers tag proposals and reads; starting from the clock
@@ -178,6 +189,8 @@ func (g *Group) start() {
 	g.seq.Store(now)
 	g.batchSeq = now
 	g.publishStatus()
+	g.tickedTo = g.h.ticks.Load()
+	g.h.setAwake(g, true)
 	g.bgWG.Add(1)
 	go g.applyLoop()
 	go g.run()

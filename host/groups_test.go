@@ -234,8 +234,8 @@ func TestCreateAndRemoveGroupsAtRunTime(t *testing.T) {
 	}
 }
 
-// Idle groups go quiescent, and then a tick wakes their goroutine only
-// one time in quietTickEvery. A quiescent follower starts no election by
+// Idle groups go quiescent, and then no tick wakes their goroutine
+// (tick.go). A quiescent follower starts no election by
 // itself (raft quiesce.go): when the leader's host goes away, the lost
 // connection wakes the group, and it elects a new leader.
 func TestIdleGroupsQuiesceAndWakeWhenLeaderLost(t *testing.T) {
@@ -253,6 +253,15 @@ func TestIdleGroupsQuiesceAndWakeWhenLeaderLost(t *testing.T) {
 				if !g.Status().Quiescent {
 					return false
 				}
+			}
+		}
+		return true
+	})
+	// The tick goroutine no longer visits them.
+	waitFor(t, "the tick goroutine to drop every quiescent group", func() bool {
+		for _, h := range c.hosts {
+			if h.awakeCount() != 0 {
+				return false
 			}
 		}
 		return true

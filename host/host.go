@@ -313,6 +313,8 @@ type Host struct {
 	wal *WAL
 	// ticks counts the tick goroutine's ticks.
 	ticks atomic.Uint64
+	// awake is the groups the tick goroutine wakes (tick.go).
+	awake awakeSet
 
 	peersMu sync.RWMutex
 	peers   Peers

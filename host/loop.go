@@ -13,6 +13,7 @@ import (
 
 func (g *Group) run() {
 	defer close(g.loopDone)
+	defer g.h.setAwake(g, false)
 	for g.handleOne(true) {
 		// Take in whatever else is waiting before producing actions: one
 		// batch of actions for many inputs.
@@ -234,6 +235,7 @@ func (g *Group) publishStatus() {
 	m.role.Store(uint64(st.Role))
 	m.lastIndex.Store(uint64(st.LastIndex))
 	m.quiescent.Store(st.Quiescent)
+	g.noteQuiescence(st.Quiescent)
 }
 
 // do runs f on the node loop and waits for it.

@@ -7,6 +7,7 @@
 #   examples/raftkv/scripts/compare-etcd.sh            # 3 rounds of 10 s runs
 #   ROUNDS=1 DURATION=5s examples/raftkv/scripts/compare-etcd.sh
 #   TLS=1 examples/raftkv/scripts/compare-etcd.sh      # both with peer and client TLS
+#   RAFT_GROUPS=16 examples/raftkv/scripts/compare-etcd.sh  # raftkv's keys over 16 Raft groups
 #
 # With TLS=1 both systems use certificates from `raftkv certs`: etcd with
 # peer TLS (--peer-client-cert-auth) and client TLS (--client-cert-auth),
@@ -15,7 +16,7 @@
 #
 # Environment: ROUNDS (3), DURATION (10s), CONCURRENCY (1,64,512),
 # VALUE_SIZE (256), WORKLOADS (put,get-linearizable,get-lease,get-stale),
-# KEYS (1000), KEEP (set: keep the data and logs).
+# KEYS (1000), RAFT_GROUPS (1: raftkv's --groups), KEEP (set: keep the data and logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,7 +72,7 @@ echo "== starting raftkv x3" >&2
 peers="1=127.0.0.1:27001/127.0.0.1:28001,2=127.0.0.1:27002/127.0.0.1:28002,3=127.0.0.1:27003/127.0.0.1:28003"
 for i in 1 2 3; do
   if [ -n "${TLS:-}" ]; then raftkv_tls=(--tls-dir "$c"); fi
-  "$work/raftkv" --id "$i" --peers "$peers" --data "$work/raftkv$i" --initial-cluster-state new "${raftkv_tls[@]}" --log-level warn >"$work/raftkv$i.log" 2>&1 &
+  "$work/raftkv" --id "$i" --peers "$peers" --data "$work/raftkv$i" --groups "${RAFT_GROUPS:-1}" --initial-cluster-state new "${raftkv_tls[@]}" --log-level warn >"$work/raftkv$i.log" 2>&1 &
   pids+=($!)
 done
 
