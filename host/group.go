@@ -138,7 +138,7 @@ func (h *Host) openGroup(gid GroupID, voters []raft.NodeID, join bool, st *WALSt
 		// node loop takes up to 512 inputs per batch of actions anyway.
 		propc:       make(chan proposal, inputQueue),
 		readc:       make(chan readReq, inputQueue),
-		recvc:       make(chan []raft.Message, inputQueue),
+		recvc:       make(chan []raft.Message, peerInboxQueue),
 		opc:         make(chan func(), inputQueue),
 		applyc:      make(chan applyOp, inputQueue),
 		tickc:       make(chan struct{}, 1),
@@ -177,8 +177,15 @@ func (g *Group) abort() {
 	}
 }
 
-// inputQueue is the capacity of each of a group's input queues.
+// inputQueue is the capacity of each of a group's input queues but the
+// peer inbox.
 const inputQueue = 16
+
+// peerInboxQueue is the capacity of a group's inbox of peer messages. The
+// transport drops a batch for a full inbox rather than wait (route.go), so
+// it is larger: a short stall of the node loop (an fsync, a snapshot)
+// should not cost acknowledgements.
+const peerInboxQueue = 64
 
 // start runs the group's goroutines.
 func (g *Group) start() {

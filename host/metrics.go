@@ -47,7 +47,7 @@ func newMetrics(reg prometheus.Registerer, h *Host) *metrics {
 		unknownGroup: prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_peer_unknown_group_messages_total",
 			Help: "Peer messages (and snapshot, repair and hash connections) dropped because this host holds no such group."}),
 		inboxFull: prometheus.NewCounter(prometheus.CounterOpts{Name: "raftkv_group_inbox_dropped_messages_total",
-			Help: "Peer messages dropped because their group's node loop had 1024 batches waiting (a stuck group does not stall the others)."}),
+			Help: "Peer messages dropped because their group's node loop had 64 batches waiting (a stuck group does not stall the others)."}),
 		proposal: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "raftkv_proposal_seconds", Help: "Time from proposal to applied result.",
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16),
