@@ -194,7 +194,11 @@ func NewNode(cfg Config, st PersistentState) (*Node, error) {
 	n.log = raftLog{
 		snapIndex: st.Snapshot.Index,
 		snapTerm:  st.Snapshot.Term,
-		entries:   slices.Clip(ents),
+	}
+	if len(ents) > 0 {
+		// The caller's slice becomes the first chunk, clipped so that the
+		// log never appends into the caller's array.
+		n.log.chunks = [][]Entry{slices.Clip(ents)}
 	}
 	last := n.log.lastIndex()
 	n.log.stable, n.log.persisted = last, last
@@ -210,7 +214,7 @@ func NewNode(cfg Config, st PersistentState) (*Node, error) {
 		n.log.applied = st.Applied
 		n.pendingApply = n.snapshotMeta()
 	}
-	n.noteConfigEntries(n.log.entries)
+	n.noteConfigEntries(ents)
 	n.restoreReadTokens(st.HardState.ReadTokenLimit)
 	n.persist.lastHardState = n.hardState()
 	n.resetElectionTimer()

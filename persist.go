@@ -87,7 +87,7 @@ func (n *Node) emitPersist() {
 	}
 	last := n.log.lastIndex()
 	if n.log.persisted < last {
-		act.Entries = n.log.slice(n.log.persisted+1, last, ^uint64(0))
+		act.Entries = n.log.span(n.log.persisted+1, last)
 		act.Sync = true
 	}
 	if p.snapshot != nil {
