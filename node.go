@@ -403,12 +403,12 @@ func (n *Node) Actions() []Action {
 	}
 	n.emitPersist()
 	for i := range n.outbox {
-		n.actions = append(n.actions, Action{Kind: ActionSend, Message: n.outbox[i]})
+		n.addAction(ActionSend).Message = n.outbox[i]
 		n.outbox[i] = Message{} // drop references to entries
 	}
 	n.outbox = n.outbox[:0]
 	for i := range n.outboxSnapshots {
-		n.actions = append(n.actions, Action{Kind: ActionSendSnapshot, Message: n.outboxSnapshots[i]})
+		n.addAction(ActionSendSnapshot).Message = n.outboxSnapshots[i]
 		n.outboxSnapshots[i] = Message{}
 	}
 	n.outboxSnapshots = n.outboxSnapshots[:0]
@@ -419,7 +419,7 @@ func (n *Node) Actions() []Action {
 		}
 		n.pendingApply = nil
 		n.log.applied = s.Index
-		n.actions = append(n.actions, Action{Kind: ActionApply, Apply: Apply{Snapshot: s}})
+		n.addAction(ActionApply).Apply.Snapshot = s
 	}
 	for {
 		ents := n.log.nextApply(n.cfg.MaxApplyBytes)
@@ -427,7 +427,7 @@ func (n *Node) Actions() []Action {
 			break
 		}
 		n.log.applied = ents[len(ents)-1].Index
-		n.actions = append(n.actions, Action{Kind: ActionApply, Apply: Apply{Entries: ents}})
+		n.addAction(ActionApply).Apply.Entries = ents
 	}
 	n.emitReadResults()
 	return n.actions

@@ -98,7 +98,7 @@ func (n *Node) emitPersist() {
 	p.lastHardState = hs
 	n.log.persisted = last
 	p.records = append(p.records, persistRecord{id: act.ID, last: last, lastTerm: n.log.lastTerm()})
-	n.actions = append(n.actions, Action{Kind: ActionPersist, Persist: act})
+	n.addAction(ActionPersist).Persist = act
 }
 
 // AckPersist tells the node that the persist action with this ID, and every
