@@ -37,9 +37,6 @@ import "fmt"
 // behind in a chunk is a small part of a log that is compacted at all.
 const logChunk = 4096
 
-// minChunk is the first capacity of a young log's only chunk.
-const minChunk = 8
-
 // count returns the number of entries after the snapshot.
 func (l *raftLog) count() int {
 	switch n := len(l.chunks); n {
@@ -83,10 +80,13 @@ func (l *raftLog) push(ents []Entry) {
 
 // addRoom makes room after a full last chunk for up to need entries: a
 // young log's lone chunk below full size moves to an array twice as large
-// (at most logChunk); otherwise a new chunk of full size starts.
+// (at most logChunk); otherwise a new chunk of full size starts. The first
+// array holds just what is pushed: an idle follower's log of one entry
+// costs 48 bytes, as it did with one growing slice (the idle-group memory
+// figure of docs/performance.md).
 func (l *raftLog) addRoom(need int) {
 	if c := l.chunks[0]; len(l.chunks) == 1 && cap(c) < logChunk {
-		grown := make([]Entry, len(c), min(max(2*cap(c), len(c)+need, minChunk), logChunk))
+		grown := make([]Entry, len(c), min(max(2*cap(c), len(c)+need), logChunk))
 		copy(grown, c)
 		l.chunks[0] = grown
 		return
