@@ -168,7 +168,7 @@ func (c *benchCluster) settle() {
 // index once its log is long.
 func (c *benchCluster) compactIfLong() {
 	l := &c.nodes[0].log
-	if len(l.entries) >= benchMaxLog {
+	if l.count() >= benchMaxLog {
 		c.restart(len(c.nodes), l.lastIndex(), l.lastTerm())
 	}
 }
@@ -225,7 +225,7 @@ func BenchmarkStepAppendFollower(b *testing.B) {
 					b.StopTimer()
 					c.drain(1)
 					c.queue = c.queue[:0]
-					if len(f.log.entries) >= benchMaxLog {
+					if f.log.count() >= benchMaxLog {
 						c.restart(3, f.log.lastIndex(), f.log.lastTerm())
 						f = c.nodes[1]
 					}

@@ -2,7 +2,6 @@ package raft
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 )
 
@@ -16,15 +15,20 @@ import (
 //
 //	snapIndex <= applied <= committed <= lastIndex
 //	applied <= stable <= persisted <= lastIndex
-//	entries[i].Index == snapIndex+1+i, terms never decrease
+//	entries have consecutive indexes from snapIndex+1, terms never decrease
 //
-// The log never writes into an array region it has handed out: a
-// truncation clips the slice's capacity, so the next append copies to a new
-// array and slices held by an asynchronous caller stay intact.
+// The entries live in chunks (log_chunks.go), so that appending never
+// copies earlier entries and compaction frees whole chunks instead of
+// moving the rest of the log. The log never writes into an array region it
+// has handed out: slices handed out are capped, and a truncation clips or
+// replaces the chunk it cuts, so slices held by an asynchronous caller
+// stay intact.
 type raftLog struct {
 	snapIndex Index
 	snapTerm  Term
-	entries   []Entry
+	// chunks hold the entries after snapIndex: chunks[0][0] is the entry
+	// at snapIndex+1. See log_chunks.go for their shape.
+	chunks [][]Entry
 
 	// stable is the last index known durable and still part of this log.
 	stable Index
@@ -36,11 +40,13 @@ type raftLog struct {
 }
 
 func (l *raftLog) firstIndex() Index { return l.snapIndex + 1 }
-func (l *raftLog) lastIndex() Index  { return l.snapIndex + Index(len(l.entries)) }
+func (l *raftLog) lastIndex() Index  { return l.snapIndex + Index(l.count()) }
 
 func (l *raftLog) lastTerm() Term {
-	if n := len(l.entries); n > 0 {
-		return l.entries[n-1].Term
+	if n := len(l.chunks); n > 0 {
+		if last := l.chunks[n-1]; len(last) > 0 {
+			return last[len(last)-1].Term
+		}
 	}
 	return l.snapTerm
 }
@@ -54,7 +60,7 @@ func (l *raftLog) term(i Index) (t Term, ok bool) {
 	case i < l.snapIndex || i > l.lastIndex():
 		return 0, false
 	}
-	return l.entries[i-l.snapIndex-1].Term, true
+	return l.entry(i).Term, true
 }
 
 // matchTerm reports whether the log holds an entry at i with term t (§5.3's
@@ -66,7 +72,10 @@ func (l *raftLog) matchTerm(i Index, t Term) bool {
 
 // entry returns a pointer to the entry at i, which must be in
 // [firstIndex, lastIndex].
-func (l *raftLog) entry(i Index) *Entry { return &l.entries[i-l.snapIndex-1] }
+func (l *raftLog) entry(i Index) *Entry {
+	c, j := l.locate(i)
+	return &l.chunks[c][j]
+}
 
 // isUpToDate reports whether a log ending at (lastIdx, lastT) is at least as
 // up-to-date as this one (§5.4.1): later last term wins, then longer log.
@@ -76,9 +85,10 @@ func (l *raftLog) isUpToDate(lastIdx Index, lastT Term) bool {
 }
 
 // slice returns entries [lo, hi] — at least one if lo <= hi, and further
-// ones only while their total size stays within maxBytes. The result
-// aliases the log's array and is capped so appends to it cannot write into
-// the log.
+// ones only while their total size stays within maxBytes and they lie in
+// lo's chunk (a message or an apply action then stops short; the next one
+// continues). The result aliases the log's chunk and is capped so appends
+// to it cannot write into the log.
 func (l *raftLog) slice(lo, hi Index, maxBytes uint64) []Entry {
 	if lo > hi {
 		return nil
@@ -86,7 +96,9 @@ func (l *raftLog) slice(lo, hi Index, maxBytes uint64) []Entry {
 	if lo <= l.snapIndex || hi > l.lastIndex() {
 		panic(fmt.Sprintf("raft: slice [%d, %d] outside log [%d, %d]", lo, hi, l.firstIndex(), l.lastIndex()))
 	}
-	ents := l.entries[lo-l.snapIndex-1 : hi-l.snapIndex]
+	c, j := l.locate(lo)
+	ents := l.chunks[c][j:]
+	ents = ents[:min(Index(len(ents)), hi-lo+1)]
 	size := ents[0].size()
 	n := 1
 	for ; n < len(ents); n++ {
@@ -98,24 +110,31 @@ func (l *raftLog) slice(lo, hi Index, maxBytes uint64) []Entry {
 	return ents[:n:n]
 }
 
+// span returns all entries [lo, hi], which must lie in the log, as one
+// slice: a persist action carries every entry not yet persisted. Within
+// one chunk it aliases the log (capped); across a chunk boundary the
+// entries are copied into a new array — once per chunk of the log at
+// most, since persists never overlap.
+func (l *raftLog) span(lo, hi Index) []Entry {
+	first := l.slice(lo, hi, ^uint64(0))
+	if n := Index(len(first)); n == hi-lo+1 {
+		return first
+	}
+	out := make([]Entry, 0, hi-lo+1)
+	for i := lo; i <= hi; {
+		part := l.slice(i, hi, ^uint64(0))
+		out = append(out, part...)
+		i += Index(len(part))
+	}
+	return out
+}
+
 // append adds entries that continue the log directly (a leader's own).
 func (l *raftLog) append(ents ...Entry) {
 	if len(ents) > 0 && ents[0].Index != l.lastIndex()+1 {
 		panic(fmt.Sprintf("raft: append at %d to log ending at %d", ents[0].Index, l.lastIndex()))
 	}
-	l.entries = append(l.reserve(len(ents)), ents...)
-}
-
-// reserve returns l.entries with room for n more entries. Once the array
-// is large it doubles when full: appending to a long log then copies each
-// entry about once on average, where append's gentler growth for large
-// slices (1.25x) copies each about four times and allocates twice the
-// bytes. Below 256 entries append's own growth, which doubles too, is kept.
-func (l *raftLog) reserve(n int) []Entry {
-	if len(l.entries)+n <= cap(l.entries) || cap(l.entries) < 256 {
-		return l.entries
-	}
-	return slices.Grow(l.entries, max(n, cap(l.entries)))
+	l.push(ents)
 }
 
 // findConflict returns the index of the first entry of ents that is not
@@ -181,36 +200,29 @@ func (l *raftLog) appendAfterMatch(prevIdx Index, ents []Entry) (last Index, wri
 		panic(fmt.Sprintf("raft: conflict at committed index %d (commit %d)", c, l.committed))
 	}
 	if c <= l.lastIndex() {
-		// Only a real truncation clips the array; appending right after
-		// the last entry writes into capacity no slice was handed out of,
-		// so the common case stays amortised O(1) instead of copying the
-		// whole log.
+		// Only a real truncation cuts a chunk; appending right after the
+		// last entry writes into capacity no slice was handed out of.
 		l.truncateFrom(c)
 	}
 	written = ents[c-ents[0].Index:]
-	l.entries = append(l.reserve(len(written)), written...)
+	l.push(written)
 	return last, written
 }
 
-// truncateFrom removes entries from index i on. Capacity is clipped so the
-// removed region is never overwritten in place.
+// truncateFrom removes entries from index i on, which must be in the log.
+// The chunk cut is clipped or replaced (cutChunks), so the removed region
+// is never overwritten in place.
 func (l *raftLog) truncateFrom(i Index) {
-	keep := i - l.snapIndex - 1
-	l.entries = l.entries[:keep:keep]
+	l.cutChunks(i)
 	l.stable = min(l.stable, i-1)
 	l.persisted = min(l.persisted, i-1)
 }
 
-// compactTo forgets the entries up to i, which must be applied. The array
-// is copied when most of it would be dead weight, so memory follows the log.
+// compactTo forgets the entries up to i, which must be applied. Chunks
+// wholly at or below i are dropped (dropChunks); no entry is copied.
 func (l *raftLog) compactTo(i Index) {
 	t, _ := l.term(i)
-	rest := l.entries[i-l.snapIndex:]
-	if cap(rest) >= cap(l.entries)/2 {
-		l.entries = rest
-	} else {
-		l.entries = append([]Entry(nil), rest...)
-	}
+	l.dropChunks(int(i - l.snapIndex))
 	l.snapIndex, l.snapTerm = i, t
 }
 
@@ -218,7 +230,8 @@ func (l *raftLog) compactTo(i Index) {
 // which is committed by definition. stable and applied stay below it until
 // the snapshot is durable and applied.
 func (l *raftLog) restore(index Index, term Term) {
-	l.entries = nil
+	clear(l.chunks)
+	l.chunks = l.chunks[:0]
 	l.snapIndex, l.snapTerm = index, term
 	l.committed = index
 	l.persisted = index
@@ -251,12 +264,13 @@ func (l *raftLog) findConflictByTerm(index Index, term Term) (Index, Term) {
 		return l.snapIndex, 0
 	}
 	n := int(index - l.snapIndex)
-	// Largest k in [0, n] such that entries[k-1].Term <= term (k==0: snapshot).
-	k := sort.Search(n, func(k int) bool { return l.entries[k].Term > term })
+	// Largest k in [0, n] such that the k-th entry after the snapshot has
+	// a term <= term (k==0: the snapshot itself).
+	k := sort.Search(n, func(k int) bool { return l.entry(l.snapIndex+1+Index(k)).Term > term })
 	if k == 0 {
 		return l.snapIndex, l.snapTerm
 	}
-	return l.snapIndex + Index(k), l.entries[k-1].Term
+	return l.snapIndex + Index(k), l.entry(l.snapIndex + Index(k)).Term
 }
 
 // nextApply returns the committed, durable entries not yet handed out for
@@ -279,4 +293,5 @@ func (l *raftLog) checkInvariants(snapshotPending bool) {
 		panic(fmt.Sprintf("raft: log invariant broken: snap=%d applied=%d commit=%d stable=%d persisted=%d last=%d",
 			l.snapIndex, l.applied, l.committed, l.stable, l.persisted, l.lastIndex()))
 	}
+	l.checkChunks()
 }

@@ -197,7 +197,11 @@ func NewNode(cfg Config, st PersistentState) (*Node, error) {
 	n.log = raftLog{
 		snapIndex: st.Snapshot.Index,
 		snapTerm:  st.Snapshot.Term,
-		entries:   slices.Clip(ents),
+	}
+	if len(ents) > 0 {
+		// The caller's slice becomes the first chunk, clipped so that the
+		// log never appends into the caller's array.
+		n.log.chunks = [][]Entry{slices.Clip(ents)}
 	}
 	last := n.log.lastIndex()
 	n.log.stable, n.log.persisted = last, last
@@ -213,7 +217,7 @@ func NewNode(cfg Config, st PersistentState) (*Node, error) {
 		n.log.applied = st.Applied
 		n.pendingApply = n.snapshotMeta()
 	}
-	n.noteConfigEntries(n.log.entries)
+	n.noteConfigEntries(ents)
 	n.restoreReadTokens(st.HardState.ReadTokenLimit)
 	n.persist.lastHardState = n.hardState()
 	n.resetElectionTimer()
@@ -430,12 +434,12 @@ func (n *Node) Actions() []Action {
 	}
 	n.emitPersist()
 	for i := range n.outbox {
-		n.actions = append(n.actions, Action{Kind: ActionSend, Message: n.outbox[i]})
+		n.addAction(ActionSend).Message = n.outbox[i]
 		n.outbox[i] = Message{} // drop references to entries
 	}
 	n.outbox = n.outbox[:0]
 	for i := range n.outboxSnapshots {
-		n.actions = append(n.actions, Action{Kind: ActionSendSnapshot, Message: n.outboxSnapshots[i]})
+		n.addAction(ActionSendSnapshot).Message = n.outboxSnapshots[i]
 		n.outboxSnapshots[i] = Message{}
 	}
 	n.outboxSnapshots = n.outboxSnapshots[:0]
@@ -446,7 +450,7 @@ func (n *Node) Actions() []Action {
 		}
 		n.pendingApply = nil
 		n.log.applied = s.Index
-		n.actions = append(n.actions, Action{Kind: ActionApply, Apply: Apply{Snapshot: s}})
+		n.addAction(ActionApply).Apply.Snapshot = s
 	}
 	for {
 		ents := n.log.nextApply(n.cfg.MaxApplyBytes)
@@ -454,7 +458,7 @@ func (n *Node) Actions() []Action {
 			break
 		}
 		n.log.applied = ents[len(ents)-1].Index
-		n.actions = append(n.actions, Action{Kind: ActionApply, Apply: Apply{Entries: ents}})
+		n.addAction(ActionApply).Apply.Entries = ents
 	}
 	n.emitReadResults()
 	return n.actions

@@ -87,7 +87,7 @@ func (n *Node) emitPersist() {
 	}
 	last := n.log.lastIndex()
 	if n.log.persisted < last {
-		act.Entries = n.log.slice(n.log.persisted+1, last, ^uint64(0))
+		act.Entries = n.log.span(n.log.persisted+1, last)
 		act.Sync = true
 	}
 	if p.snapshot != nil {
@@ -98,7 +98,7 @@ func (n *Node) emitPersist() {
 	p.lastHardState = hs
 	n.log.persisted = last
 	p.records = append(p.records, persistRecord{id: act.ID, last: last, lastTerm: n.log.lastTerm()})
-	n.actions = append(n.actions, Action{Kind: ActionPersist, Persist: act})
+	n.addAction(ActionPersist).Persist = act
 }
 
 // AckPersist tells the node that the persist action with this ID, and every

@@ -155,7 +155,13 @@ func applied(acts []Action) []Entry {
 }
 
 // logOf returns the entries n holds in memory.
-func logOf(n *Node) []Entry { return slices.Clone(n.log.entries) }
+func logOf(n *Node) []Entry {
+	var out []Entry
+	for _, c := range n.log.chunks {
+		out = append(out, c...)
+	}
+	return slices.Clip(out)
+}
 
 // terms returns the terms of ents.
 func terms(ents []Entry) []Term {

@@ -382,10 +382,10 @@ func (n *Node) emitReadResults() {
 		return
 	}
 	for _, res := range r.ready {
-		n.actions = append(n.actions, Action{Kind: ActionReadReady, Read: res})
+		n.addAction(ActionReadReady).Read = res
 	}
 	for _, res := range r.failed {
-		n.actions = append(n.actions, Action{Kind: ActionReadFailed, Read: res})
+		n.addAction(ActionReadFailed).Read = res
 	}
 	r.ready, r.failed = r.ready[:0], r.failed[:0]
 }

@@ -32,6 +32,23 @@ func TestThroughputHarness(t *testing.T) {
 	}
 }
 
+// TestCoreHarness checks that the store-off mode replicates through the
+// harness like the real stores (no timing is asserted).
+func TestCoreHarness(t *testing.T) {
+	for _, p := range []ThroughputParams{
+		{Nodes: 3, Batch: 1, Size: 16, Entries: 100, Store: StoreOff},
+		{Nodes: 3, Batch: 64, Size: 128, Entries: 30_000, Store: StoreOff}, // compacts
+	} {
+		res, err := RunThroughput(Pureraft, p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if res.Rounds == 0 || res.Messages == 0 {
+			t.Fatalf("%s: %+v", p, res)
+		}
+	}
+}
+
 // TestIdleHarness checks that idle groups of every library stay healthy
 // followers through the harness (no timing is asserted).
 func TestIdleHarness(t *testing.T) {
@@ -112,6 +129,21 @@ func benchThroughput(b *testing.B, lib Library, p ThroughputParams) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkCore measures the pureraft core's own cost per entry: the
+// throughput harness with no store (StoreOff) next to the chunked store,
+// 3 nodes, S=128. cpu-ns/op is CPU time per entry over the whole cluster,
+// GC included (issue 16 part 2's "store off and on").
+func BenchmarkCore(b *testing.B) {
+	for _, store := range []Store{StoreOff, StoreChunked} {
+		for _, batch := range []int{1, 64} {
+			name := fmt.Sprintf("store=%s/nodes=3/B=%d/S=128", store, batch)
+			b.Run(name, func(b *testing.B) {
+				benchThroughput(b, Pureraft, ThroughputParams{Nodes: 3, Batch: batch, Size: 128, Store: store})
+			})
+		}
+	}
 }
 
 // BenchmarkIdleTick measures ticking idle groups, as ns per group per

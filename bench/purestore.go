@@ -26,6 +26,13 @@ const (
 // Stores are the store designs, in the order the tables report them.
 var Stores = []Store{StoreSlice, StoreChunked}
 
+// StoreOff is pureraft only, and no store: the caller acknowledges every
+// persist at once and keeps nothing but the bounds (offStore). It makes
+// the core's own cost per entry visible (issue 16 part 2); etcd reads its
+// log from its Storage, so it has no such mode, and no ratio is quoted
+// with it.
+const StoreOff Store = "off"
+
 // Describe names the store each library gets under design s, for table
 // headings.
 func (s Store) Describe() string {
@@ -73,6 +80,8 @@ func newPureLog(s Store) (pureLog, error) {
 		c := &chunkStore{}
 		c.log.reset(1)
 		return c, nil
+	case StoreOff:
+		return &offStore{first: 1}, nil
 	}
 	return nil, fmt.Errorf("unknown store design %q", s)
 }
@@ -167,3 +176,31 @@ func (s *chunkStore) bounds() (raft.Index, raft.Index) {
 }
 
 func (s *chunkStore) entry(i raft.Index) raft.Entry { return *s.log.at(uint64(i)) }
+
+// offStore is StoreOff: it checks that persists continue or overwrite what
+// it "stores", as a real store would require, and keeps only the bounds.
+type offStore struct {
+	first, last raft.Index
+}
+
+func (s *offStore) write(p *raft.Persist) error {
+	if p.Snapshot != nil {
+		s.first, s.last = p.Snapshot.Index+1, p.Snapshot.Index
+	}
+	if n := len(p.Entries); n > 0 {
+		if from := p.Entries[0].Index; from < s.first || from > s.last+1 {
+			return fmt.Errorf("persist of entries from %d onto a store holding %d...%d", from, s.first, s.last)
+		}
+		s.last = p.Entries[n-1].Index
+	}
+	return nil
+}
+
+func (s *offStore) compact(_ raft.SnapshotMeta, through raft.Index) {
+	s.first = max(s.first, through+1)
+}
+
+func (s *offStore) bounds() (raft.Index, raft.Index) { return s.first, s.last }
+
+// entry is never called on offStore: it keeps no entries.
+func (s *offStore) entry(raft.Index) raft.Entry { panic("bench: offStore keeps no entries") }
