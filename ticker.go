@@ -97,7 +97,8 @@ func (t *Ticker) add(n *Node) {
 		s = t.free[k-1]
 		t.free = t.free[:k-1]
 	} else {
-		if len(t.nodes) >= noSlot {
+		// uint64: on a 32-bit platform noSlot overflows int.
+		if uint64(len(t.nodes)) >= noSlot {
 			panic("raft: a Ticker drives at most 2^32-1 nodes")
 		}
 		s = uint32(len(t.nodes))
