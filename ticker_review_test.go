@@ -1,8 +1,10 @@
 package raft
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -363,5 +365,65 @@ func TestTickerRemovedVoterCampaignsOnTime(t *testing.T) {
 	}
 	if d := cmp.Diff(worlds[0].log, worlds[1].log); d != "" {
 		t.Fatalf("the ticked cluster differs (-Node.Tick +Ticker):\n%s", d)
+	}
+}
+
+// callbackHandler is a slog.Handler that calls f on every record: a host
+// whose logger looks at its groups while a Ticker ticks them.
+type callbackHandler struct{ f func() }
+
+func (h callbackHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h callbackHandler) Handle(context.Context, slog.Record) error {
+	h.f()
+	return nil
+}
+func (h callbackHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h callbackHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestTickerNodeUsedWhileDueInSameTick: a node used during Ticker.Tick
+// (here from another node's Logger, which Tick runs) before its own turn
+// in that Tick has come is caught up through its due tick, counted as a
+// quiet one; when its turn comes, fire's count of quiet ticks owed is then
+// t.now-1-synced = -1 (mod 2^64), and quietTicks(2^64-1) takes exactly
+// that tick back (ticks and the election timer, §5.2) before the real
+// tick runs. Nothing says so in the code: this test keeps the wrap-around
+// honest (a fire that clamped or skipped the count would tick the node
+// twice).
+func TestTickerNodeUsedWhileDueInSameTick(t *testing.T) {
+	tk := NewTicker()
+	var b *Node
+	cfgA := Config{ID: 1, Ticker: tk, ElectionTicks: 100,
+		Logger: slog.New(callbackHandler{func() {
+			if b != nil {
+				b.Status()
+			}
+		}})}
+	// A follower of a group whose other voters are elsewhere: it
+	// campaigns, and logs, when its election timer fires.
+	a, err := NewNode(cfgA, PersistentState{Snapshot: SnapshotMeta{Membership: Membership{Voters: []NodeID{1, 2, 3}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	campaignAt := uint64(a.randomizedTimeout)
+	if campaignAt <= trimPeriodTicks {
+		t.Fatalf("the test needs a's timeout (%d) past trimPeriodTicks", campaignAt)
+	}
+	for range campaignAt - trimPeriodTicks {
+		tk.Tick()
+	}
+	// b joins empty, so only its buffer release makes it due: on the very
+	// tick a campaigns, after a in the Ticker's order.
+	b, err = NewNode(Config{ID: 1, Ticker: tk, ElectionTicks: 100}, PersistentState{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range trimPeriodTicks {
+		tk.Tick()
+	}
+	if r := a.Status().Role; r == RoleFollower {
+		t.Fatalf("a did not campaign at tick %d: the test shows nothing", campaignAt)
+	}
+	if s := b.Status(); s.ElectionElapsed != trimPeriodTicks || b.ticks != trimPeriodTicks {
+		t.Errorf("after %d ticks b counts %d ticks and an election timer of %d", trimPeriodTicks, b.ticks, s.ElectionElapsed)
 	}
 }
