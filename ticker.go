@@ -73,11 +73,11 @@ func (t *Ticker) Tick() {
 // Len reports how many nodes the Ticker drives.
 func (t *Ticker) Len() int { return len(t.nodes) - len(t.free) }
 
-// Remove stops driving n, which must not be used afterwards except to read
-// its state: its clock stands still. Call it when a group's node is
-// discarded (a group removed from the host, a node replaced at restart), or
-// the Ticker keeps the node alive and ticks it. Removing a node the Ticker
-// does not drive does nothing.
+// Remove stops driving n: its clock stands still from then on unless the
+// caller ticks it with Node.Tick, which Remove allows again. Call it when a
+// group's node is discarded (a group removed from the host, a node replaced
+// at restart), or the Ticker keeps the node alive and ticks it. Removing a
+// node the Ticker does not drive does nothing.
 func (t *Ticker) Remove(n *Node) {
 	s := n.tickerSlot
 	if n.cfg.Ticker != t || s == noSlot {
