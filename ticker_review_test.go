@@ -427,3 +427,32 @@ func TestTickerNodeUsedWhileDueInSameTick(t *testing.T) {
 		t.Errorf("after %d ticks b counts %d ticks and an election timer of %d", trimPeriodTicks, b.ticks, s.ElectionElapsed)
 	}
 }
+
+// TestTickerConfigsStayOutOfTheSharedCache: nodes of a Ticker share their
+// configuration through it, never through the process-wide cache, which
+// would otherwise keep every Ticker ever used (and through it all of its
+// nodes) alive for the life of the process; and nodes of one Ticker with
+// the same settings still share one copy.
+func TestTickerConfigsStayOutOfTheSharedCache(t *testing.T) {
+	tk := NewTicker()
+	cfg := Config{ID: 1, Ticker: tk, ElectionTicks: 23}
+	a, err := NewNode(cfg, PersistentState{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ID = 2
+	b, err := NewNode(cfg, PersistentState{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.cfg != b.cfg || a.cfg.Ticker != tk {
+		t.Errorf("two nodes of one Ticker with the same settings hold separate configs, or lost their Ticker")
+	}
+	sharedConfigs.mu.Lock()
+	defer sharedConfigs.mu.Unlock()
+	for c := range sharedConfigs.m {
+		if c.Ticker != nil {
+			t.Fatalf("the process-wide config cache holds a Ticker: %+v", c)
+		}
+	}
+}
