@@ -456,3 +456,23 @@ func TestTickerConfigsStayOutOfTheSharedCache(t *testing.T) {
 		}
 	}
 }
+
+// TestTickerKeepsNoFailedNode: NewNode refusing a config or a state
+// returns no node, so its Ticker must not drive one either (it would tick,
+// and keep alive, a node nobody holds).
+func TestTickerKeepsNoFailedNode(t *testing.T) {
+	tk := NewTicker()
+	if _, err := NewNode(Config{ID: 0, Ticker: tk}, PersistentState{}); err == nil {
+		t.Fatal("NewNode accepted node ID 0")
+	}
+	bad := PersistentState{Snapshot: SnapshotMeta{Index: 5}} // a snapshot of term 0
+	if _, err := NewNode(Config{ID: 1, Ticker: tk}, bad); err == nil {
+		t.Fatal("NewNode accepted a snapshot of term 0")
+	}
+	if _, err := Bootstrap(Config{ID: 4, Ticker: tk}, []NodeID{1, 2, 3}); err == nil {
+		t.Fatal("Bootstrap accepted a node outside its voters")
+	}
+	if tk.Len() != 0 || len(tk.nodes) != 0 {
+		t.Errorf("after three refused nodes the Ticker drives %d (slots %d)", tk.Len(), len(tk.nodes))
+	}
+}
