@@ -73,11 +73,11 @@ func (t *Ticker) Tick() {
 // Len reports how many nodes the Ticker drives.
 func (t *Ticker) Len() int { return len(t.nodes) - len(t.free) }
 
-// Remove stops driving n, which must not be used afterwards except to read
-// its state: its clock stands still. Call it when a group's node is
-// discarded (a group removed from the host, a node replaced at restart), or
-// the Ticker keeps the node alive and ticks it. Removing a node the Ticker
-// does not drive does nothing.
+// Remove stops driving n: its clock stands still from then on unless the
+// caller ticks it with Node.Tick, which Remove allows again. Call it when a
+// group's node is discarded (a group removed from the host, a node replaced
+// at restart), or the Ticker keeps the node alive and ticks it. Removing a
+// node the Ticker does not drive does nothing.
 func (t *Ticker) Remove(n *Node) {
 	s := n.tickerSlot
 	if n.cfg.Ticker != t || s == noSlot {
@@ -97,7 +97,8 @@ func (t *Ticker) add(n *Node) {
 		s = t.free[k-1]
 		t.free = t.free[:k-1]
 	} else {
-		if len(t.nodes) >= noSlot {
+		// uint64: on a 32-bit platform noSlot overflows int.
+		if uint64(len(t.nodes)) >= noSlot {
 			panic("raft: a Ticker drives at most 2^32-1 nodes")
 		}
 		s = uint32(len(t.nodes))
