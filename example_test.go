@@ -243,8 +243,10 @@ func ExampleTicker() {
 		groups = append(groups, node)
 	}
 	for range 2 * raft.DefaultElectionTicks {
-		ticker.Tick() // not node.Tick(): the Ticker drives these nodes
-		for _, node := range groups {
+		// Not node.Tick(): the Ticker drives these nodes. Only the nodes
+		// it returns can have new work from the tick (a real host would
+		// also handle the nodes that received messages or requests).
+		for _, node := range ticker.Tick() {
 			for _, a := range node.Actions() {
 				if a.Kind == raft.ActionPersist {
 					// Write a.Persist durably first, then:

@@ -41,6 +41,8 @@ type Ticker struct {
 	synced []uint64
 	nodes  []*Node
 	free   []uint32
+	// ticked is what the last Tick returned.
+	ticked []*Node
 	// configs is shared by the nodes of this Ticker as sharedConfigs is
 	// by the others (config.go).
 	configs configCache
@@ -59,15 +61,21 @@ func NewTicker() *Ticker { return &Ticker{} }
 
 // Tick advances the clock of every node built with this Ticker by one tick,
 // as one call of Node.Tick on each would, but touches only the nodes that
-// have something to do on this tick.
-func (t *Ticker) Tick() {
+// have something to do on this tick. It returns those nodes: the only ones
+// this tick may have given actions, so a host collects actions from them
+// rather than asking every node (HasActions would touch each). The slice
+// is the Ticker's, valid until the next Tick.
+func (t *Ticker) Tick() []*Node {
 	t.now++
 	now := t.now
+	t.ticked = t.ticked[:0]
 	for s, d := range t.due {
 		if d <= now {
+			t.ticked = append(t.ticked, t.nodes[s])
 			t.fire(uint32(s))
 		}
 	}
+	return t.ticked
 }
 
 // Len reports how many nodes the Ticker drives.

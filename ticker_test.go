@@ -3,6 +3,7 @@ package raft
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -55,7 +56,18 @@ func (w *tickerWorld) note(format string, args ...any) {
 
 func (w *tickerWorld) tick() {
 	if w.ticker != nil {
-		w.ticker.Tick()
+		// A node the Ticker does not report ticked must not have gained
+		// actions: hosts collect actions from the reported ones only.
+		idle := map[NodeID]bool{}
+		for _, id := range w.ids {
+			idle[id] = !w.nodes[id].HasActions()
+		}
+		ticked := w.ticker.Tick()
+		for _, id := range w.ids {
+			if n := w.nodes[id]; idle[id] && n.HasActions() && !slices.Contains(ticked, n) {
+				w.note("node %d gained actions from a tick that did not report it", id)
+			}
+		}
 		return
 	}
 	for _, id := range w.ids {
