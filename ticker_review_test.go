@@ -101,9 +101,7 @@ func TestTickerMatchesPerNodeTicksWithMembership(t *testing.T) {
 				}
 				i := rapid.IntRange(0, len(plain.queue)-1).Draw(t, "msg")
 				for _, w := range worlds {
-					m := w.queue[i]
-					w.queue = append(w.queue[:i], w.queue[i+1:]...)
-					w.note("step %v: %v", m, w.nodes[m.To].Step(m))
+					w.deliverAt(i)
 				}
 			case 5:
 				for _, w := range worlds {
@@ -112,17 +110,12 @@ func TestTickerMatchesPerNodeTicksWithMembership(t *testing.T) {
 			case 6:
 				data := []byte{byte(step)}
 				for _, w := range worlds {
-					i, tm, err := w.nodes[id].Propose(data)
-					w.note("propose %d: %d %d %v", id, i, tm, err)
+					w.propose(id, data)
 				}
 			case 7:
 				lease := base.EnableLeaseReads && rapid.Bool().Draw(t, "leaseRead")
 				for _, w := range worlds {
-					if lease {
-						w.note("lease read %d: %v", id, w.nodes[id].LeaseRead(uint64(step)))
-					} else {
-						w.note("read %d: %v", id, w.nodes[id].ReadIndex(uint64(step)))
-					}
+					w.read(id, uint64(step), lease)
 				}
 			case 8, 9: // a membership change, single or joint
 				typ := ChangeType(rapid.IntRange(int(AddVoter), int(AddWitness)).Draw(t, "change"))

@@ -123,6 +123,30 @@ func (w *tickerWorld) restart(t fataler, id NodeID) {
 	w.nodes[id] = n
 }
 
+// deliverAt steps the queued message at i into its recipient.
+func (w *tickerWorld) deliverAt(i int) {
+	m := w.queue[i]
+	w.queue = slices.Delete(w.queue, i, i+1)
+	w.note("step %v: %v", m, w.nodes[m.To].Step(m))
+}
+
+// loseAt drops the queued message at i.
+func (w *tickerWorld) loseAt(i int) { w.queue = slices.Delete(w.queue, i, i+1) }
+
+func (w *tickerWorld) propose(id NodeID, data []byte) {
+	i, tm, err := w.nodes[id].Propose(data)
+	w.note("propose %d: %d %d %v", id, i, tm, err)
+}
+
+// read starts read rid at id, by lease or by ReadIndex.
+func (w *tickerWorld) read(id NodeID, rid uint64, lease bool) {
+	if lease {
+		w.note("lease read %d: %v", id, w.nodes[id].LeaseRead(rid))
+	} else {
+		w.note("read %d: %v", id, w.nodes[id].ReadIndex(rid))
+	}
+}
+
 func clonePersist(p Persist) Persist {
 	c := p
 	c.Entries = append([]Entry(nil), p.Entries...)
@@ -189,9 +213,7 @@ func TestTickerMatchesPerNodeTicks(t *testing.T) {
 				}
 				i := rapid.IntRange(0, len(plain.queue)-1).Draw(t, "msg")
 				for _, w := range worlds {
-					m := w.queue[i]
-					w.queue = append(w.queue[:i], w.queue[i+1:]...)
-					w.note("step %v: %v", m, w.nodes[m.To].Step(m))
+					w.deliverAt(i)
 				}
 			case 5: // lose one message
 				if len(plain.queue) == 0 {
@@ -199,7 +221,7 @@ func TestTickerMatchesPerNodeTicks(t *testing.T) {
 				}
 				i := rapid.IntRange(0, len(plain.queue)-1).Draw(t, "lost")
 				for _, w := range worlds {
-					w.queue = append(w.queue[:i], w.queue[i+1:]...)
+					w.loseAt(i)
 				}
 			case 6:
 				for _, w := range worlds {
@@ -208,17 +230,12 @@ func TestTickerMatchesPerNodeTicks(t *testing.T) {
 			case 7:
 				data := []byte{byte(step)}
 				for _, w := range worlds {
-					i, tm, err := w.nodes[id].Propose(data)
-					w.note("propose %d: %d %d %v", id, i, tm, err)
+					w.propose(id, data)
 				}
 			case 8:
 				lease := base.EnableLeaseReads && rapid.Bool().Draw(t, "leaseRead")
 				for _, w := range worlds {
-					if lease {
-						w.note("lease read %d: %v", id, w.nodes[id].LeaseRead(uint64(step)))
-					} else {
-						w.note("read %d: %v", id, w.nodes[id].ReadIndex(uint64(step)))
-					}
+					w.read(id, uint64(step), lease)
 				}
 			case 9:
 				// One call at a time, so that each call must reschedule
