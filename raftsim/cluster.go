@@ -37,6 +37,8 @@ type Options struct {
 	// by Scenario.Workload.
 	Workload Workload
 	// WrapNode, if set, wraps every node (at start and at each restart).
+	// With Scenario.Raft.Ticker the node's clock is driven by its
+	// raft.Ticker, so the wrapper's Tick is not called.
 	WrapNode func(id raft.NodeID, n *raft.Node) Core
 	// FullTrace keeps every trace event (needed for the HTML timeline and
 	// the text trace); otherwise only the most recent ones are kept, for
