@@ -251,7 +251,20 @@ func (g *Group) Promote(ctx context.Context, id raft.NodeID) error {
 //
 // If the removal went through but retiring the ID failed (the client saw
 // an error), removing it again retires it.
+//
+// A leader asked to remove its own host hands leadership over first and
+// answers with a *NotLeaderError naming the new leader, where the caller
+// retries. Whether the ID is retired is decided from this host's replicas
+// of the other groups, and a host already removed from another group may
+// never hear of that removal: only another host's view is current.
 func (g *Group) Remove(ctx context.Context, id raft.NodeID) error {
+	if id == g.h.id && g.Status().Role == raft.RoleLeader {
+		to, err := g.TransferLeadership(ctx, raft.None)
+		if err != nil {
+			return err
+		}
+		return g.notLeader(to)
+	}
 	err := g.changeMembership(ctx, raft.MembershipChange{Type: raft.RemoveMember, Node: id})
 	if errors.Is(err, raft.ErrNotMember) {
 		g.h.peersMu.RLock()

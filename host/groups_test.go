@@ -584,6 +584,39 @@ func TestRemoveRetiresOnlyFromTheLastGroup(t *testing.T) {
 	waitFor(t, "the ID to be retired", func() bool { return groupLeader(t, c, 2).Host().Peers()[victim].Removed })
 }
 
+// A leader asked to remove its own host hands leadership over and names the
+// new leader, which removes it and retires the ID. The removed host's own
+// view of the other groups is stale — it was removed from group 1 and may
+// never hear of it — so deciding the retirement there left the ID
+// unretired (TestRemoveRetiresOnlyFromTheLastGroup failed about half the
+// time, whenever the victim led group 2).
+func TestRemoveOwnHostAsLeaderHandsOver(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config) { cfg.Groups = []GroupID{1, 2} })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	victim := raft.NodeID(3)
+	waitFor(t, "host 3 leading group 2", func() bool {
+		lead := groupLeader(t, c, 2)
+		if lead.Host().ID() == victim {
+			return true
+		}
+		lead.TransferLeadership(ctx, victim)
+		return false
+	})
+	waitFor(t, "host 3 removed from group 1", func() bool {
+		return groupLeader(t, c, 1).Remove(ctx, victim) == nil
+	})
+	err := grp(t, c.hosts[victim], 2).Remove(ctx, victim)
+	var nl *NotLeaderError
+	if !errors.As(err, &nl) || nl.Leader == victim || nl.Leader == raft.None {
+		t.Fatalf("a leader removing its own host answered %v, want a NotLeaderError naming another leader", err)
+	}
+	waitFor(t, "the removal through the new leader", func() bool {
+		return grp(t, c.hosts[nl.Leader], 2).Remove(ctx, victim) == nil
+	})
+	waitFor(t, "the ID to be retired", func() bool { return c.hosts[nl.Leader].Peers()[victim].Removed })
+}
+
 // The address book is the host's, and every group's apply goroutine
 // updates it (address entries, snapshots): concurrent updates must all
 // reach the file. They once shared one temporary file name without taking
