@@ -99,12 +99,7 @@ func groupLeader(t *testing.T, c *cluster, id GroupID) *Group {
 func TestUnknownGroupFrameDroppedConnectionKept(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	lead := c.leader()
-	var victim *Host
-	for _, h := range c.hosts {
-		if h != lead {
-			victim = h
-		}
-	}
+	victim := c.follower(lead)
 	conn, err := net.Dial("tcp", c.peers[victim.ID()].Raft)
 	if err != nil {
 		t.Fatal(err)
@@ -139,12 +134,7 @@ func TestUnknownGroupFrameDroppedConnectionKept(t *testing.T) {
 func TestUnknownGroupSideConnectionsRefused(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	lead := c.leader()
-	var victim *Host
-	for _, h := range c.hosts {
-		if h != lead {
-			victim = h
-		}
-	}
+	victim := c.follower(lead)
 	for i, kind := range []byte{kindSnapshot, kindRepair, kindHash} {
 		conn, err := net.Dial("tcp", c.peers[victim.ID()].Raft)
 		if err != nil {

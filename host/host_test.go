@@ -206,6 +206,17 @@ func (c *cluster) leader() *Host {
 	return nil
 }
 
+// follower returns a host other than lead.
+func (c *cluster) follower(lead *Host) *Host {
+	for _, h := range c.hosts {
+		if h != lead {
+			return h
+		}
+	}
+	c.t.Fatal("no host but the leader")
+	return nil
+}
+
 func add(t *testing.T, h *Host, n uint64) uint64 {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -354,12 +365,7 @@ func TestSnapshotTransferResumes(t *testing.T) {
 func TestGarbagePeer(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	lead := c.leader()
-	var victim *Host
-	for _, h := range c.hosts {
-		if h != lead {
-			victim = h
-		}
-	}
+	victim := c.follower(lead)
 	addr := c.peers[victim.ID()].Raft
 	hs := func(kind byte, from uint64) []byte { return handshake(kind, from, 0) }
 	frame := func(b []byte) []byte { return groupFrame(1, b) }
