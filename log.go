@@ -137,6 +137,22 @@ func (l *raftLog) append(ents ...Entry) {
 	l.push(ents)
 }
 
+// appendOne adds one entry that continues the log directly: append for a
+// leader's proposal, without the slice copy (most proposals land in the
+// last chunk's spare capacity).
+func (l *raftLog) appendOne(e Entry) {
+	if e.Index != l.lastIndex()+1 {
+		panic(fmt.Sprintf("raft: append at %d to log ending at %d", e.Index, l.lastIndex()))
+	}
+	if n := len(l.chunks); n > 0 {
+		if last := &l.chunks[n-1]; len(*last) < cap(*last) {
+			*last = append(*last, e)
+			return
+		}
+	}
+	l.push([]Entry{e})
+}
+
 // findConflict returns the index of the first entry of ents that is not
 // already in the log with the same term, or 0 if every entry is present.
 // Entries at or below the snapshot are committed, so they match.

@@ -381,8 +381,7 @@ func (n *Node) Propose(data []byte) (Index, Term, error) {
 		n.send(Message{Type: MsgProp, To: n.lead, Entries: []Entry{{Data: data}}})
 		return 0, 0, nil
 	}
-	e, err := n.appendProposal(data)
-	return e.Index, e.Term, err
+	return n.appendProposal(data)
 }
 
 // Campaign starts an election now (through pre-vote unless it is off)

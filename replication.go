@@ -8,7 +8,7 @@ import "fmt"
 
 // appendProposal appends a leader's own entry, subject to the uncommitted
 // bytes limit.
-func (n *Node) appendProposal(data []byte) (Entry, error) {
+func (n *Node) appendProposal(data []byte) (Index, Term, error) {
 	e := Entry{Index: n.log.lastIndex() + 1, Term: n.term, Type: EntryNormal, Data: data}
 	size := e.size()
 	// An empty uncommitted tail takes any one entry: sizes include
@@ -17,12 +17,12 @@ func (n *Node) appendProposal(data []byte) (Entry, error) {
 	// Config.Validate allows.
 	l := n.ldr
 	if l.uncommittedBytes > 0 && l.uncommittedBytes+size > n.cfg.MaxUncommittedBytes {
-		return Entry{}, fmt.Errorf("%w (%d + %d > %d)", ErrUncommittedLimit, l.uncommittedBytes, size, n.cfg.MaxUncommittedBytes)
+		return 0, 0, fmt.Errorf("%w (%d + %d > %d)", ErrUncommittedLimit, l.uncommittedBytes, size, n.cfg.MaxUncommittedBytes)
 	}
-	n.log.append(e)
+	n.log.appendOne(e)
 	l.uncommittedBytes += size
 	n.needFlush = true
-	return e, nil
+	return e.Index, e.Term, nil
 }
 
 // flushReplication sends every member what it is missing, as far as flow

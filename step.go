@@ -200,7 +200,7 @@ func (n *Node) handleForwardedProposal(m Message) error {
 		return fmt.Errorf("%w (%d + %d > %d)", ErrUncommittedLimit, u, total, n.cfg.MaxUncommittedBytes)
 	}
 	for i := range m.Entries {
-		if _, err := n.appendProposal(m.Entries[i].Data); err != nil {
+		if _, _, err := n.appendProposal(m.Entries[i].Data); err != nil {
 			return err
 		}
 	}

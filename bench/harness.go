@@ -161,17 +161,24 @@ func RunThroughput(lib Library, p ThroughputParams) (ThroughputResult, error) {
 	}
 	payloads := makePayloads(p.Batch, p.Size)
 	res := ThroughputResult{Entries: p.Entries}
+	err = measureLoop(&res, func() error { return replicate(c, p, payloads, &res) })
+	runtime.KeepAlive(c)
+	return res, err
+}
+
+// measureLoop runs loop after a collection and records its wall-clock
+// and CPU time and its heap allocations in res.
+func measureLoop(res *ThroughputResult, loop func() error) error {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	start, startCPU := time.Now(), cpuTime()
-	err = replicate(c, p, payloads, &res)
+	err := loop()
 	res.Elapsed, res.CPU = time.Since(start), cpuTime()-startCPU
 	runtime.ReadMemStats(&after)
 	res.Mallocs = after.Mallocs - before.Mallocs
 	res.Bytes = after.TotalAlloc - before.TotalAlloc
-	runtime.KeepAlive(c)
-	return res, err
+	return err
 }
 
 // replicate is the measured loop: rounds of B proposals, every node's

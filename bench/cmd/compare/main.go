@@ -48,6 +48,9 @@ func main() {
 	if !*skipIdle {
 		idle(*runs, *ticks, groups)
 	}
+	if *floorFlag {
+		floor(*runs, *entries, nodes, batches, sizes)
+	}
 	if *readsFlag {
 		reads(*runs, *readsN, nodes, ints(*inFlight))
 	}
