@@ -2,7 +2,7 @@
 // side by side, on workloads of identical shape, in one goroutine and with
 // no I/O.
 //
-// Three harnesses:
+// Four harnesses:
 //
 //   - Throughput ([RunThroughput]): a cluster of 3 or 5 nodes. Every round
 //     the leader gets B proposals of S bytes; then every node handles all
@@ -25,6 +25,11 @@
 //     PureraftQuiescent variant turns on pureraft's quiescence: after
 //     QuiesceAfterTicks heartbeats the simulated leader sends MsgQuiesce
 //     and falls silent, and the groups are measured quiescent.
+//
+//   - Store alone ([RunStoreAlone]): a throughput run's persists and
+//     compactions replayed into pureraft's caller's stores with no node,
+//     the floor under pureraft's cost with that store design (cmd/compare
+//     -floor sets it beside the core alone and etcd).
 //
 //   - Reads ([RunReads]): the throughput cluster with ReadIndex reads
 //     instead of proposals, K reads kept in flight at the leader, counting
