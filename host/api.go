@@ -356,6 +356,7 @@ func (g *Group) proposeChange(ctx context.Context, ch raft.MembershipChange) err
 // up-to-date voter) and waits until this node is no longer leader.
 func (g *Group) TransferLeadership(ctx context.Context, to raft.NodeID) (raft.NodeID, error) {
 	var terr error
+	var begun raft.Status // the node's status right after the transfer began
 	err := g.do(ctx, func() {
 		if to == raft.None {
 			to, terr = g.node.TransferToBestVoter()
@@ -365,6 +366,7 @@ func (g *Group) TransferLeadership(ctx context.Context, to raft.NodeID) (raft.No
 		if terr != nil {
 			terr = g.clientErr(terr)
 		}
+		begun = g.node.Status()
 	})
 	if err == nil {
 		err = terr
@@ -372,20 +374,23 @@ func (g *Group) TransferLeadership(ctx context.Context, to raft.NodeID) (raft.No
 	if err != nil {
 		return raft.None, err
 	}
-	for {
-		st := g.Status()
-		if st.Role != raft.RoleLeader {
-			return to, nil
-		}
-		if st.Transferee == raft.None {
-			return raft.None, fmt.Errorf("leadership transfer to %d was abandoned", to)
-		}
-		select {
-		case <-ctx.Done():
-			return raft.None, ctx.Err()
-		case <-time.After(g.cfg.TickInterval):
-		}
+	// A status published before the transfer began shows no transferee,
+	// as an abandoned one would: wait past those first.
+	if _, err := g.WaitStatus(ctx, func(st raft.Status) bool {
+		return st.Transferee != raft.None || st.Role != raft.RoleLeader || st.Term != begun.Term
+	}); err != nil {
+		return raft.None, err
 	}
+	st, err := g.WaitStatus(ctx, func(st raft.Status) bool {
+		return st.Role != raft.RoleLeader || st.Transferee == raft.None
+	})
+	switch {
+	case err != nil:
+		return raft.None, err
+	case st.Role == raft.RoleLeader:
+		return raft.None, fmt.Errorf("leadership transfer to %d was abandoned", to)
+	}
+	return to, nil
 }
 
 // Status returns the node's status as of the last loop iteration.

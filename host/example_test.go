@@ -3,14 +3,12 @@ package host_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/pureraft/raft/host"
 )
@@ -101,20 +99,18 @@ func Example() {
 	ctx := context.Background()
 	propose := func(g host.GroupID, cmd string) {
 		grp, _ := h.Group(g)
-		for {
-			res, err := grp.Propose(ctx, []byte(cmd))
-			var nl *host.NotLeaderError
-			if errors.As(err, &nl) || errors.Is(err, host.ErrDropped) {
-				time.Sleep(10 * time.Millisecond) // the group is still electing its leader
-				continue
-			}
-			if err != nil {
-				fmt.Println(err)
-				return
-			}
-			fmt.Printf("group %d: %s\n", g, res.Data)
+		// A group elects its leader after it starts; wait for it rather
+		// than retry on NotLeaderError.
+		if _, err := grp.WaitLeader(ctx); err != nil {
+			fmt.Println(err)
 			return
 		}
+		res, err := grp.Propose(ctx, []byte(cmd))
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("group %d: %s\n", g, res.Data)
 	}
 	propose(1, "buy milk")
 	propose(2, "call Ada")

@@ -70,6 +70,9 @@ type Group struct {
 
 	statusMu sync.RWMutex
 	status   raft.Status
+	// statusChanged is closed when the status next changes; nil while
+	// nobody waits (watch.go).
+	statusChanged chan struct{}
 
 	// Owned by the node loop.
 	sendingSnap map[raft.NodeID]bool

@@ -225,9 +225,7 @@ func (g *Group) handleActions() {
 
 func (g *Group) publishStatus() {
 	st := g.node.Status()
-	g.statusMu.Lock()
-	g.status = st
-	g.statusMu.Unlock()
+	g.setStatus(st)
 	m := &g.gauges
 	m.term.Store(uint64(st.Term))
 	m.commit.Store(uint64(st.Commit))
