@@ -24,38 +24,49 @@ import (
 	"github.com/pureraft/raft"
 )
 
-// gadd proposes "add n" to group g and returns the sum, retrying while
-// the group has no leader.
+// gadd proposes "add n" to group g and returns the sum. Before each try
+// it waits for g to know a leader; after a failed one (the leader changed,
+// or was cut off) it waits for g's status to change before trying again.
 func gadd(t *testing.T, g *Group, n uint64) uint64 {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		res, err := g.Propose(ctx, binary.BigEndian.AppendUint64(nil, n))
-		cancel()
+		if _, err := g.WaitLeader(ctx); err != nil {
+			t.Fatalf("group %d on node %d: no leader: %v", g.ID(), g.Host().ID(), err)
+		}
+		before := g.Status()
+		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+		res, err := g.Propose(pctx, binary.BigEndian.AppendUint64(nil, n))
+		pcancel()
 		if err == nil {
 			return binary.BigEndian.Uint64(res.Data)
 		}
-		if time.Now().After(deadline) {
+		if _, werr := g.WaitStatus(ctx, func(st raft.Status) bool { return st != before }); werr != nil {
 			t.Fatalf("group %d on node %d: propose: %v", g.ID(), g.Host().ID(), err)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// gwait polls group g's stale reads until they show want.
+// gwait waits until a stale read of group g shows want, looking again
+// each time g applies another entry.
 func gwait(t *testing.T, g *Group, want uint64) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	var got uint64
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		out, err := g.Read(context.Background(), Stale, nil)
+	for {
+		applied := g.Applied() // before the read: an entry applied after it still wakes the wait
+		out, err := g.Read(ctx, Stale, nil)
 		if err == nil {
 			if got = binary.BigEndian.Uint64(out); got == want {
 				return
 			}
 		}
+		if err := g.waitApplied(ctx, applied+1); err != nil {
+			t.Fatalf("group %d on node %d: value %d, want %d (%v)", g.ID(), g.Host().ID(), got, want, err)
+		}
 	}
-	t.Fatalf("group %d on node %d: value %d, want %d", g.ID(), g.Host().ID(), got, want)
 }
 
 // waitFor polls cond until it holds or the deadline passes.
@@ -80,7 +91,7 @@ func grp(t *testing.T, h *Host, id GroupID) *Group {
 func groupLeader(t *testing.T, c *cluster, id GroupID) *Group {
 	t.Helper()
 	var lead *Group
-	waitFor(t, "a leader", func() bool {
+	c.await(fmt.Sprintf("a leader of group %d", id), func() bool {
 		for _, h := range c.hosts {
 			if g, ok := h.Group(id); ok && g.Status().Role == raft.RoleLeader {
 				lead = g
@@ -237,7 +248,7 @@ func TestIdleGroupsQuiesceAndWakeWhenLeaderLost(t *testing.T) {
 	for _, gid := range []GroupID{1, 2, 3, 4} {
 		gadd(t, grp(t, c.hosts[1], gid), 1)
 	}
-	waitFor(t, "every replica of every group to go quiescent", func() bool {
+	c.await("every replica of every group to go quiescent", func() bool {
 		for _, h := range c.hosts {
 			for _, g := range h.allGroups() {
 				if !g.Status().Quiescent {
@@ -260,7 +271,7 @@ func TestIdleGroupsQuiesceAndWakeWhenLeaderLost(t *testing.T) {
 	gone := lead.Host().ID()
 	c.hosts[gone].SkipHandOver() // a crash, as far as the others can tell
 	c.stop(gone)
-	waitFor(t, "a new leader of group 2", func() bool {
+	c.await("a new leader of group 2", func() bool {
 		for id, h := range c.hosts {
 			if st := grp(t, h, 2).Status(); id != gone && st.Role == raft.RoleLeader {
 				return true
@@ -282,7 +293,7 @@ func TestLeadershipBalanced(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, gid := range groups {
-		waitFor(t, "group leader on host 1", func() bool {
+		c.await("group leader on host 1", func() bool {
 			lead := groupLeader(t, c, gid)
 			if lead.Host().ID() == 1 {
 				return true
@@ -291,7 +302,7 @@ func TestLeadershipBalanced(t *testing.T) {
 			return grp(t, c.hosts[1], gid).Status().Role == raft.RoleLeader
 		})
 	}
-	waitFor(t, "host 1 to see itself leading all groups", func() bool {
+	c.await("host 1 to see itself leading all groups", func() bool {
 		n := 0
 		for _, gid := range groups {
 			if grp(t, c.hosts[1], gid).Status().Role == raft.RoleLeader {
@@ -307,7 +318,7 @@ func TestLeadershipBalanced(t *testing.T) {
 	if moved != 4 {
 		t.Errorf("moved %d leaderships, want 4 (6 groups on 3 hosts: 2 each)", moved)
 	}
-	waitFor(t, "two leaders per host", func() bool {
+	c.await("two leaders per host", func() bool {
 		led := map[raft.NodeID]int{}
 		for _, gid := range groups {
 			if st := grp(t, c.hosts[1], gid).Status(); st.Leader != raft.None {
@@ -391,7 +402,7 @@ func TestQuiescentLeaderLeaseExpiresWithRealTicks(t *testing.T) {
 	lead := c.leader()
 	add(t, lead, 1)
 	g := g1(lead)
-	waitFor(t, "the group to go quiescent", func() bool { return g.Status().Quiescent })
+	c.await("the group to go quiescent", func() bool { return g.Status().Quiescent })
 	start := lead.ticks.Load()
 	waitFor(t, "three election timeouts of ticks", func() bool {
 		return lead.ticks.Load() > start+uint64(3*lead.cfg.ElectionTicks)
@@ -426,7 +437,7 @@ func TestMembershipChangeOnQuiescentGroup(t *testing.T) {
 	})
 	lead := c.leader()
 	add(t, lead, 1)
-	waitFor(t, "the group to go quiescent", func() bool { return g1(lead).Status().Quiescent })
+	c.await("the group to go quiescent", func() bool { return g1(lead).Status().Quiescent })
 	var victim raft.NodeID
 	for id := range c.hosts {
 		if id != lead.ID() {
@@ -554,14 +565,16 @@ func TestRemoveRetiresOnlyFromTheLastGroup(t *testing.T) {
 		t.Helper()
 		for {
 			lead := groupLeader(t, c, gid)
+			before := lead.Status()
 			err := lead.Remove(ctx, id)
 			if err == nil {
 				return
 			}
-			if ctx.Err() != nil {
+			// A leader change: once the status moves on, ask the leader
+			// there is then.
+			if _, werr := lead.WaitStatus(ctx, func(st raft.Status) bool { return st != before }); werr != nil {
 				t.Fatalf("remove %d from group %d: %v", id, gid, err)
 			}
-			time.Sleep(20 * time.Millisecond) // a leader change: ask the new one
 		}
 	}
 	lead := groupLeader(t, c, 1).Host()
@@ -571,7 +584,7 @@ func TestRemoveRetiresOnlyFromTheLastGroup(t *testing.T) {
 		t.Fatalf("node %d retired while it still replicates group 2", victim)
 	}
 	remove(2, victim)
-	waitFor(t, "the ID to be retired", func() bool { return groupLeader(t, c, 2).Host().Peers()[victim].Removed })
+	c.await("the ID to be retired", func() bool { return groupLeader(t, c, 2).Host().Peers()[victim].Removed })
 }
 
 // A leader asked to remove its own host hands leadership over and names the
@@ -585,7 +598,7 @@ func TestRemoveOwnHostAsLeaderHandsOver(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	victim := raft.NodeID(3)
-	waitFor(t, "host 3 leading group 2", func() bool {
+	c.await("host 3 leading group 2", func() bool {
 		lead := groupLeader(t, c, 2)
 		if lead.Host().ID() == victim {
 			return true
@@ -593,7 +606,7 @@ func TestRemoveOwnHostAsLeaderHandsOver(t *testing.T) {
 		lead.TransferLeadership(ctx, victim)
 		return false
 	})
-	waitFor(t, "host 3 removed from group 1", func() bool {
+	c.await("host 3 removed from group 1", func() bool {
 		return groupLeader(t, c, 1).Remove(ctx, victim) == nil
 	})
 	err := grp(t, c.hosts[victim], 2).Remove(ctx, victim)
@@ -601,10 +614,10 @@ func TestRemoveOwnHostAsLeaderHandsOver(t *testing.T) {
 	if !errors.As(err, &nl) || nl.Leader == victim || nl.Leader == raft.None {
 		t.Fatalf("a leader removing its own host answered %v, want a NotLeaderError naming another leader", err)
 	}
-	waitFor(t, "the removal through the new leader", func() bool {
+	c.await("the removal through the new leader", func() bool {
 		return grp(t, c.hosts[nl.Leader], 2).Remove(ctx, victim) == nil
 	})
-	waitFor(t, "the ID to be retired", func() bool { return c.hosts[nl.Leader].Peers()[victim].Removed })
+	c.await("the ID to be retired", func() bool { return c.hosts[nl.Leader].Peers()[victim].Removed })
 }
 
 // The address book is the host's, and every group's apply goroutine

@@ -193,17 +193,17 @@ func (c *cluster) stop(id raft.NodeID) {
 
 func (c *cluster) leader() *Host {
 	c.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	var lead *Host
+	c.await("a leader of group 1", func() bool {
 		for _, h := range c.hosts {
 			if g1(h).Status().Role == raft.RoleLeader {
-				return h
+				lead = h
+				return true
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	c.t.Fatal("no leader within 10s")
-	return nil
+		return false
+	})
+	return lead
 }
 
 // follower returns a host other than lead.
@@ -219,19 +219,7 @@ func (c *cluster) follower(lead *Host) *Host {
 
 func add(t *testing.T, h *Host, n uint64) uint64 {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		res, err := g1(h).Propose(ctx, binary.BigEndian.AppendUint64(nil, n))
-		cancel()
-		if err == nil {
-			return binary.BigEndian.Uint64(res.Data)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node %d: propose: %v", h.ID(), err)
-		}
-		time.Sleep(10 * time.Millisecond) // no leader yet: retry
-	}
+	return gadd(t, g1(h), n)
 }
 
 func value(t *testing.T, h *Host, c Consistency) uint64 {
@@ -245,17 +233,10 @@ func value(t *testing.T, h *Host, c Consistency) uint64 {
 	return binary.BigEndian.Uint64(out)
 }
 
-// waitValue polls a stale read until it shows want.
+// waitValue waits until a stale read on h shows want.
 func waitValue(t *testing.T, h *Host, want uint64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if value(t, h, Stale) == want {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("node %d: value %d, want %d", h.ID(), value(t, h, Stale), want)
+	gwait(t, g1(h), want)
 }
 
 // The seam: a tiny Machine replicated by the host, proposals from every

@@ -98,13 +98,10 @@ func roles(t *testing.T, c *cluster) (lead, victim, third *Host) {
 		}
 	}
 	// Wait until the victim knows the leader, so its status is settled.
-	deadline := time.Now().Add(10 * time.Second)
-	for g1(victim).Status().Leader != lead.ID() || g1(victim).Status().Applied < g1(lead).Status().Commit {
-		if time.Now().After(deadline) {
-			t.Fatal("victim does not follow the leader")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	c.await("the victim to follow the leader", func() bool {
+		st := g1(victim).Status()
+		return st.Leader == lead.ID() && st.Applied >= g1(lead).Status().Commit
+	})
 	return lead, victim, third
 }
 
@@ -274,12 +271,10 @@ func TestForgedMessagesInsecure(t *testing.T) {
 	lead, victim, _ = roles(t, c2)
 	term := g1(victim).Status().Term
 	attack(t, c2.peers[victim.ID()].Raft, attacker{name: "plain", welcome: true}, forgedTimeoutNow(lead, victim))
-	deadline := time.Now().Add(5 * time.Second)
-	for g1(victim).Status().Term == term {
-		if time.Now().After(deadline) {
-			t.Fatal("a forged MsgTimeoutNow did not start an election")
-		}
-		time.Sleep(5 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := g1(victim).WaitStatus(ctx, func(st raft.Status) bool { return st.Term != term }); err != nil {
+		t.Fatalf("a forged MsgTimeoutNow did not start an election: %v", err)
 	}
 }
 
@@ -313,20 +308,23 @@ func TestRemovedMemberRefusedWithTLS(t *testing.T) {
 	defer cancel()
 	// Right after the election the leader may not have heard from every
 	// voter yet, and the membership check refuses the change until it has.
-	for err := g1(lead).Remove(ctx, gone); err != nil; err = g1(lead).Remove(ctx, gone) {
-		if !errors.Is(err, raft.ErrQuorumNotConnected) || ctx.Err() != nil {
+	for {
+		before := g1(lead).Status()
+		err := g1(lead).Remove(ctx, gone)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, raft.ErrQuorumNotConnected) {
 			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		// The leader learns who is connected from their answers to its
+		// heartbeats: try again once its status has moved on.
+		if _, werr := g1(lead).WaitStatus(ctx, func(st raft.Status) bool { return st != before }); werr != nil {
+			t.Fatal(err)
+		}
 	}
 	c.stop(gone)
-	deadline := time.Now().Add(10 * time.Second)
-	for !victim.Peers()[gone].Removed {
-		if time.Now().After(deadline) {
-			t.Fatalf("the victim never saw node %d retired", gone)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	c.await(fmt.Sprintf("the victim to see node %d retired", gone), func() bool { return victim.Peers()[gone].Removed })
 	refused := func() float64 { return testutil.ToFloat64(victim.metrics.refused.WithLabelValues("not_a_member")) }
 	before := refused()
 	cfg := p.member(t, gone).ClientConfig(nil)
