@@ -424,8 +424,7 @@ func runDemo(ctx context.Context, log *slog.Logger, opts nodeOptions) int {
 	}
 	// Wait for every group's first election, so the printed commands work
 	// at once.
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !servers[0].allLed(); time.Sleep(20 * time.Millisecond) {
-	}
+	servers[0].awaitLeaders(10 * time.Second)
 	a1, a2, a3 := peers[1].HTTP, peers[2].HTTP, peers[3].HTTP
 	fmt.Printf(`
 raftkv: a 3-node cluster is running in this process, keys spread over %d Raft groups (data in %s).
@@ -462,12 +461,13 @@ Press Ctrl-C to stop (the data directory is removed).
 	return 0
 }
 
-// allLed reports whether every group knows a leader.
-func (s *server) allLed() bool {
+// awaitLeaders waits, at most timeout, until every group knows a leader.
+func (s *server) awaitLeaders(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	for _, id := range s.h.Groups() {
-		if g, ok := s.h.Group(id); !ok || g.Status().Leader == raft.None {
-			return false
+		if g, ok := s.h.Group(id); ok {
+			g.WaitLeader(ctx) // on timeout the demo starts anyway; its clients retry
 		}
 	}
-	return true
 }
