@@ -650,3 +650,79 @@ func TestAddressBookConcurrentUpdates(t *testing.T) {
 		t.Fatalf("the address book file holds %d addresses, want %d", got, 8*20)
 	}
 }
+
+// A lost connection wakes only the quiescent groups that followed the lost
+// host (or knew no leader): a quiescent follower starts no election by
+// itself, so those must wake to replace their leader, while a group led
+// from elsewhere has nothing to do and stays quiet (waking it would cost
+// every idle group of a host a round of ticks and heartbeats whenever any
+// peer restarts).
+func TestLostPeerWakesOnlyTheGroupsItLed(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config) {
+		cfg.Groups = []GroupID{1, 2}
+		cfg.QuiesceAfterTicks = 2 * cfg.ElectionTicks
+		cfg.CorruptCheckInterval = 0
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	gone := groupLeader(t, c, 1).Host().ID()
+	if lead2 := groupLeader(t, c, 2); lead2.Host().ID() == gone {
+		to := gone%3 + 1
+		if _, err := lead2.TransferLeadership(ctx, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.await("group 2 led from another host", func() bool {
+		lead := groupLeader(t, c, 2)
+		return lead.Host().ID() != gone
+	})
+	for _, gid := range []GroupID{1, 2} {
+		gadd(t, groupLeader(t, c, gid), 1)
+	}
+	c.await("every replica of every group to go quiescent", func() bool {
+		for _, h := range c.hosts {
+			for _, g := range h.allGroups() {
+				if !g.Status().Quiescent {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	// Watch group 2 on the hosts that stay: any status that is not
+	// quiescent, from now until group 1 has a new leader, is a wake.
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	woke := make(chan raft.NodeID, 2)
+	var watchers sync.WaitGroup
+	for id, h := range c.hosts {
+		if id == gone {
+			continue
+		}
+		watchers.Add(1)
+		go func() {
+			defer watchers.Done()
+			if _, err := grp(t, h, 2).WaitStatus(watchCtx, func(st raft.Status) bool { return !st.Quiescent }); err == nil {
+				woke <- id
+			}
+		}()
+	}
+	c.hosts[gone].SkipHandOver() // a crash, as far as the others can tell
+	c.stop(gone)
+	c.await("a new leader of group 1", func() bool {
+		for _, h := range c.hosts {
+			if grp(t, h, 1).Status().Role == raft.RoleLeader {
+				return true
+			}
+		}
+		return false
+	})
+	for _, h := range c.hosts {
+		gwait(t, grp(t, h, 1), 1)
+	}
+	stopWatching()
+	watchers.Wait()
+	close(woke)
+	for id := range woke {
+		t.Errorf("host %d woke group 2, which host %d did not lead", id, gone)
+	}
+}

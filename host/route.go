@@ -95,14 +95,20 @@ func (h *Host) routeHash(conn net.Conn, br *bufio.Reader, from raft.NodeID, gid 
 	}
 }
 
-// wakeGroupsOf wakes the quiescent groups when a connection with peer id
-// fails: a quiescent follower starts no election by itself, so a leader
-// that went away must be noticed here (see raft's quiesce.go). Every
-// quiescent group is woken, not only id's: a group that is fine goes quiet
-// again after QuiesceAfterTicks, and the host need not track memberships.
+// wakeGroupsOf wakes the quiescent groups that followed peer id when a
+// connection with it fails: a quiescent follower starts no election by
+// itself, so a leader that went away must be noticed here (see raft's
+// quiesce.go). A quiescent group led from elsewhere (this host or a third
+// one) has nothing to do, and stays quiet: waking it would cost every
+// idle group a round of ticks and heartbeats whenever any peer restarts.
+// A group that knows no leader is woken too, to be safe. A missed wake
+// costs only time: the next proposal or read wakes the group anyway.
 func (h *Host) wakeGroupsOf(id raft.NodeID) {
 	for _, g := range h.allGroups() {
 		if !g.gauges.quiescent.Load() {
+			continue
+		}
+		if lead := raft.NodeID(g.gauges.leader.Load()); lead != id && lead != raft.None {
 			continue
 		}
 		select {
