@@ -21,7 +21,7 @@ func applyHost(t *testing.T, m Machine) *Group {
 		peers:  Peers{},
 		groups: map[GroupID]*Group{},
 	}
-	h.metrics = newMetrics(prometheus.NewRegistry(), h)
+	h.metrics = newMetrics(prometheus.NewRegistry(), "pureraft", h)
 	return &Group{
 		h:           h,
 		gid:         1,

@@ -348,18 +348,18 @@ func TestMetricsPerGroup(t *testing.T) {
 	var groups float64
 	for _, mf := range mfs {
 		switch mf.GetName() {
-		case "raftkv_applied_index":
+		case "pureraft_applied_index":
 			for _, m := range mf.GetMetric() {
 				for _, l := range m.GetLabel() {
 					labels[l.GetName()+"="+l.GetValue()] = true
 				}
 			}
-		case "raftkv_groups":
+		case "pureraft_groups":
 			groups = mf.GetMetric()[0].GetGauge().GetValue()
 		}
 	}
 	if !labels["group=3"] || !labels["group=5"] || groups != 2 {
-		t.Fatalf("applied-index labels %v, raftkv_groups %v; want group=3, group=5 and 2", labels, groups)
+		t.Fatalf("applied-index labels %v, pureraft_groups %v; want group=3, group=5 and 2", labels, groups)
 	}
 }
 
@@ -530,7 +530,7 @@ func TestDirectoriesWithoutLogBootstrapAgain(t *testing.T) {
 // dropped and counted, the rest are delivered, and delivery never waits.
 func TestStuckGroupDoesNotStallOthers(t *testing.T) {
 	h := &Host{log: slog.New(slog.NewTextHandler(io.Discard, nil)), groups: map[GroupID]*Group{}}
-	h.metrics = newMetrics(prometheus.NewRegistry(), h)
+	h.metrics = newMetrics(prometheus.NewRegistry(), "pureraft", h)
 	free := &Group{gid: 1, recvc: make(chan []raft.Message, 1)}
 	stuck := &Group{gid: 2, recvc: make(chan []raft.Message)} // no one reads it
 	h.groups[1], h.groups[2] = free, stuck

@@ -155,6 +155,9 @@ type Config struct {
 
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
+	// MetricsNamespace prefixes every metric's name (namespace_name).
+	// Default "pureraft"; raftkv uses "raftkv".
+	MetricsNamespace string
 	// OnFatal is called when the host cannot go on (a failed fsync, a
 	// machine that cannot apply a committed command). Default: log and
 	// exit the process.
@@ -200,6 +203,9 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.MetricsNamespace == "" {
+		c.MetricsNamespace = "pureraft"
 	}
 	if c.Registry == nil {
 		c.Registry = prometheus.NewRegistry()
@@ -349,6 +355,9 @@ func Open(cfg Config) (*Host, error) {
 	if cfg.NewMachine == nil {
 		return nil, errors.New("host: Config.NewMachine is required")
 	}
+	if !validMetricsNamespace(cfg.MetricsNamespace) {
+		return nil, fmt.Errorf("host: MetricsNamespace %q is not a Prometheus name (letters, digits and '_', not starting with a digit)", cfg.MetricsNamespace)
+	}
 	if cfg.QuiesceAfterTicks > 0 && cfg.QuiesceAfterTicks < 2*cfg.ElectionTicks {
 		return nil, fmt.Errorf("host: QuiesceAfterTicks is %d, less than 2 election timeouts (%d ticks): "+
 			"a membership change on a quiet group could never see who is connected", cfg.QuiesceAfterTicks, 2*cfg.ElectionTicks)
@@ -362,7 +371,7 @@ func Open(cfg Config) (*Host, error) {
 		stopc:     make(chan struct{}),
 		storeDone: make(chan struct{}),
 	}
-	h.metrics = newMetrics(cfg.Registry, h)
+	h.metrics = newMetrics(cfg.Registry, cfg.MetricsNamespace, h)
 	if oldLayout(cfg.Dir) {
 		// Started as empty, such a member would bootstrap or join a
 		// cluster afresh while its old log sits beside it.

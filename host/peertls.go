@@ -17,7 +17,7 @@ import (
 // MsgTimeoutNow starts an election. So the receiving side of a connection
 // learns the peer's ID from its verified certificate, refuses a peer that
 // is not in the address book, refuses a handshake that claims another ID,
-// and drops (and counts in raftkv_peer_forged_messages_total) any message
+// and drops (and counts in <namespace>_peer_forged_messages_total) any message
 // whose From is not that ID before it reaches Step.
 type PeerTLS struct {
 	// Server is the configuration for accepted connections. It must

@@ -32,7 +32,7 @@ import (
 //
 // A frame for a group this host does not hold (not created yet, removed,
 // or never known) is dropped, counted in
-// raftkv_peer_unknown_group_messages_total and logged at debug level; the
+// <namespace>_peer_unknown_group_messages_total and logged at debug level; the
 // connection stays up, and the other groups never notice. Raft tolerates
 // the loss: a leader retries.
 //

@@ -112,7 +112,7 @@ func startNode(o nodeOptions) (*server, error) {
 		},
 		NoBootstrap: !o.bootstrap, ForceNewCluster: o.forceNewCluster, CorruptCheckInterval: o.checkInterval,
 		TickInterval: o.tick, ElectionTicks: o.electionTicks, SnapshotEntries: o.snapshotEntries, SnapshotRetain: o.snapshotRetain,
-		SegmentBytes: o.segmentBytes, Logger: o.log, Registry: reg,
+		SegmentBytes: o.segmentBytes, Logger: o.log, Registry: reg, MetricsNamespace: "raftkv",
 	})
 	if err != nil {
 		return nil, err
