@@ -101,6 +101,16 @@ func (g *Group) proposeEntry(ctx context.Context, kind byte, body []byte) (Resul
 	data = binary.AppendUvarint(data, seq)
 	data = append(data, body...)
 	r, err := call(g, ctx, g.waiters, seq, g.propc, proposal{data: data, seq: seq})
+	// A node that knows no leader (an election under way) refuses the
+	// proposal without appending or forwarding it (loop.go, propose), so
+	// it is made again, unchanged, once there is a leader, while the
+	// caller still waits.
+	for err == nil && noLeaderKnown(r.err) && ctx.Err() == nil {
+		if _, werr := g.WaitLeader(ctx); werr != nil {
+			break
+		}
+		r, err = call(g, ctx, g.waiters, seq, g.propc, proposal{data: data, seq: seq})
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -165,12 +175,21 @@ func (g *Group) Read(ctx context.Context, c Consistency, query []byte) ([]byte, 
 		idx, err := g.readIndex(ctx, c == Lease)
 		// A read the leader lost or did not answer in time (a busy leader,
 		// a lost message, a leader change) is asked again while the
-		// client still waits: a transient failure becomes latency.
-		for err != nil && ctx.Err() == nil && (errors.Is(err, raft.ErrReadTimeout) ||
-			errors.Is(err, raft.ErrReadLeadershipLost) || errors.Is(err, raft.ErrReadRefused)) {
-			select {
-			case <-time.After(g.cfg.TickInterval):
-			case <-ctx.Done():
+		// client still waits: a transient failure becomes latency. So is
+		// one made while the group knows no leader (an election under
+		// way), once it knows one.
+		for err != nil && ctx.Err() == nil {
+			if noLeaderKnown(err) {
+				if _, werr := g.WaitLeader(ctx); werr != nil {
+					break
+				}
+			} else if errors.Is(err, raft.ErrReadTimeout) || errors.Is(err, raft.ErrReadLeadershipLost) || errors.Is(err, raft.ErrReadRefused) {
+				select {
+				case <-time.After(g.cfg.TickInterval):
+				case <-ctx.Done():
+				}
+			} else {
+				break
 			}
 			idx, err = g.readIndex(ctx, c == Lease)
 		}
@@ -190,6 +209,12 @@ func (g *Group) Read(ctx context.Context, c Consistency, query []byte) ([]byte, 
 		g.metrics.read.WithLabelValues(c.String()).Observe(time.Since(start).Seconds())
 	}
 	return out, err
+}
+
+// noLeaderKnown reports whether err says the group knows no leader now.
+func noLeaderKnown(err error) bool {
+	var nl *NotLeaderError
+	return errors.As(err, &nl) && nl.Leader == raft.None
 }
 
 // readIndex asks the node loop for a read index and waits for it.

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"reflect"
 	"runtime"
@@ -184,5 +185,52 @@ func TestTransferLeadershipIgnoresStatusFromBeforeIt(t *testing.T) {
 	close(second)
 	if r := <-done; r.err != nil || r.to != to {
 		t.Fatalf("TransferLeadership = (%d, %v), want (%d, nil): it judged the transfer by the status from before it began", r.to, r.err, to)
+	}
+}
+
+// A linearizable or lease read made while the group knows no leader (here
+// before the first election) waits for one and is served, instead of
+// failing with "no leader known" while the client's deadline allows the
+// wait; the read index still comes from the leader (thesis §6.4).
+func TestReadDuringElectionWaitsForLeader(t *testing.T) {
+	for _, c := range []Consistency{Linearizable, Lease} {
+		cl := newCluster(t, 3, nil)
+		h := cl.hosts[1]
+		if st := g1(h).Status(); st.Leader != raft.None {
+			t.Skipf("a leader (%d) was known before the read: nothing to check", st.Leader)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, err := g1(h).Read(ctx, c, nil)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s read before the first election: %v", c, err)
+		}
+		if len(out) != 8 {
+			t.Fatalf("%s read returned %x", c, out)
+		}
+	}
+}
+
+// A proposal made while the group knows no leader (before the first
+// election) is refused by the node without being appended or forwarded,
+// so the host makes it again once a leader is known, and it commits once:
+// the caller sees one result, and the counter adds the value once.
+func TestProposeDuringElectionWaitsForLeader(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	h := c.hosts[2]
+	if st := g1(h).Status(); st.Leader != raft.None {
+		t.Skipf("a leader (%d) was known before the proposal: nothing to check", st.Leader)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := g1(h).Propose(ctx, binary.BigEndian.AppendUint64(nil, 5))
+	if err != nil {
+		t.Fatalf("proposal before the first election: %v", err)
+	}
+	if got := binary.BigEndian.Uint64(res.Data); got != 5 {
+		t.Fatalf("sum after one proposal of 5: %d", got)
+	}
+	for _, h := range c.hosts {
+		gwait(t, g1(h), 5)
 	}
 }
