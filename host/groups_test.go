@@ -248,16 +248,7 @@ func TestIdleGroupsQuiesceAndWakeWhenLeaderLost(t *testing.T) {
 	for _, gid := range []GroupID{1, 2, 3, 4} {
 		gadd(t, grp(t, c.hosts[1], gid), 1)
 	}
-	c.await("every replica of every group to go quiescent", func() bool {
-		for _, h := range c.hosts {
-			for _, g := range h.allGroups() {
-				if !g.Status().Quiescent {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	c.awaitQuiescent()
 	// The tick goroutine no longer visits them.
 	waitFor(t, "the tick goroutine to drop every quiescent group", func() bool {
 		for _, h := range c.hosts {
@@ -679,16 +670,7 @@ func TestLostPeerWakesOnlyTheGroupsItLed(t *testing.T) {
 	for _, gid := range []GroupID{1, 2} {
 		gadd(t, groupLeader(t, c, gid), 1)
 	}
-	c.await("every replica of every group to go quiescent", func() bool {
-		for _, h := range c.hosts {
-			for _, g := range h.allGroups() {
-				if !g.Status().Quiescent {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	c.awaitQuiescent()
 	// Watch group 2 on the hosts that stay: any status that is not
 	// quiescent, from now until group 1 has a new leader, is a wake.
 	watchCtx, stopWatching := context.WithCancel(ctx)

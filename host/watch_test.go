@@ -39,6 +39,22 @@ func (c *cluster) await(what string, cond func() bool) {
 	}
 }
 
+// awaitQuiescent waits until every replica of every group in the cluster
+// is quiescent.
+func (c *cluster) awaitQuiescent() {
+	c.t.Helper()
+	c.await("every replica of every group to go quiescent", func() bool {
+		for _, h := range c.hosts {
+			for _, g := range h.allGroups() {
+				if !g.Status().Quiescent {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
 // WaitLeader returns, on every member, the leader the election made (§5.2:
 // at most one leader per term, and every member learns it from its
 // heartbeats), without the caller retrying anything.
