@@ -7,6 +7,7 @@ package host
 
 import (
 	"context"
+	"errors"
 
 	"github.com/pureraft/raft"
 )
@@ -17,6 +18,9 @@ import (
 // change. WaitStatus returns ctx's error if ctx ends first, and ErrStopped
 // if the group stops.
 func (g *Group) WaitStatus(ctx context.Context, cond func(raft.Status) bool) (raft.Status, error) {
+	if cond == nil {
+		return g.Status(), errNilCondition
+	}
 	for {
 		st, changed := g.watchStatus()
 		if cond(st) {
@@ -31,6 +35,8 @@ func (g *Group) WaitStatus(ctx context.Context, cond func(raft.Status) bool) (ra
 		}
 	}
 }
+
+var errNilCondition = errors.New("host: WaitStatus needs a condition (cond is nil)")
 
 // WaitLeader waits until the group knows a leader for its current term
 // (itself, perhaps) and returns its ID: what a caller needs before its

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,11 +85,15 @@ func TestWaitLeaderReturnsTheElectedLeader(t *testing.T) {
 	}
 }
 
-// WaitStatus gives up with the context's error, and with ErrStopped once
-// the group's node loop has ended, rather than waiting for ever.
+// WaitStatus refuses a nil condition with a clear error, and gives up with
+// the context's error, and with ErrStopped once the group's node loop has
+// ended, rather than waiting for ever.
 func TestWaitStatusEndsWithContextOrStop(t *testing.T) {
 	c := newCluster(t, 1, nil)
 	g := g1(c.hosts[1])
+	if _, err := g.WaitStatus(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "cond is nil") {
+		t.Fatalf("nil condition: err %v, want one naming the nil cond", err)
+	}
 	never := func(raft.Status) bool { return false }
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
