@@ -78,7 +78,8 @@ func (g *Group) finishIndex(e *raft.Entry) {
 
 // Propose replicates cmd and returns the Machine's result once applied
 // here. It works on any node: a follower's proposal is forwarded to the
-// leader by the core.
+// leader by the core. While the group knows no leader (an election, or a
+// node cut off from a quorum) it waits for one until ctx ends.
 //
 // A member under a corruption alarm refuses: the result would come from
 // its own machine.
@@ -107,7 +108,7 @@ func (g *Group) proposeEntry(ctx context.Context, kind byte, body []byte) (Resul
 	// caller still waits.
 	for err == nil && noLeaderKnown(r.err) && ctx.Err() == nil {
 		if _, werr := g.WaitLeader(ctx); werr != nil {
-			break
+			return Result{}, fmt.Errorf("%w (waiting for a leader: %w)", r.err, werr)
 		}
 		r, err = call(g, ctx, g.waiters, seq, g.propc, proposal{data: data, seq: seq})
 	}
@@ -162,7 +163,9 @@ func (c Consistency) String() string {
 	return "linearizable"
 }
 
-// Read answers query from the machine with the given consistency.
+// Read answers query from the machine with the given consistency. A
+// Linearizable or Lease read waits, until ctx ends, for a leader while the
+// group knows none.
 //
 // A member under a corruption alarm, or one that restarted and has not
 // yet compared its state with the other replicas, answers no reads.
@@ -181,7 +184,7 @@ func (g *Group) Read(ctx context.Context, c Consistency, query []byte) ([]byte, 
 		for err != nil && ctx.Err() == nil {
 			if noLeaderKnown(err) {
 				if _, werr := g.WaitLeader(ctx); werr != nil {
-					break
+					return nil, fmt.Errorf("%w (waiting for a leader: %w)", err, werr)
 				}
 			} else if errors.Is(err, raft.ErrReadTimeout) || errors.Is(err, raft.ErrReadLeadershipLost) || errors.Is(err, raft.ErrReadRefused) {
 				select {
@@ -381,7 +384,8 @@ func (g *Group) proposeChange(ctx context.Context, ch raft.MembershipChange) err
 // up-to-date voter) and waits until this node is no longer leader.
 func (g *Group) TransferLeadership(ctx context.Context, to raft.NodeID) (raft.NodeID, error) {
 	var terr error
-	var begun raft.Status // the node's status right after the transfer began
+	var term raft.Term // the node's term when the transfer began
+	var since uint64   // the first status published after it began
 	err := g.do(ctx, func() {
 		if to == raft.None {
 			to, terr = g.node.TransferToBestVoter()
@@ -391,7 +395,7 @@ func (g *Group) TransferLeadership(ctx context.Context, to raft.NodeID) (raft.No
 		if terr != nil {
 			terr = g.clientErr(terr)
 		}
-		begun = g.node.Status()
+		term, since = g.node.Status().Term, g.nextStatusSeq()
 	})
 	if err == nil {
 		err = terr
@@ -399,20 +403,18 @@ func (g *Group) TransferLeadership(ctx context.Context, to raft.NodeID) (raft.No
 	if err != nil {
 		return raft.None, err
 	}
-	// A status published before the transfer began shows no transferee,
-	// as an abandoned one would: wait past those first.
-	if _, err := g.WaitStatus(ctx, func(st raft.Status) bool {
-		return st.Transferee != raft.None || st.Role != raft.RoleLeader || st.Term != begun.Term
-	}); err != nil {
-		return raft.None, err
-	}
-	st, err := g.WaitStatus(ctx, func(st raft.Status) bool {
-		return st.Role != raft.RoleLeader || st.Transferee == raft.None
+	// Judge only statuses published after the transfer began: one from
+	// before it shows no transferee, as an abandoned transfer does (or,
+	// on a node elected in the same batch, not yet leader).
+	st, err := g.waitPublished(ctx, since, func(st raft.Status) bool {
+		return st.Role != raft.RoleLeader || st.Term != term || st.Transferee == raft.None
 	})
 	switch {
 	case err != nil:
 		return raft.None, err
 	case st.Role == raft.RoleLeader:
+		// Abandoned (no transferee any more), or this node was elected
+		// again in a later term: it still leads either way.
 		return raft.None, fmt.Errorf("leadership transfer to %d was abandoned", to)
 	}
 	return to, nil

@@ -70,9 +70,10 @@ type Group struct {
 
 	statusMu sync.RWMutex
 	status   raft.Status
-	// statusChanged is closed when the status next changes; nil while
-	// nobody waits (watch.go).
-	statusChanged chan struct{}
+	// statusSeq numbers the statuses the loop published; statusPublished
+	// is closed at the next publication, nil while nobody waits (watch.go).
+	statusSeq       uint64
+	statusPublished chan struct{}
 
 	// Owned by the node loop.
 	sendingSnap map[raft.NodeID]bool

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"net"
 	"reflect"
 	"runtime"
 	"strings"
@@ -27,7 +28,7 @@ func (c *cluster) await(what string, cond func() bool) {
 		cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}}
 		for _, h := range c.hosts {
 			for _, g := range h.allGroups() {
-				_, changed := g.watchStatus()
+				_, _, changed := g.watchStatus()
 				cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(changed)})
 			}
 		}
@@ -72,17 +73,19 @@ func TestWaitLeaderReturnsTheElectedLeader(t *testing.T) {
 			t.Fatalf("node %d: WaitLeader returned %d, not a member", h.ID(), lead)
 		}
 	}
-	lead := c.leader()
-	st, err := g1(lead).WaitStatus(ctx, func(st raft.Status) bool { return st.Leader == lead.ID() })
-	if err != nil || st.Role != raft.RoleLeader {
-		t.Fatalf("the leader's own status: %+v, %v", st, err)
-	}
-	// Once the cluster is stable every member names the same leader.
-	for _, h := range c.hosts {
-		if st, err := g1(h).WaitStatus(ctx, func(st raft.Status) bool { return st.Leader == lead.ID() }); err != nil {
-			t.Fatalf("node %d never names leader %d (status %+v): %v", h.ID(), lead.ID(), st, err)
+	// Once the election is over every member names the same leader, and
+	// that leader knows itself as one.
+	c.await("every member to name one leader", func() bool {
+		var lead raft.NodeID
+		for _, h := range c.hosts {
+			st := g1(h).Status()
+			if st.Leader == raft.None || (lead != raft.None && st.Leader != lead) {
+				return false
+			}
+			lead = st.Leader
 		}
-	}
+		return g1(c.hosts[lead]).Status().Role == raft.RoleLeader
+	})
 }
 
 // WaitStatus refuses a nil condition with a clear error, and gives up with
@@ -142,6 +145,49 @@ func TestTransferLeadershipWaitsForTheHandOver(t *testing.T) {
 	}
 }
 
+// heldLoop holds group g's node loop inside one batch of inputs, so that
+// inputs queued behind the holding one run together, and the status is
+// published only when the batch ends.
+type heldLoop struct {
+	t        *testing.T
+	g        *Group
+	ctx      context.Context
+	deadline time.Time
+	release  func()
+}
+
+func holdLoop(t *testing.T, ctx context.Context, g *Group) *heldLoop {
+	first, holding := make(chan struct{}), make(chan struct{})
+	go g.do(ctx, func() { close(holding); <-first })
+	<-holding
+	return &heldLoop{t: t, g: g, ctx: ctx, deadline: time.Now().Add(10 * time.Second), release: func() { close(first) }}
+}
+
+// until spins until cond holds; a deadline turns a hang into a failure.
+func (l *heldLoop) until(what string, cond func() bool) {
+	l.t.Helper()
+	for !cond() {
+		if time.Now().After(l.deadline) {
+			l.t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+	}
+}
+
+// queue starts call, which must queue one input on the loop, and returns
+// once that input is queued.
+func (l *heldLoop) queue(what string, call func()) {
+	l.t.Helper()
+	n := len(l.g.opc)
+	go call()
+	l.until(what+" to be queued", func() bool { return len(l.g.opc) > n })
+}
+
+type transferResult struct {
+	to  raft.NodeID
+	err error
+}
+
 // TransferLeadership judges the transfer by statuses published after it
 // began. The node loop publishes a status only at the end of a batch of
 // inputs, so right after the transfer's own input the published status
@@ -150,7 +196,7 @@ func TestTransferLeadershipWaitsForTheHandOver(t *testing.T) {
 // held inside the same batch, just after the transfer's input, so that
 // stale status is all there is to see until the batch ends.
 func TestTransferLeadershipIgnoresStatusFromBeforeIt(t *testing.T) {
-	c := newCluster(t, 3, nil)
+	c := newCluster(t, 3, func(cfg *Config) { cfg.CorruptCheckInterval = 0 })
 	lead := c.leader()
 	to := c.follower(lead).ID()
 	g := g1(lead)
@@ -164,91 +210,181 @@ func TestTransferLeadershipIgnoresStatusFromBeforeIt(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// Hold the loop in one input, queue the transfer behind it, then a
-	// second hold behind the transfer: the loop takes all three in one
-	// batch, and the status stays unpublished while the second holds.
-	first, second := make(chan struct{}), make(chan struct{})
-	holding := make(chan struct{})
-	go g.do(ctx, func() { close(holding); <-first })
-	<-holding
+	held := holdLoop(t, ctx, g)
 	// Forget the channel the awaits above left: the next one made is the
 	// transfer's, when it first looks at the status.
 	g.statusMu.Lock()
-	g.statusChanged = nil
+	g.statusPublished = nil
 	g.statusMu.Unlock()
-	type result struct {
-		to  raft.NodeID
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
+	done := make(chan transferResult, 1)
+	held.queue("the transfer", func() {
 		got, err := g.TransferLeadership(ctx, to)
-		done <- result{got, err}
-	}()
-	for len(g.opc) < 1 { // the transfer's input is queued
-		runtime.Gosched()
-	}
-	go g.do(ctx, func() { <-second })
-	for len(g.opc) < 2 {
-		runtime.Gosched()
-	}
-	close(first)
+		done <- transferResult{got, err}
+	})
+	second := make(chan struct{})
+	held.queue("a second hold", func() { g.do(ctx, func() { <-second }) })
+	held.release()
 	// The transfer's input has run once the second hold is taken; then
 	// wait until TransferLeadership has looked at the (stale) status.
-	for len(g.opc) > 0 {
-		runtime.Gosched()
-	}
-	for looked := false; !looked && len(done) == 0; runtime.Gosched() {
+	held.until("the batch to take every input", func() bool { return len(g.opc) == 0 })
+	held.until("TransferLeadership to look at the status", func() bool {
 		g.statusMu.Lock()
-		looked = g.statusChanged != nil
-		g.statusMu.Unlock()
-	}
+		defer g.statusMu.Unlock()
+		return g.statusPublished != nil || len(done) > 0
+	})
 	close(second)
 	if r := <-done; r.err != nil || r.to != to {
 		t.Fatalf("TransferLeadership = (%d, %v), want (%d, nil): it judged the transfer by the status from before it began", r.to, r.err, to)
 	}
 }
 
-// A linearizable or lease read made while the group knows no leader (here
-// before the first election) waits for one and is served, instead of
-// failing with "no leader known" while the client's deadline allows the
-// wait; the read index still comes from the leader (thesis §6.4).
-func TestReadDuringElectionWaitsForLeader(t *testing.T) {
-	for _, c := range []Consistency{Linearizable, Lease} {
-		cl := newCluster(t, 3, nil)
-		h := cl.hosts[1]
-		if st := g1(h).Status(); st.Leader != raft.None {
-			t.Skipf("a leader (%d) was known before the read: nothing to check", st.Leader)
+// A transfer that is abandoned in the very batch it began — here its
+// target is down and an election timeout of ticks runs in the same batch
+// (thesis §3.10: the leader gives up after an election timeout) — never
+// shows a transferee in any published status. TransferLeadership must
+// still return, saying the transfer was abandoned, rather than wait for a
+// transferee to appear until its context ends.
+func TestTransferLeadershipAbandonedInItsOwnBatch(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config) { cfg.CorruptCheckInterval = 0 })
+	lead := c.leader()
+	to := c.follower(lead).ID()
+	g := g1(lead)
+	// Settle first, so that the leader has heard from both followers and
+	// the third member keeps its quorum through the ticks below.
+	add(t, lead, 1)
+	for _, h := range c.hosts {
+		gwait(t, g1(h), 1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	held := holdLoop(t, ctx, g)
+	c.stop(to)
+	done := make(chan transferResult, 1)
+	held.queue("the transfer", func() {
+		got, err := g.TransferLeadership(ctx, to)
+		done <- transferResult{got, err}
+	})
+	held.queue("an election timeout of ticks", func() {
+		g.do(ctx, func() {
+			for range lead.cfg.ElectionTicks + 1 {
+				g.node.Tick()
+			}
+		})
+	})
+	held.release()
+	r := <-done
+	switch {
+	case errors.Is(r.err, context.DeadlineExceeded):
+		t.Fatalf("TransferLeadership waited until its context ended for a transfer abandoned in its own batch")
+	case r.err == nil && g.Status().Role == raft.RoleLeader:
+		t.Fatalf("TransferLeadership reported success, but node %d still leads", lead.ID())
+	case r.err != nil && !strings.Contains(r.err.Error(), "abandoned"):
+		t.Fatalf("TransferLeadership: %v, want the transfer reported abandoned", r.err)
+	}
+}
+
+// newPartialCluster reserves n hosts' addresses and starts only the
+// first `up` of them: with fewer than a quorum up, no leader can be
+// elected until the rest start (startRest).
+func newPartialCluster(t *testing.T, n, up int) (c *cluster, startRest func()) {
+	c = &cluster{t: t, dir: t.TempDir(), peers: Peers{}, hosts: map[raft.NodeID]*Host{}, lns: map[raft.NodeID]net.Listener{},
+		mod: func(cfg *Config) { cfg.CorruptCheckInterval = 0 }}
+	for i := 1; i <= n; i++ {
+		c.reserve(raft.NodeID(i))
+	}
+	for i := 1; i <= up; i++ {
+		c.start(raft.NodeID(i), false)
+	}
+	t.Cleanup(func() {
+		for id := range c.hosts {
+			c.stop(id)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		out, err := g1(h).Read(ctx, c, nil)
-		cancel()
-		if err != nil {
-			t.Fatalf("%s read before the first election: %v", c, err)
-		}
-		if len(out) != 8 {
-			t.Fatalf("%s read returned %x", c, out)
+	})
+	return c, func() {
+		for i := up + 1; i <= n; i++ {
+			c.start(raft.NodeID(i), false)
 		}
 	}
 }
 
-// A proposal made while the group knows no leader (before the first
-// election) is refused by the node without being appended or forwarded,
-// so the host makes it again once a leader is known, and it commits once:
-// the caller sees one result, and the counter adds the value once.
-func TestProposeDuringElectionWaitsForLeader(t *testing.T) {
-	c := newCluster(t, 3, nil)
-	h := c.hosts[2]
-	if st := g1(h).Status(); st.Leader != raft.None {
-		t.Skipf("a leader (%d) was known before the proposal: nothing to check", st.Leader)
+// waitingForLeader waits until call (which the caller started on another
+// goroutine, reporting on done) waits on g's status, the sign that the
+// node refused it for want of a leader and the host now waits for one;
+// it fails if call returned instead.
+func waitingForLeader[T any](t *testing.T, g *Group, done chan T, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; runtime.Gosched() {
+		g.statusMu.Lock()
+		waiting := g.statusPublished != nil
+		g.statusMu.Unlock()
+		switch {
+		case waiting:
+			return
+		case len(done) > 0:
+			t.Fatalf("%s returned while no leader could be elected: %v", what, <-done)
+		case time.Now().After(deadline):
+			t.Fatalf("%s neither returned nor waited for a leader", what)
+		}
 	}
+}
+
+// A linearizable or lease read made while the group knows no leader (here
+// one host of three is up, so none can be elected) waits for one and is
+// served once the others start, instead of failing with "no leader known"
+// while the client's deadline allows the wait; the read index still comes
+// from the leader (thesis §6.4).
+func TestReadDuringElectionWaitsForLeader(t *testing.T) {
+	for _, cons := range []Consistency{Linearizable, Lease} {
+		c, startRest := newPartialCluster(t, 3, 1)
+		g := g1(c.hosts[1])
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		type result struct {
+			out []byte
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			out, err := g.Read(ctx, cons, nil)
+			done <- result{out, err}
+		}()
+		waitingForLeader(t, g, done, cons.String()+" read")
+		startRest()
+		r := <-done
+		cancel()
+		if r.err != nil {
+			t.Fatalf("%s read made before any leader: %v", cons, r.err)
+		}
+		if len(r.out) != 8 {
+			t.Fatalf("%s read returned %x", cons, r.out)
+		}
+	}
+}
+
+// A proposal made while the group knows no leader is refused by the node
+// without being appended or forwarded, so the host makes it again once a
+// leader is known, and it commits once: the caller sees one result, and
+// the counter adds the value once.
+func TestProposeDuringElectionWaitsForLeader(t *testing.T) {
+	c, startRest := newPartialCluster(t, 3, 1)
+	g := g1(c.hosts[1])
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, err := g1(h).Propose(ctx, binary.BigEndian.AppendUint64(nil, 5))
-	if err != nil {
-		t.Fatalf("proposal before the first election: %v", err)
+	type result struct {
+		res Result
+		err error
 	}
-	if got := binary.BigEndian.Uint64(res.Data); got != 5 {
+	done := make(chan result, 1)
+	go func() {
+		res, err := g.Propose(ctx, binary.BigEndian.AppendUint64(nil, 5))
+		done <- result{res, err}
+	}()
+	waitingForLeader(t, g, done, "proposal")
+	startRest()
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("proposal made before any leader: %v", r.err)
+	}
+	if got := binary.BigEndian.Uint64(r.res.Data); got != 5 {
 		t.Fatalf("sum after one proposal of 5: %d", got)
 	}
 	for _, h := range c.hosts {
