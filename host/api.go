@@ -78,8 +78,9 @@ func (g *Group) finishIndex(e *raft.Entry) {
 
 // Propose replicates cmd and returns the Machine's result once applied
 // here. It works on any node: a follower's proposal is forwarded to the
-// leader by the core. While the group knows no leader (an election, or a
-// node cut off from a quorum) it waits for one until ctx ends.
+// leader by the core. While the group knows no leader it fails at once
+// with a *NotLeaderError naming none (no leader may come: a node cut off
+// from a quorum); a caller that would rather wait calls WaitLeader first.
 //
 // A member under a corruption alarm refuses: the result would come from
 // its own machine.
@@ -102,16 +103,6 @@ func (g *Group) proposeEntry(ctx context.Context, kind byte, body []byte) (Resul
 	data = binary.AppendUvarint(data, seq)
 	data = append(data, body...)
 	r, err := call(g, ctx, g.waiters, seq, g.propc, proposal{data: data, seq: seq})
-	// A node that knows no leader (an election under way) refuses the
-	// proposal without appending or forwarding it (loop.go, propose), so
-	// it is made again, unchanged, once there is a leader, while the
-	// caller still waits.
-	for err == nil && noLeaderKnown(r.err) && ctx.Err() == nil {
-		if _, werr := g.WaitLeader(ctx); werr != nil {
-			return Result{}, fmt.Errorf("%w (waiting for a leader: %w)", r.err, werr)
-		}
-		r, err = call(g, ctx, g.waiters, seq, g.propc, proposal{data: data, seq: seq})
-	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -163,9 +154,9 @@ func (c Consistency) String() string {
 	return "linearizable"
 }
 
-// Read answers query from the machine with the given consistency. A
-// Linearizable or Lease read waits, until ctx ends, for a leader while the
-// group knows none.
+// Read answers query from the machine with the given consistency. Like
+// Propose, a Linearizable or Lease read fails at once while the group
+// knows no leader; WaitLeader waits for one.
 //
 // A member under a corruption alarm, or one that restarted and has not
 // yet compared its state with the other replicas, answers no reads.
@@ -178,21 +169,12 @@ func (g *Group) Read(ctx context.Context, c Consistency, query []byte) ([]byte, 
 		idx, err := g.readIndex(ctx, c == Lease)
 		// A read the leader lost or did not answer in time (a busy leader,
 		// a lost message, a leader change) is asked again while the
-		// client still waits: a transient failure becomes latency. So is
-		// one made while the group knows no leader (an election under
-		// way), once it knows one.
-		for err != nil && ctx.Err() == nil {
-			if noLeaderKnown(err) {
-				if _, werr := g.WaitLeader(ctx); werr != nil {
-					return nil, fmt.Errorf("%w (waiting for a leader: %w)", err, werr)
-				}
-			} else if errors.Is(err, raft.ErrReadTimeout) || errors.Is(err, raft.ErrReadLeadershipLost) || errors.Is(err, raft.ErrReadRefused) {
-				select {
-				case <-time.After(g.cfg.TickInterval):
-				case <-ctx.Done():
-				}
-			} else {
-				break
+		// client still waits: a transient failure becomes latency.
+		for err != nil && ctx.Err() == nil && (errors.Is(err, raft.ErrReadTimeout) ||
+			errors.Is(err, raft.ErrReadLeadershipLost) || errors.Is(err, raft.ErrReadRefused)) {
+			select {
+			case <-time.After(g.cfg.TickInterval):
+			case <-ctx.Done():
 			}
 			idx, err = g.readIndex(ctx, c == Lease)
 		}
@@ -212,12 +194,6 @@ func (g *Group) Read(ctx context.Context, c Consistency, query []byte) ([]byte, 
 		g.metrics.read.WithLabelValues(c.String()).Observe(time.Since(start).Seconds())
 	}
 	return out, err
-}
-
-// noLeaderKnown reports whether err says the group knows no leader now.
-func noLeaderKnown(err error) bool {
-	var nl *NotLeaderError
-	return errors.As(err, &nl) && nl.Leader == raft.None
 }
 
 // readIndex asks the node loop for a read index and waits for it.

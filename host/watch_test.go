@@ -307,11 +307,10 @@ func newPartialCluster(t *testing.T, n, up int) (c *cluster, startRest func()) {
 	}
 }
 
-// waitingForLeader waits until call (which the caller started on another
-// goroutine, reporting on done) waits on g's status, the sign that the
-// node refused it for want of a leader and the host now waits for one;
-// it fails if call returned instead.
-func waitingForLeader[T any](t *testing.T, g *Group, done chan T, what string) {
+// waitingForLeader waits until WaitLeader, running on another goroutine
+// and reporting on done, waits on g's status; it fails if WaitLeader
+// returned instead, as no leader can be elected yet.
+func waitingForLeader(t *testing.T, g *Group, done chan error) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; runtime.Gosched() {
 		g.statusMu.Lock()
@@ -321,73 +320,56 @@ func waitingForLeader[T any](t *testing.T, g *Group, done chan T, what string) {
 		case waiting:
 			return
 		case len(done) > 0:
-			t.Fatalf("%s returned while no leader could be elected: %v", what, <-done)
+			t.Fatalf("WaitLeader returned while no leader could be elected: %v", <-done)
 		case time.Now().After(deadline):
-			t.Fatalf("%s neither returned nor waited for a leader", what)
+			t.Fatal("WaitLeader neither returned nor waited")
 		}
 	}
 }
 
-// A linearizable or lease read made while the group knows no leader (here
-// one host of three is up, so none can be elected) waits for one and is
-// served once the others start, instead of failing with "no leader known"
-// while the client's deadline allows the wait; the read index still comes
-// from the leader (thesis §6.4).
-func TestReadDuringElectionWaitsForLeader(t *testing.T) {
-	for _, cons := range []Consistency{Linearizable, Lease} {
-		c, startRest := newPartialCluster(t, 3, 1)
-		g := g1(c.hosts[1])
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		type result struct {
-			out []byte
-			err error
-		}
-		done := make(chan result, 1)
-		go func() {
-			out, err := g.Read(ctx, cons, nil)
-			done <- result{out, err}
-		}()
-		waitingForLeader(t, g, done, cons.String()+" read")
-		startRest()
-		r := <-done
-		cancel()
-		if r.err != nil {
-			t.Fatalf("%s read made before any leader: %v", cons, r.err)
-		}
-		if len(r.out) != 8 {
-			t.Fatalf("%s read returned %x", cons, r.out)
-		}
-	}
-}
-
-// A proposal made while the group knows no leader is refused by the node
-// without being appended or forwarded, so the host makes it again once a
-// leader is known, and it commits once: the caller sees one result, and
-// the counter adds the value once.
-func TestProposeDuringElectionWaitsForLeader(t *testing.T) {
+// While a group knows no leader (here one host of three is up, so none
+// can be elected), a proposal and a linearizable or lease read fail at
+// once with a NotLeaderError naming none — a node cut off from a quorum
+// must not keep its clients waiting — and change nothing: the refused
+// proposal is never applied. WaitLeader waits for the election instead,
+// and the same calls then succeed (§5.2: a leader is elected once a
+// majority is up).
+func TestNoLeaderFailsAtOnceAndWaitLeaderWaits(t *testing.T) {
 	c, startRest := newPartialCluster(t, 3, 1)
 	g := g1(c.hosts[1])
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	type result struct {
-		res Result
-		err error
+	var nl *NotLeaderError
+	if _, err := g.Propose(ctx, binary.BigEndian.AppendUint64(nil, 5)); !errors.As(err, &nl) || nl.Leader != raft.None {
+		t.Fatalf("proposal with no leader: %v, want a NotLeaderError naming none", err)
 	}
-	done := make(chan result, 1)
+	for _, cons := range []Consistency{Linearizable, Lease} {
+		if _, err := g.Read(ctx, cons, nil); !errors.As(err, &nl) || nl.Leader != raft.None {
+			t.Fatalf("%s read with no leader: %v, want a NotLeaderError naming none", cons, err)
+		}
+	}
+	done := make(chan error, 1)
 	go func() {
-		res, err := g.Propose(ctx, binary.BigEndian.AppendUint64(nil, 5))
-		done <- result{res, err}
+		_, err := g.WaitLeader(ctx)
+		done <- err
 	}()
-	waitingForLeader(t, g, done, "proposal")
+	waitingForLeader(t, g, done)
 	startRest()
-	r := <-done
-	if r.err != nil {
-		t.Fatalf("proposal made before any leader: %v", r.err)
+	if err := <-done; err != nil {
+		t.Fatalf("WaitLeader: %v", err)
 	}
-	if got := binary.BigEndian.Uint64(r.res.Data); got != 5 {
-		t.Fatalf("sum after one proposal of 5: %d", got)
+	res, err := g.Propose(ctx, binary.BigEndian.AppendUint64(nil, 7))
+	if err != nil {
+		t.Fatalf("proposal once a leader is known: %v", err)
 	}
-	for _, h := range c.hosts {
-		gwait(t, g1(h), 5)
+	// Only the proposal made with a leader counts: the refused one was
+	// never appended.
+	if got := binary.BigEndian.Uint64(res.Data); got != 7 {
+		t.Fatalf("sum after a refused 5 and an accepted 7: %d, want 7", got)
+	}
+	for _, cons := range []Consistency{Linearizable, Lease} {
+		if out, err := g.Read(ctx, cons, nil); err != nil || binary.BigEndian.Uint64(out) != 7 {
+			t.Fatalf("%s read once a leader is known: %x, %v", cons, out, err)
+		}
 	}
 }
