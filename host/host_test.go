@@ -117,11 +117,19 @@ type cluster struct {
 }
 
 func newCluster(t *testing.T, n int, mod func(*Config)) *cluster {
-	c := &cluster{t: t, dir: t.TempDir(), peers: Peers{}, hosts: map[raft.NodeID]*Host{}, mod: mod, lns: map[raft.NodeID]net.Listener{}}
+	c, _ := newPartialCluster(t, n, n, mod)
+	return c
+}
+
+// newPartialCluster reserves n hosts' addresses and starts only the first
+// `up` of them (with fewer than a quorum up, no leader can be elected
+// until startRest starts the others).
+func newPartialCluster(t *testing.T, n, up int, mod func(*Config)) (c *cluster, startRest func()) {
+	c = &cluster{t: t, dir: t.TempDir(), peers: Peers{}, hosts: map[raft.NodeID]*Host{}, mod: mod, lns: map[raft.NodeID]net.Listener{}}
 	for i := 1; i <= n; i++ {
 		c.reserve(raft.NodeID(i))
 	}
-	for i := 1; i <= n; i++ {
+	for i := 1; i <= up; i++ {
 		c.start(raft.NodeID(i), false)
 	}
 	t.Cleanup(func() {
@@ -129,7 +137,11 @@ func newCluster(t *testing.T, n int, mod func(*Config)) *cluster {
 			c.stop(id)
 		}
 	})
-	return c
+	return c, func() {
+		for i := up + 1; i <= n; i++ {
+			c.start(raft.NodeID(i), false)
+		}
+	}
 }
 
 // reserve opens node id's listener on a fresh loopback port.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"net"
 	"reflect"
 	"runtime"
 	"strings"
@@ -283,30 +282,6 @@ func TestTransferLeadershipAbandonedInItsOwnBatch(t *testing.T) {
 	}
 }
 
-// newPartialCluster reserves n hosts' addresses and starts only the
-// first `up` of them: with fewer than a quorum up, no leader can be
-// elected until the rest start (startRest).
-func newPartialCluster(t *testing.T, n, up int) (c *cluster, startRest func()) {
-	c = &cluster{t: t, dir: t.TempDir(), peers: Peers{}, hosts: map[raft.NodeID]*Host{}, lns: map[raft.NodeID]net.Listener{},
-		mod: func(cfg *Config) { cfg.CorruptCheckInterval = 0 }}
-	for i := 1; i <= n; i++ {
-		c.reserve(raft.NodeID(i))
-	}
-	for i := 1; i <= up; i++ {
-		c.start(raft.NodeID(i), false)
-	}
-	t.Cleanup(func() {
-		for id := range c.hosts {
-			c.stop(id)
-		}
-	})
-	return c, func() {
-		for i := up + 1; i <= n; i++ {
-			c.start(raft.NodeID(i), false)
-		}
-	}
-}
-
 // waitingForLeader waits until WaitLeader, running on another goroutine
 // and reporting on done, waits on g's status; it fails if WaitLeader
 // returned instead, as no leader can be elected yet.
@@ -335,7 +310,7 @@ func waitingForLeader(t *testing.T, g *Group, done chan error) {
 // and the same calls then succeed (§5.2: a leader is elected once a
 // majority is up).
 func TestNoLeaderFailsAtOnceAndWaitLeaderWaits(t *testing.T) {
-	c, startRest := newPartialCluster(t, 3, 1)
+	c, startRest := newPartialCluster(t, 3, 1, func(cfg *Config) { cfg.CorruptCheckInterval = 0 })
 	g := g1(c.hosts[1])
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
